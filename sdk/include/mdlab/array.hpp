@@ -1,0 +1,19 @@
+// Point sets are row-major xtensor matrices: one point per row, double precision.
+#pragma once
+#include <cstddef>
+#include <xtensor/xtensor.hpp>
+
+namespace mdlab {
+
+using Matrix = xt::xtensor<double, 2>;
+using Vector = xt::xtensor<double, 1>;
+
+inline Matrix zeros(std::size_t rows, std::size_t cols) {
+    return Matrix::from_shape({rows, cols}) * 0.0;
+}
+inline std::size_t rows(const Matrix& m) { return m.shape()[0]; }
+inline std::size_t cols(const Matrix& m) { return m.shape()[1]; }
+inline const double* row(const Matrix& m, std::size_t i) { return m.data() + i * m.shape()[1]; }
+inline double* row(Matrix& m, std::size_t i) { return m.data() + i * m.shape()[1]; }
+
+}  // namespace mdlab

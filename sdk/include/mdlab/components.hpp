@@ -1,0 +1,171 @@
+// The batched interface of each plugin kind. Points are rows of an n x D matrix; nothing
+// virtual is called per point.
+#pragma once
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "mdlab/abi.hpp"
+#include "mdlab/array.hpp"
+#include "mdlab/context.hpp"
+#include "mdlab/error.hpp"
+#include "mdlab/kinds.hpp"
+#include "mdlab/parallel.hpp"
+#include "mdlab/rng.hpp"
+
+namespace mdlab {
+
+class MDLAB_VISIBLE Component {
+public:
+    virtual ~Component() = default;
+};
+
+class Inputs;
+
+// A data manifold M embedded in R^D, with a sampling density on it.
+class MDLAB_VISIBLE Manifold : public Component {
+public:
+    // Called once before use: draw the random embedding from the context's streams.
+    virtual void prepare(Context& ctx) = 0;
+    virtual std::size_t ambient_dim() const = 0;
+    virtual std::size_t intrinsic_dim() const = 0;
+    // Writes `count` draws from mu_data into `out` (count rows of ambient_dim() values).
+    virtual void sample_rows(Rng& rng, double* out, std::size_t count) const = 0;
+    // Nearest point of M for each row.
+    virtual Matrix project(const Matrix& x) const = 0;
+    // Intrinsic coordinates of points of M (for example the angle on a circle).
+    virtual Matrix intrinsic_coords(const Matrix& x) const = 0;
+    // Euclidean distance of each row to M.
+    virtual Vector distance(const Matrix& x) const {
+        const Matrix p = project(x);
+        Vector d = Vector::from_shape({rows(x)});
+        for (std::size_t i = 0; i < rows(x); ++i) {
+            double s = 0.0;
+            for (std::size_t j = 0; j < cols(x); ++j) {
+                const double e = x(i, j) - p(i, j);
+                s += e * e;
+            }
+            d(i) = std::sqrt(s);
+        }
+        return d;
+    }
+    // n draws, chunked over the stream so the result is independent of the thread count.
+    Matrix sample(std::size_t n, const RandomStream& stream) const {
+        Matrix out = Matrix::from_shape({n, ambient_dim()});
+        for_chunks(n, random_chunk_rows, [&](std::size_t c, std::size_t b, std::size_t e) {
+            Rng rng = stream.chunk(c);
+            sample_rows(rng, out.data() + b * ambient_dim(), e - b);
+        });
+        return out;
+    }
+};
+
+// A forward noising process with Gaussian transitions p_t(x | x0) = N(alpha x0, sigma^2 I),
+// dx = f dt + g dW with f = (d log alpha / dt) x.
+class MDLAB_VISIBLE ForwardProcess : public Component {
+public:
+    virtual double t_end() const = 0;
+    virtual double alpha(double t) const = 0;
+    virtual double sigma(double t) const = 0;
+    virtual double dlog_alpha_dt(double t) const = 0;
+    virtual double dsigma_dt(double t) const = 0;
+
+    // f(x, t) = drift_rate(t) * x
+    double drift_rate(double t) const { return dlog_alpha_dt(t); }
+    // g(t)^2 = d(sigma^2)/dt - 2 (d log alpha/dt) sigma^2
+    double g2(double t) const {
+        const double s = sigma(t);
+        return 2.0 * s * dsigma_dt(t) - 2.0 * dlog_alpha_dt(t) * s * s;
+    }
+    // Standard deviation of the prior N(0, prior_std^2 I) that reverse-time samplers start from.
+    virtual double prior_std() const { return sigma(t_end()); }
+    // alpha x0 + sigma eps, chunked over the stream.
+    Matrix perturb(const Matrix& x0, double t, const RandomStream& stream) const {
+        const double a = alpha(t), s = sigma(t);
+        Matrix out = Matrix::from_shape(x0.shape());
+        const std::size_t d = cols(x0);
+        for_chunks(rows(x0), random_chunk_rows, [&](std::size_t c, std::size_t b, std::size_t e) {
+            Rng rng = stream.chunk(c);
+            for (std::size_t k = b * d; k < e * d; ++k) out.data()[k] = a * x0.data()[k] + s * rng.normal();
+        });
+        return out;
+    }
+};
+
+// An estimate s(x, t) of grad log p_t.
+class MDLAB_VISIBLE ScoreEstimator : public Component {
+public:
+    // Called once before use with the node's inputs (training data, process, ...).
+    virtual void prepare(const Inputs& inputs, Context& ctx) = 0;
+    virtual std::size_t dim() const = 0;
+    virtual const ForwardProcess& process() const = 0;
+    // Scores of the rows of x at time t into out (resized to x's shape). Must be thread-safe.
+    virtual void score(const Matrix& x, double t, Matrix& out) const = 0;
+    // Tweedie denoiser D(x, t) = (x + sigma^2 s(x, t)) / alpha.
+    virtual void denoise(const Matrix& x, double t, Matrix& out) const {
+        score(x, t, out);
+        const double a = process().alpha(t), s2 = process().sigma(t) * process().sigma(t);
+        for (std::size_t k = 0; k < x.size(); ++k) out.data()[k] = (x.data()[k] + s2 * out.data()[k]) / a;
+    }
+};
+
+// Named scalar results, in the order a plugin reports them.
+using Values = std::vector<std::pair<std::string, double>>;
+
+struct SampleResult {
+    Matrix samples;
+    Values stats;  // for example the number of score evaluations
+};
+
+class MDLAB_VISIBLE Sampler : public Component {
+public:
+    virtual SampleResult sample(const Inputs& inputs, Context& ctx) const = 0;
+};
+
+class MDLAB_VISIBLE Metric : public Component {
+public:
+    virtual Values evaluate(const Inputs& inputs, Context& ctx) const = 0;
+};
+
+// The values a node's input ports are connected to.
+using NodeValue = std::variant<std::monostate, std::shared_ptr<const Manifold>,
+                               std::shared_ptr<const Matrix>, std::shared_ptr<const ForwardProcess>,
+                               std::shared_ptr<const ScoreEstimator>>;
+
+class Inputs {
+public:
+    void set(std::string port, NodeValue value) { ports_[std::move(port)] = std::move(value); }
+    bool has(const std::string& port) const {
+        auto it = ports_.find(port);
+        return it != ports_.end() && !std::holds_alternative<std::monostate>(it->second);
+    }
+    std::shared_ptr<const Manifold> manifold(const std::string& port) const {
+        return get<std::shared_ptr<const Manifold>>(port, "a manifold");
+    }
+    std::shared_ptr<const Matrix> points(const std::string& port) const {
+        return get<std::shared_ptr<const Matrix>>(port, "points");
+    }
+    std::shared_ptr<const ForwardProcess> process(const std::string& port) const {
+        return get<std::shared_ptr<const ForwardProcess>>(port, "a forward process");
+    }
+    std::shared_ptr<const ScoreEstimator> estimator(const std::string& port) const {
+        return get<std::shared_ptr<const ScoreEstimator>>(port, "a score estimator");
+    }
+
+private:
+    template <class T>
+    const T& get(const std::string& port, const char* what) const {
+        auto it = ports_.find(port);
+        if (it == ports_.end() || std::holds_alternative<std::monostate>(it->second))
+            throw Error("input '" + port + "' is not connected");
+        if (auto* p = std::get_if<T>(&it->second)) return *p;
+        throw Error("input '" + port + "' is not " + what);
+    }
+    std::map<std::string, NodeValue> ports_;
+};
+
+}  // namespace mdlab

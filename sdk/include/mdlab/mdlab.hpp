@@ -1,0 +1,15 @@
+// Everything a plugin needs: one include.
+#pragma once
+#include "mdlab/abi.hpp"
+#include "mdlab/array.hpp"
+#include "mdlab/components.hpp"
+#include "mdlab/context.hpp"
+#include "mdlab/error.hpp"
+#include "mdlab/npy.hpp"
+#include "mdlab/parallel.hpp"
+#include "mdlab/params.hpp"
+#include "mdlab/plugin.hpp"
+#include "mdlab/rng.hpp"
+#include "mdlab/sampling.hpp"
+#include "mdlab/spec.hpp"
+#include "mdlab/time_grid.hpp"
