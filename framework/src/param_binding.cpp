@@ -1,0 +1,155 @@
+#include "mdlab/runtime/param_binding.hpp"
+
+#include <cmath>
+#include <fmt/format.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace mdlab::runtime {
+
+namespace {
+
+std::string num(double x) { return fmt::format("{}", x); }
+
+std::string range_text(const ParamSpec& s) {
+    if (s.min && s.max)
+        return fmt::format(" in {}{}, {}{}", s.min_exclusive ? "(" : "[", num(*s.min), num(*s.max),
+                           s.max_exclusive ? ")" : "]");
+    if (s.min) return fmt::format(" {} {}", s.min_exclusive ? ">" : ">=", num(*s.min));
+    if (s.max) return fmt::format(" {} {}", s.max_exclusive ? "<" : "<=", num(*s.max));
+    return "";
+}
+
+std::string check_range(const ParamSpec& s, double x) {
+    const bool low = s.min && (s.min_exclusive ? !(x > *s.min) : !(x >= *s.min));
+    const bool high = s.max && (s.max_exclusive ? !(x < *s.max) : !(x <= *s.max));
+    if (low || high) return "value " + num(x) + " is out of range: expected " + expected_form(s);
+    return {};
+}
+
+std::string type_name(const boost::json::value& v) {
+    switch (v.kind()) {
+    case boost::json::kind::null: return "null";
+    case boost::json::kind::bool_: return "a boolean";
+    case boost::json::kind::int64:
+    case boost::json::kind::uint64: return "an integer";
+    case boost::json::kind::double_: return "a number";
+    case boost::json::kind::string: return "a string";
+    case boost::json::kind::array: return "an array";
+    case boost::json::kind::object: return "an object";
+    }
+    return "?";
+}
+
+std::optional<double> as_number(const boost::json::value& v) {
+    if (v.is_int64()) return static_cast<double>(v.as_int64());
+    if (v.is_uint64()) return static_cast<double>(v.as_uint64());
+    if (v.is_double()) return v.as_double();
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::string expected_form(const ParamSpec& s) {
+    switch (s.type) {
+    case ParamType::boolean: return "true or false";
+    case ParamType::integer: return "an integer" + range_text(s);
+    case ParamType::real: return "a finite number" + range_text(s);
+    case ParamType::string: return "a string";
+    case ParamType::path: return "a file path (string)";
+    case ParamType::real_list: return "an array of finite numbers";
+    case ParamType::choice: {
+        std::string out = "one of: ";
+        for (std::size_t i = 0; i < s.choices.size(); ++i) out += (i ? ", " : "") + s.choices[i];
+        return out;
+    }
+    }
+    return "?";
+}
+
+Bound bind_param(const ParamSpec& s, const boost::json::value& v) {
+    auto wrong = [&] { return Bound{std::nullopt, "expected " + expected_form(s) + ", got " + type_name(v)}; };
+    switch (s.type) {
+    case ParamType::boolean:
+        if (!v.is_bool()) return wrong();
+        return Bound{ParamValue{v.as_bool()}, {}};
+    case ParamType::integer: {
+        std::int64_t i = 0;
+        if (v.is_int64()) i = v.as_int64();
+        else if (v.is_uint64()) {
+            if (v.as_uint64() > static_cast<std::uint64_t>(INT64_MAX)) return Bound{std::nullopt, "integer is too large"};
+            i = static_cast<std::int64_t>(v.as_uint64());
+        } else if (v.is_double() && std::isfinite(v.as_double()) && std::floor(v.as_double()) == v.as_double() &&
+                   std::abs(v.as_double()) < 9.0e15) {
+            i = static_cast<std::int64_t>(v.as_double());
+        } else {
+            return wrong();
+        }
+        if (auto e = check_range(s, static_cast<double>(i)); !e.empty()) return Bound{std::nullopt, e};
+        return Bound{ParamValue{i}, {}};
+    }
+    case ParamType::real: {
+        auto x = as_number(v);
+        if (!x) return wrong();
+        if (!std::isfinite(*x)) return Bound{std::nullopt, "value must be finite"};
+        if (auto e = check_range(s, *x); !e.empty()) return Bound{std::nullopt, e};
+        return Bound{ParamValue{*x}, {}};
+    }
+    case ParamType::string:
+    case ParamType::path:
+        if (!v.is_string()) return wrong();
+        return Bound{ParamValue{std::string(v.as_string())}, {}};
+    case ParamType::choice: {
+        if (!v.is_string()) return wrong();
+        const std::string c(v.as_string());
+        for (const auto& ok : s.choices)
+            if (ok == c) return Bound{ParamValue{c}, {}};
+        return Bound{std::nullopt, "'" + c + "' is not a valid choice"};
+    }
+    case ParamType::real_list: {
+        if (!v.is_array()) return wrong();
+        std::vector<double> out;
+        for (const auto& e : v.as_array()) {
+            auto x = as_number(e);
+            if (!x || !std::isfinite(*x)) return wrong();
+            if (auto err = check_range(s, *x); !err.empty()) return Bound{std::nullopt, err};
+            out.push_back(*x);
+        }
+        return Bound{ParamValue{std::move(out)}, {}};
+    }
+    }
+    return wrong();
+}
+
+boost::json::value to_json(const ParamValue& v) {
+    return std::visit(
+        [](const auto& x) -> boost::json::value {
+            using T = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<T, std::vector<double>>) {
+                boost::json::array a;
+                for (double d : x) a.emplace_back(d);
+                return a;
+            } else if constexpr (std::is_same_v<T, std::string>) {
+                return boost::json::value(boost::json::string(x));
+            } else {
+                return boost::json::value(x);
+            }
+        },
+        v);
+}
+
+std::string to_text(const ParamValue& v) {
+    if (auto* s = std::get_if<std::string>(&v)) return *s;
+    if (auto* d = std::get_if<double>(&v)) return fmt::format("{}", *d);
+    return boost::json::serialize(to_json(v));
+}
+
+boost::json::value parse_cli_value(const std::string& text) {
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(text, ec);
+    if (ec) return boost::json::value(boost::json::string(text));
+    return v;
+}
+
+}  // namespace mdlab::runtime
