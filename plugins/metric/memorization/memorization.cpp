@@ -1,0 +1,113 @@
+// memorization: how many generated samples are copies of training points (SCIENCE.md §4).
+//
+// For each sample y, d1 and d2 are the distances to its nearest and second-nearest training
+// point; y is memorised when d1 / d2 < ratio (an exact copy, d1 = 0, always counts). Reported
+// with the same figures for a fresh draw of mu_data of the same size: the baseline of a perfect
+// generaliser, which is far from zero on low-dimensional manifolds.
+#include <cmath>
+#include <string>
+
+#include <mdlab/kernels/nearest.hpp>
+#include <mdlab/mdlab.hpp>
+#include <mdlab/stats.hpp>
+
+namespace {
+
+std::string shape_text(const mdlab::Matrix& m) {
+    return std::to_string(mdlab::rows(m)) + " x " + std::to_string(mdlab::cols(m));
+}
+
+void require_finite(const mdlab::Matrix& m, const std::string& port) {
+    for (std::size_t k = 0; k < m.size(); ++k)
+        if (!std::isfinite(m.data()[k]))
+            throw mdlab::Error("memorization: row " + std::to_string(k / mdlab::cols(m)) + " of '" + port +
+                               "' is not finite");
+}
+
+struct Figures {
+    double fraction = 0.0;  // share of points with d1 < ratio * d2 (or d1 = 0)
+    double mean_d1 = 0.0;   // mean d1, not yet normalised
+};
+
+Figures figures(const mdlab::Matrix& points, const mdlab::Matrix& data, double ratio) {
+    const auto nn = mdlab::kernels::nearest(points, data, 2);
+    const std::size_t m = mdlab::rows(points);
+    std::size_t memorised = 0;
+    mdlab::Vector d1 = mdlab::Vector::from_shape({m});
+    for (std::size_t i = 0; i < m; ++i) {
+        const double a = nn.distance(i, 0), b = nn.distance(i, 1);
+        d1(i) = a;
+        if (a == 0.0 || a < ratio * b) ++memorised;
+    }
+    return {static_cast<double>(memorised) / static_cast<double>(m), mdlab::stats::mean(d1)};
+}
+
+}  // namespace
+
+class Memorization : public mdlab::Metric {
+public:
+    static mdlab::PluginSpec describe() {
+        return mdlab::PluginSpec("memorization", "0.1.0",
+                                 "fraction of samples that copy a training point (nearest / second-nearest "
+                                 "distance ratio test), beside the fresh-sample baseline of a perfect generaliser")
+            .input("samples", mdlab::ValueKind::points, "generated samples Y (M x D)")
+            .input("data", mdlab::ValueKind::points, "training set X (N x D, N >= 3)")
+            .input("manifold", mdlab::ValueKind::manifold, "the data manifold; draws the fresh baseline sample of mu_data")
+            .param(mdlab::real("ratio", 1.0 / 3.0, "a sample is memorised when d1 / d2 < ratio")
+                       .greater_than(0.0)
+                       .less_than(1.0));
+    }
+
+    explicit Memorization(const mdlab::Params& p) : ratio_(p.real("ratio")) {}
+
+    mdlab::Values evaluate(const mdlab::Inputs& inputs, mdlab::Context& ctx) const override {
+        const auto samples = inputs.points("samples");
+        const auto data = inputs.points("data");
+        const auto manifold = inputs.manifold("manifold");
+        const mdlab::Matrix& y = *samples;
+        const mdlab::Matrix& x = *data;
+
+        if (mdlab::cols(y) != mdlab::cols(x))
+            throw mdlab::Error("memorization: samples are " + shape_text(y) + " but data is " + shape_text(x) +
+                               " (the dimensions differ)");
+        if (manifold->ambient_dim() != mdlab::cols(x))
+            throw mdlab::Error("memorization: data is " + shape_text(x) + " but the manifold lives in R^" +
+                               std::to_string(manifold->ambient_dim()));
+        const std::size_t n = mdlab::rows(x), m = mdlab::rows(y);
+        if (n < 3)
+            throw mdlab::Error("memorization needs at least 3 training points, got " + std::to_string(n) +
+                               ": the ratio test uses each sample's two nearest training points, and the "
+                               "median nearest-neighbour distance within the training set needs more than one pair");
+        if (m == 0) throw mdlab::Error("memorization: samples is empty (0 rows)");
+        require_finite(y, "samples");
+        require_finite(x, "data");
+
+        // Scale: the median distance from a training point to its nearest other training point.
+        const double scale = mdlab::stats::median(mdlab::kernels::neighbour_distance(mdlab::kernels::nearest_within(x, 1), 0));
+        if (!(scale > 0.0))
+            throw mdlab::Error("memorization: the median nearest-neighbour distance within the training set is 0 "
+                               "(at least half of its " + std::to_string(n) +
+                               " points have an exact duplicate), so mean_d1 cannot be normalised");
+        if (ctx.cancelled()) throw mdlab::Error("memorization: cancelled");
+        ctx.progress(0.1);
+
+        const Figures own = figures(y, x, ratio_);
+        if (ctx.cancelled()) throw mdlab::Error("memorization: cancelled");
+        ctx.progress(0.5);
+
+        const mdlab::Matrix fresh = manifold->sample(m, ctx.stream("fresh"));
+        const Figures base = figures(fresh, x, ratio_);
+        ctx.progress(1.0);
+
+        return {{"fraction", own.fraction},
+                {"mean_d1", own.mean_d1 / scale},
+                {"baseline_fraction", base.fraction},
+                {"baseline_mean_d1", base.mean_d1 / scale},
+                {"n_samples", static_cast<double>(m)}};
+    }
+
+private:
+    double ratio_;
+};
+
+MDLAB_PLUGINS(Memorization)
