@@ -1,0 +1,423 @@
+// The euler_maruyama and pf_ode_heun samplers against closed forms: Gaussian data N(0, s0^2 I)
+// has the exact score s(x, t) = -x / (alpha^2 s0^2 + sigma^2) and an exact probability-flow map.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <tbb/task_arena.h>
+
+#include "mdlab_test.hpp"
+
+namespace {
+
+using mdlab::Matrix;
+
+// The exact score of N(0, s0^2 I) noised by `process`.
+class GaussianScore : public mdlab::ScoreEstimator {
+public:
+    GaussianScore(std::shared_ptr<const mdlab::ForwardProcess> p, std::size_t d, double s0)
+        : p_(std::move(p)), d_(d), s0_(s0) {}
+    void prepare(const mdlab::Inputs&, mdlab::Context&) override {}
+    std::size_t dim() const override { return d_; }
+    const mdlab::ForwardProcess& process() const override { return *p_; }
+    double variance(double t) const {
+        const double a = p_->alpha(t), s = p_->sigma(t);
+        return a * a * s0_ * s0_ + s * s;
+    }
+    void score(const Matrix& x, double t, Matrix& out) const override {
+        if (mdlab::cols(x) != d_) throw mdlab::Error("GaussianScore: wrong dimension");
+        out = x * (-1.0 / variance(t));
+    }
+    // Tweedie for this Gaussian: E[x0 | x_t = x] = alpha s0^2 x / (alpha^2 s0^2 + sigma^2).
+    double denoise_factor(double t) const { return p_->alpha(t) * s0_ * s0_ / variance(t); }
+
+private:
+    std::shared_ptr<const mdlab::ForwardProcess> p_;
+    std::size_t d_;
+    double s0_;
+};
+
+// A score that turns NaN below t = 0.5: the sampler must stop with a clear error.
+class BrokenScore : public GaussianScore {
+public:
+    using GaussianScore::GaussianScore;
+    void score(const Matrix& x, double t, Matrix& out) const override {
+        GaussianScore::score(x, t, out);
+        if (t < 0.5) out(0, 0) = std::nan("");
+    }
+};
+
+// Records progress; can pretend the user cancelled.
+class RecordingContext : public mdlab::test::TestContext {
+public:
+    using TestContext::TestContext;
+    void progress(double f) override { fractions.push_back(f); }
+    bool cancelled() const override { return cancel; }
+    std::vector<double> fractions;
+    bool cancel = false;
+};
+
+mdlab::SampleResult run(const std::string& sampler, const std::string& params,
+                        std::shared_ptr<const mdlab::ScoreEstimator> est, mdlab::Context& ctx) {
+    auto s = mdlab::test::make<mdlab::Sampler>(sampler, params);
+    mdlab::Inputs in;
+    in.set("score", std::move(est));
+    return s->sample(in, ctx);
+}
+
+mdlab::SampleResult run(const std::string& sampler, const std::string& params,
+                        std::shared_ptr<const mdlab::ScoreEstimator> est, std::uint64_t seed = 3) {
+    mdlab::test::TestContext ctx(seed);
+    return run(sampler, params, std::move(est), ctx);
+}
+
+double stat(const mdlab::SampleResult& r, const std::string& name) {
+    for (const auto& [k, v] : r.stats)
+        if (k == name) return v;
+    FAIL("no stat '" << name << "'");
+    return 0.0;
+}
+
+Matrix normal_matrix(std::size_t n, std::size_t d, std::uint64_t seed, double scale = 1.0) {
+    mdlab::Rng rng(seed);
+    Matrix m = Matrix::from_shape({n, d});
+    for (std::size_t k = 0; k < n * d; ++k) m.data()[k] = scale * rng.normal();
+    return m;
+}
+
+bool identical(const Matrix& a, const Matrix& b) {
+    return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+
+// Checks the sample mean and covariance of y against N(0, v0 I) with tolerances of z standard
+// errors: SE(mean_j) = sqrt(v0/n), SE(var_j) = v0 sqrt(2/n), SE(cov_jk) = v0/sqrt(n), plus
+// `bias` (a known, separately bounded discretisation offset of the variance).
+void check_gaussian(const Matrix& y, double v0, double bias = 0.0, double z = 4.5) {
+    const std::size_t n = mdlab::rows(y), d = mdlab::cols(y);
+    const double s0 = std::sqrt(v0);
+    std::vector<double> mean(d, 0.0);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < d; ++j) mean[j] += y(i, j) / double(n);
+    for (std::size_t j = 0; j < d; ++j) {
+        INFO("mean of coordinate " << j << " = " << mean[j]);
+        CHECK(std::abs(mean[j]) <= z * s0 / std::sqrt(double(n)));
+    }
+    for (std::size_t j = 0; j < d; ++j)
+        for (std::size_t k = j; k < d; ++k) {
+            double c = 0.0;
+            for (std::size_t i = 0; i < n; ++i) c += (y(i, j) - mean[j]) * (y(i, k) - mean[k]);
+            c /= double(n - 1);
+            INFO("covariance (" << j << ", " << k << ") = " << c << ", target " << (j == k ? v0 : 0.0));
+            if (j == k) CHECK(std::abs(c - v0) <= z * v0 * std::sqrt(2.0 / double(n)) + bias);
+            else CHECK(std::abs(c) <= z * v0 / std::sqrt(double(n)));
+        }
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+TEST_CASE("euler_maruyama with the exact Gaussian score samples N(0, s0^2 I) (VP)", "[euler_maruyama]") {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto proc = mdlab::test::make<mdlab::ForwardProcess>("vp");
+    const double s0 = 0.5;
+    const std::size_t n = 4000, d = 3, steps = 500;
+    auto est = std::make_shared<GaussianScore>(proc, d, s0);
+
+    // Independent check that the scheme's discretisation bias is negligible at this step count:
+    // for a linear score the EM recursion is x <- m_i x + sqrt(g2 h) z, so its variance is exact.
+    const std::vector<double> t = mdlab::time_grid(*proc, "uniform", steps, 1e-3);
+    double var = proc->prior_std() * proc->prior_std();
+    for (std::size_t i = 0; i < steps; ++i) {
+        const double h = t[i] - t[i + 1];
+        const double m = 1.0 - h * (proc->drift_rate(t[i]) + proc->g2(t[i]) / est->variance(t[i]));
+        var = m * m * var + (i + 1 < steps ? proc->g2(t[i]) * h : 0.0);
+    }
+    const double bias = std::abs(var - s0 * s0);
+    INFO("variance of the discrete scheme " << var << ", target " << s0 * s0);
+    REQUIRE(bias <= 0.1 * s0 * s0 * std::sqrt(2.0 / double(n)));
+
+    const auto r = run("euler_maruyama", R"({"n": 4000, "steps": 500})", est);
+    REQUIRE(mdlab::rows(r.samples) == n);
+    REQUIRE(mdlab::cols(r.samples) == d);
+    check_gaussian(r.samples, s0 * s0, bias);
+    CHECK(stat(r, "nfe") == 500);
+    CHECK(stat(r, "steps") == 500);
+    WARN("euler_maruyama Gaussian test: " << seconds_since(t0) << " s");
+}
+
+TEST_CASE("pf_ode_heun with the exact Gaussian score samples N(0, s0^2 I) (VP and VE)", "[pf_ode_heun]") {
+    const double s0 = 0.5;
+    for (const char* name : {"vp", "ve"}) {
+        for (const char* grid : {"uniform", "karras"}) {
+            const auto t0 = std::chrono::steady_clock::now();
+            INFO("process " << name << ", grid " << grid);
+            auto proc = mdlab::test::make<mdlab::ForwardProcess>(name);
+            auto est = std::make_shared<GaussianScore>(proc, 3, s0);
+            const auto r = run("pf_ode_heun", std::string(R"({"n": 4000, "steps": 40, "grid": ")") + grid + "\"}", est);
+            REQUIRE(mdlab::rows(r.samples) == 4000);
+            check_gaussian(r.samples, s0 * s0);
+            CHECK(stat(r, "nfe") == 80);
+            CHECK(stat(r, "steps") == 40);
+            WARN("pf_ode_heun Gaussian test (" << name << ", " << grid << "): " << seconds_since(t0) << " s");
+        }
+    }
+    // Stopped early, the PF-ODE (same marginals as the SDE) gives p_{t_min} = N(0, (alpha^2 s0^2 + sigma^2) I).
+    auto proc = mdlab::test::make<mdlab::ForwardProcess>("vp");
+    auto est = std::make_shared<GaussianScore>(proc, 3, s0);
+    const auto r = run("pf_ode_heun", R"({"n": 4000, "steps": 40, "t_min": 0.3})", est);
+    INFO("stopped at t = 0.3: alpha = " << proc->alpha(0.3) << ", target variance " << est->variance(0.3));
+    check_gaussian(r.samples, est->variance(0.3));
+}
+
+TEST_CASE("pf_ode_heun converges to the exact flow with order 2", "[pf_ode_heun][convergence]") {
+    const double s0 = 0.5, t_min = 1e-3;
+    for (const char* name : {"vp", "ve"}) {
+        for (const char* grid : {"uniform", "karras"}) {
+            auto proc = mdlab::test::make<mdlab::ForwardProcess>(name);
+            auto est = std::make_shared<GaussianScore>(proc, 2, s0);
+            mdlab::test::TestContext ctx(5);
+            const Matrix x_T = normal_matrix(64, 2, 41, proc->prior_std());
+            const auto init = ctx.output_dir() / "init.npy";
+            mdlab::npy::write(init, x_T);
+            // Exact PF-ODE map for Gaussian data: x(t_min) = x(T) sqrt(var(t_min) / var(T)).
+            const Matrix exact = x_T * std::sqrt(est->variance(t_min) / est->variance(proc->t_end()));
+
+            std::vector<double> errors;
+            std::string ratios;
+            for (int steps : {8, 16, 32, 64, 128}) {
+                const auto r = run("pf_ode_heun",
+                                   "{\"steps\": " + std::to_string(steps) + ", \"grid\": \"" + grid +
+                                       "\", \"init\": \"" + init.string() + "\"}",
+                                   est, ctx);
+                double err = 0.0, scale = 0.0;
+                for (std::size_t k = 0; k < exact.size(); ++k) {
+                    err = std::max(err, std::abs(r.samples.data()[k] - exact.data()[k]));
+                    scale = std::max(scale, std::abs(exact.data()[k]));
+                }
+                errors.push_back(err / scale);
+            }
+            // Least-squares slope of log(error) against log(step size) and the successive ratios.
+            double sx = 0, sy = 0, sxx = 0, sxy = 0;
+            const std::size_t m = errors.size();
+            for (std::size_t i = 0; i < m; ++i) {
+                const double lx = -std::log(8.0 * std::pow(2.0, double(i))), ly = std::log(errors[i]);
+                sx += lx, sy += ly, sxx += lx * lx, sxy += lx * ly;
+            }
+            const double slope = (m * sxy - sx * sy) / (m * sxx - sx * sx);
+            for (std::size_t i = 0; i + 1 < m; ++i) ratios += std::to_string(errors[i] / errors[i + 1]) + " ";
+            INFO(name << " / " << grid << ": errors " << errors.front() << " .. " << errors.back()
+                      << ", ratios " << ratios << ", fitted order " << slope);
+            WARN(name << " / " << grid << ": relative errors " << errors.front() << " (8 steps) .. "
+                      << errors.back() << " (128 steps), ratios " << ratios << ", fitted order " << slope);
+            CHECK(slope == Approx(2.0).margin(0.25));
+            // The last halvings are in the asymptotic regime.
+            for (std::size_t i = m - 3; i + 1 < m; ++i) {
+                CHECK(errors[i] / errors[i + 1] >= 3.2);
+                CHECK(errors[i] / errors[i + 1] <= 4.8);
+            }
+        }
+    }
+}
+
+TEST_CASE("pf_ode_heun on VE is k-diffusion's sample_heun without churn", "[pf_ode_heun]") {
+    auto proc = mdlab::test::make<mdlab::ForwardProcess>("ve");
+    const double s0 = 0.7, t_min = 2e-3;
+    const std::size_t steps = 12;
+    auto est = std::make_shared<GaussianScore>(proc, 2, s0);
+    mdlab::test::TestContext ctx(9);
+    const Matrix x_T = normal_matrix(10, 2, 43, proc->prior_std());
+    const auto init = ctx.output_dir() / "init.npy";
+    mdlab::npy::write(init, x_T);
+    const auto r = run("pf_ode_heun",
+                       R"({"steps": 12, "grid": "karras", "t_min": 0.002, "init": ")" + init.string() + "\"}",
+                       est, ctx);
+
+    // k_diffusion.sampling.sample_heun (s_churn = 0) with sigmas from the same grid and the
+    // Gaussian denoiser D(x, sigma) = s0^2 x / (s0^2 + sigma^2).
+    const std::vector<double> t = mdlab::time_grid(*proc, "karras", steps, t_min, 7.0);
+    auto denoiser = [&](double x, double sigma) { return s0 * s0 * x / (s0 * s0 + sigma * sigma); };
+    for (std::size_t k = 0; k < x_T.size(); ++k) {
+        double x = x_T.data()[k];
+        for (std::size_t i = 0; i < steps; ++i) {
+            const double sig = proc->sigma(t[i]), sig_next = proc->sigma(t[i + 1]);
+            const double dd = (x - denoiser(x, sig)) / sig;
+            const double dt = sig_next - sig;
+            const double x2 = x + dd * dt;
+            const double d2 = (x2 - denoiser(x2, sig_next)) / sig_next;
+            x = x + (dd + d2) / 2 * dt;
+        }
+        CHECK(r.samples.data()[k] == Approx(x).epsilon(1e-12));
+    }
+}
+
+TEST_CASE("euler_maruyama with the empirical score lands on training points", "[euler_maruyama][empirical]") {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto proc = mdlab::test::make<mdlab::ForwardProcess>("vp");
+    const std::size_t N = 20, d = 2;
+    auto data = std::make_shared<const Matrix>(normal_matrix(N, d, 51));
+    auto est = mdlab::test::make<mdlab::ScoreEstimator>("empirical");
+    {
+        mdlab::Inputs in;
+        in.set("data", data);
+        in.set("process", std::shared_ptr<const mdlab::ForwardProcess>(proc));
+        mdlab::test::TestContext ctx(7);
+        est->prepare(in, ctx);
+    }
+    // Smallest distance between two training points: the scale that "tiny" is measured against.
+    double spacing = 1e300;
+    for (std::size_t i = 0; i < N; ++i)
+        for (std::size_t k = i + 1; k < N; ++k)
+            spacing = std::min(spacing, std::hypot((*data)(i, 0) - (*data)(k, 0), (*data)(i, 1) - (*data)(k, 1)));
+
+    // Distances to the nearest and second-nearest training points.
+    auto nearest = [&](const Matrix& y, std::vector<double>& d1, std::vector<double>& d2) {
+        d1.assign(mdlab::rows(y), 1e300);
+        d2.assign(mdlab::rows(y), 1e300);
+        for (std::size_t q = 0; q < mdlab::rows(y); ++q)
+            for (std::size_t i = 0; i < N; ++i) {
+                const double dist = std::hypot(y(q, 0) - (*data)(i, 0), y(q, 1) - (*data)(i, 1));
+                if (dist < d1[q]) d2[q] = d1[q], d1[q] = dist;
+                else if (dist < d2[q]) d2[q] = dist;
+            }
+    };
+
+    std::vector<double> d1, d2;
+    auto summary = [&](const Matrix& y, double& worst, double& median, double& memorised) {
+        nearest(y, d1, d2);
+        std::vector<double> sorted = d1;
+        std::sort(sorted.begin(), sorted.end());
+        worst = sorted.back();
+        median = sorted[sorted.size() / 2];
+        std::size_t count = 0;
+        for (std::size_t q = 0; q < d1.size(); ++q) count += d1[q] / d2[q] < 1.0 / 3.0;
+        memorised = double(count) / double(d1.size());
+    };
+
+    // Down to t_min = 1e-5. EM's last (noise-free) step moves x by h g^2/sigma^2 (a x_i - x): it
+    // lands on a x_i up to |1 - g^2 h / sigma^2| sigma(t_1), about 5% of sigma(t_1) = 0.007 here.
+    double worst, median, memorised;
+    const auto full = run("euler_maruyama", R"({"n": 500, "steps": 2000, "t_min": 1e-5})", est);
+    summary(full.samples, worst, median, memorised);
+    WARN("run to t_min = 1e-5: distance to the nearest training point: median " << median << ", max " << worst
+         << " (closest training pair " << spacing << "), memorised fraction " << memorised);
+    CHECK(worst <= 0.01 * spacing);
+    CHECK(median <= 0.002 * spacing);
+    CHECK(memorised == 1.0);
+    const double full_median = median;
+
+    // Stopped early at t_min = 0.2 (alpha = 0.81, sigma = 0.58) the samples are still noisy.
+    const auto early = run("euler_maruyama", R"({"n": 500, "steps": 2000, "t_min": 0.2})", est);
+    summary(early.samples, worst, median, memorised);
+    WARN("stopped at t_min = 0.2: median distance " << median << ", memorised fraction " << memorised);
+    CHECK(median >= 0.1);
+    CHECK(median >= 100 * full_median);
+    CHECK(memorised <= 0.5);
+    WARN("euler_maruyama memorisation test: " << seconds_since(t0) << " s");
+}
+
+TEST_CASE("samplers start from a .npy init file", "[euler_maruyama][pf_ode_heun][init]") {
+    auto proc = mdlab::test::make<mdlab::ForwardProcess>("vp");
+    const double s0 = 0.5;
+    auto est = std::make_shared<GaussianScore>(proc, 3, s0);
+    mdlab::test::TestContext ctx(13);
+    const Matrix x0 = normal_matrix(300, 3, 61);
+    const auto init = ctx.output_dir() / "init.npy";
+    mdlab::npy::write(init, x0);
+    const std::string with_init = "\"init\": \"" + init.string() + "\"";
+
+    // Two runs from the file are identical, have the file's row count (not n), and differ from
+    // a run from prior draws.
+    const auto a = run("euler_maruyama", "{\"n\": 1000, \"steps\": 50, " + with_init + "}", est, ctx);
+    const auto b = run("euler_maruyama", "{\"n\": 1000, \"steps\": 50, " + with_init + "}", est, ctx);
+    const auto prior = run("euler_maruyama", R"({"n": 300, "steps": 50})", est, ctx);
+    REQUIRE(mdlab::rows(a.samples) == 300);
+    CHECK(identical(a.samples, b.samples));
+    CHECK(!identical(a.samples, prior.samples));
+
+    // One step is the noise-free last step: x1 = x0 - h (f(x0, T) - g^2(T) s(x0, T)), from the file's points.
+    const auto one = run("euler_maruyama", "{\"steps\": 1, \"t_min\": 0.5, " + with_init + "}", est, ctx);
+    const double T = proc->t_end(), h = T - 0.5;
+    const double factor = 1.0 - h * (proc->drift_rate(T) + proc->g2(T) / est->variance(T));
+    for (std::size_t k = 0; k < x0.size(); ++k) CHECK(one.samples.data()[k] == Approx(factor * x0.data()[k]).epsilon(1e-13));
+
+    // pf_ode_heun reads it too: deterministic, so identical runs and the file's points are used.
+    const auto h1 = run("pf_ode_heun", "{\"steps\": 200, " + with_init + "}", est, ctx);
+    const auto h2 = run("pf_ode_heun", "{\"steps\": 200, " + with_init + "}", est, ctx);
+    REQUIRE(mdlab::rows(h1.samples) == 300);
+    CHECK(identical(h1.samples, h2.samples));
+    const double ratio = std::sqrt(est->variance(1e-3) / est->variance(T));
+    for (std::size_t k = 0; k < x0.size(); ++k) CHECK(h1.samples.data()[k] == Approx(ratio * x0.data()[k]).epsilon(1e-3));
+
+    // A file of the wrong dimension is refused.
+    const auto bad = ctx.output_dir() / "bad.npy";
+    mdlab::npy::write(bad, normal_matrix(5, 2, 62));
+    CHECK_THROWS_AS(run("euler_maruyama", "{\"init\": \"" + bad.string() + "\"}", est, ctx), mdlab::InputError);
+}
+
+TEST_CASE("denoise applies the Tweedie step at t_min", "[euler_maruyama][pf_ode_heun][denoise]") {
+    auto proc = mdlab::test::make<mdlab::ForwardProcess>("vp");
+    auto est = std::make_shared<GaussianScore>(proc, 2, 0.5);
+    const double t_min = 0.05;
+    const double factor = est->denoise_factor(t_min);
+    for (const char* sampler : {"euler_maruyama", "pf_ode_heun"}) {
+        INFO(sampler);
+        const std::string common = R"("n": 500, "steps": 30, "t_min": 0.05)";
+        const auto plain = run(sampler, "{" + common + "}", est);
+        const auto den = run(sampler, "{" + common + R"(, "denoise": true})", est);
+        const double per_step = std::string(sampler) == "pf_ode_heun" ? 2.0 : 1.0;
+        CHECK(stat(plain, "nfe") == per_step * 30);
+        CHECK(stat(den, "nfe") == per_step * 30 + 1);
+        for (std::size_t k = 0; k < plain.samples.size(); ++k)
+            CHECK(den.samples.data()[k] == Approx(factor * plain.samples.data()[k]).epsilon(1e-12));
+    }
+}
+
+TEST_CASE("samplers give identical results with 1 and 2 threads", "[euler_maruyama][pf_ode_heun][threads]") {
+    auto proc = mdlab::test::make<mdlab::ForwardProcess>("vp");
+    auto data = std::make_shared<const Matrix>(normal_matrix(300, 2, 71));
+    auto est = mdlab::test::make<mdlab::ScoreEstimator>("empirical");
+    {
+        mdlab::Inputs in;
+        in.set("data", data);
+        in.set("process", std::shared_ptr<const mdlab::ForwardProcess>(proc));
+        mdlab::test::TestContext ctx(7);
+        est->prepare(in, ctx);
+    }
+    for (const char* sampler : {"euler_maruyama", "pf_ode_heun"}) {
+        INFO(sampler);
+        mdlab::SampleResult one, two;
+        const std::string params = R"({"n": 2000, "steps": 40, "denoise": true})";
+        tbb::task_arena(1).execute([&] { one = run(sampler, params, est, 21); });
+        tbb::task_arena(2).execute([&] { two = run(sampler, params, est, 21); });
+        CHECK(identical(one.samples, two.samples));
+    }
+}
+
+TEST_CASE("samplers report progress, honour cancellation and catch divergence", "[euler_maruyama][pf_ode_heun]") {
+    auto proc = mdlab::test::make<mdlab::ForwardProcess>("vp");
+    auto est = std::make_shared<GaussianScore>(proc, 2, 0.5);
+    auto broken = std::make_shared<BrokenScore>(proc, 2, 0.5);
+    using Catch::Matchers::Contains;
+    for (const char* sampler : {"euler_maruyama", "pf_ode_heun"}) {
+        INFO(sampler);
+        RecordingContext ctx(3);
+        run(sampler, R"({"n": 10, "steps": 10})", est, ctx);
+        REQUIRE(ctx.fractions.size() == 10);
+        for (std::size_t i = 0; i < 10; ++i) CHECK(ctx.fractions[i] == Approx(double(i + 1) / 10.0));
+
+        RecordingContext stop(3);
+        stop.cancel = true;
+        CHECK_THROWS_WITH(run(sampler, R"({"n": 10, "steps": 10})", est, stop), Contains("cancelled"));
+
+        CHECK_THROWS_WITH(run(sampler, R"({"n": 10, "steps": 10})", broken), Contains("diverged"));
+    }
+}
