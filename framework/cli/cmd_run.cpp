@@ -1,0 +1,77 @@
+// mdlab run / mdlab validate
+#include <iostream>
+
+#include <tbb/global_control.h>
+
+#include "commands.hpp"
+#include "mdlab/runtime/cancel.hpp"
+#include "mdlab/runtime/diagnostics.hpp"
+#include "mdlab/runtime/executor.hpp"
+#include "mdlab/runtime/json_pretty.hpp"
+#include "mdlab/runtime/pipeline.hpp"
+#include "mdlab/runtime/progress_bar.hpp"
+#include "mdlab/runtime/results.hpp"
+#include "mdlab/runtime/run_directory.hpp"
+
+namespace mdlab::cli {
+
+namespace {
+
+runtime::ValidatedPipeline read_and_validate(const std::filesystem::path& file, const std::vector<std::string>& sets,
+                                             const runtime::Registry& registry) {
+    std::vector<runtime::Override> overrides;
+    std::vector<runtime::Diagnostic> bad;
+    for (const auto& s : sets) {
+        try {
+            overrides.push_back(runtime::parse_override(s));
+        } catch (const runtime::BadInput& e) {
+            bad.insert(bad.end(), e.diagnostics().begin(), e.diagnostics().end());
+        }
+    }
+    if (!bad.empty()) throw runtime::BadInput(bad);
+    return runtime::validate(runtime::read_pipeline(file), overrides, registry);
+}
+
+}  // namespace
+
+int validate(const std::filesystem::path& file, const std::vector<std::string>& sets, const runtime::Registry& registry) {
+    const runtime::ValidatedPipeline vp = read_and_validate(file, sets, registry);
+    std::cout << file.string() << ": ok: " << vp.nodes.size() << " nodes, " << vp.cells.size() << " sweep cell"
+              << (vp.cells.size() == 1 ? "" : "s") << "\n";
+    return 0;
+}
+
+int run(const RunArgs& args, const runtime::Registry& registry) {
+    const runtime::ValidatedPipeline vp = read_and_validate(args.pipeline, args.sets, registry);
+    std::optional<tbb::global_control> threads;
+    if (args.threads > 0)
+        threads.emplace(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(args.threads));
+
+    runtime::ProgressBar bar(vp.cells.size(), vp.nodes.size(), runtime::ProgressBar::stderr_is_terminal());
+    runtime::RunDirectory dir(args.out.empty() ? runtime::default_run_dir(args.pipeline) : args.out, args.force, &bar);
+    dir.write("pipeline.json", runtime::json_pretty(runtime::resolved_pipeline(vp)));
+    dir.log("mdlab run " + args.pipeline.string() + ": " + std::to_string(vp.nodes.size()) + " nodes, " +
+            std::to_string(vp.cells.size()) + (vp.cells.size() == 1 ? " cell" : " cells"));
+
+    const std::atomic<bool>& cancel = runtime::install_interrupt_handler();
+    const runtime::RunOutcome outcome = runtime::execute(vp, registry, dir, cancel);
+    bar.finish();
+
+    const auto rows = runtime::metric_rows(vp, outcome);
+    dir.write("results.csv", runtime::results_csv(vp, rows));
+    dir.write("results.json", runtime::json_pretty(runtime::results_json(vp, outcome)));
+
+    if (!args.quiet) std::cout << runtime::results_text(vp, rows);
+    for (const auto& cell : outcome.cells)
+        for (std::size_t i = 0; i < cell.nodes.size(); ++i)
+            if (cell.nodes[i].status == runtime::NodeStatus::failed)
+                std::cerr << args.pipeline.string() << ": error: cell " << cell.index << ", node '" << vp.nodes[i].id
+                          << "'" << (cell.nodes[i].error_key.empty() ? "" : ", key '" + cell.nodes[i].error_key + "'")
+                          << ": " << cell.nodes[i].error << "\n";
+    if (outcome.cancelled) std::cerr << "mdlab: run cancelled after " << outcome.cells.size() << " of " << vp.cells.size() << " cells\n";
+    std::cout << "run folder: " << dir.path().string() << "\n";
+    if (outcome.ok()) return 0;
+    return outcome.input_error() ? 2 : 1;
+}
+
+}  // namespace mdlab::cli

@@ -1,0 +1,60 @@
+// Running a validated pipeline: every sweep cell as a oneTBB flow graph, independent branches
+// in parallel, node outputs shared between cells that would compute them identically.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <mdlab/components.hpp>
+
+#include "mdlab/runtime/pipeline.hpp"
+
+namespace mdlab::runtime {
+
+enum class NodeStatus { ok, failed, skipped };
+std::string_view to_string(NodeStatus s);
+
+struct NodeOutcome {
+    NodeStatus status = NodeStatus::skipped;
+    std::string error;         // why it failed or was skipped
+    bool input_error = false;  // the failure was the user's input (a file, a parameter), not a bug
+    std::string error_key;     // the parameter a plugin's InputError named
+    Values values;             // a metric's values, a sampler's statistics
+    double seconds = 0.0;      // wall time, 0 when reused from an earlier cell
+    bool reused = false;       // taken from an earlier cell with identical configuration
+};
+
+struct CellOutcome {
+    std::size_t index = 0;
+    std::vector<NodeOutcome> nodes;  // by node index
+    bool ok() const;
+};
+
+struct RunOutcome {
+    std::vector<CellOutcome> cells;  // the cells that ran, in order
+    bool cancelled = false;
+    bool ok() const;
+    bool input_error() const;
+};
+
+// What the executor tells the outside world while it runs. Called from worker threads.
+class RunObserver {
+public:
+    virtual ~RunObserver() = default;
+    // Folder for cell `cell`'s files; created on first use.
+    virtual std::filesystem::path cell_dir(std::size_t cell) = 0;
+    virtual void log(const std::string& line) = 0;
+    // Node `node` of cell `cell` has done `fraction` of its work.
+    virtual void progress(std::size_t cell, std::size_t node, double fraction) = 0;
+    // Points produced by a node (a sample step or a sampler).
+    virtual void points(std::size_t cell, const std::string& node, const Matrix& points) = 0;
+};
+
+// Runs every cell in order. Never throws for a node's failure: it is recorded in the outcome
+// and the nodes downstream of it are skipped. Stops after the current cell once `cancel` is set.
+RunOutcome execute(const ValidatedPipeline& pipeline, const Registry& registry, RunObserver& observer,
+                   const std::atomic<bool>& cancel);
+
+}  // namespace mdlab::runtime

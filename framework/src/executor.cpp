@@ -1,0 +1,178 @@
+#include "mdlab/runtime/executor.hpp"
+
+#include <chrono>
+#include <memory>
+#include <set>
+
+#include <boost/json/serialize.hpp>
+#include <tbb/flow_graph.h>
+
+#include "mdlab/runtime/param_binding.hpp"
+#include "node_cache.hpp"
+#include "node_runner.hpp"
+#include "run_context.hpp"
+
+namespace mdlab::runtime {
+
+std::string_view to_string(NodeStatus s) {
+    switch (s) {
+    case NodeStatus::ok: return "ok";
+    case NodeStatus::failed: return "failed";
+    case NodeStatus::skipped: return "skipped";
+    }
+    return "?";
+}
+
+bool CellOutcome::ok() const {
+    for (const auto& n : nodes)
+        if (n.status != NodeStatus::ok) return false;
+    return true;
+}
+
+bool RunOutcome::ok() const {
+    if (cancelled) return false;
+    for (const auto& c : cells)
+        if (!c.ok()) return false;
+    return true;
+}
+
+bool RunOutcome::input_error() const {
+    for (const auto& c : cells)
+        for (const auto& n : c.nodes)
+            if (n.input_error) return true;
+    return false;
+}
+
+namespace {
+
+// Everything that determines a node's output in a cell; equal signatures give equal outputs.
+std::vector<std::string> signatures(const ValidatedPipeline& vp, const Cell& cell) {
+    std::vector<std::string> sig(vp.nodes.size());
+    for (std::size_t i : vp.order) {
+        const Node& n = vp.nodes[i];
+        std::string s = n.id + "#" + n.plugin->spec.name + "@" + n.plugin->spec.version + "|seed=" +
+                        std::to_string(cell.seed);
+        for (const auto& [k, v] : cell.params[i].all()) s += "|" + k + "=" + boost::json::serialize(to_json(v));
+        for (const auto& [port, src] : n.inputs) s += "|<" + port + ":" + sig[src] + ">";
+        sig[i] = std::move(s);
+    }
+    return sig;
+}
+
+class CellRun {
+public:
+    CellRun(const ValidatedPipeline& vp, const Cell& cell, const Registry& reg, NodeCache& cache,
+            RunObserver& observer, const std::atomic<bool>& cancel)
+        : vp_(vp), cell_(cell), reg_(reg), cache_(cache), observer_(observer), cancel_(cancel),
+          sig_(signatures(vp, cell)), results_(vp.nodes.size()) {
+        outcome_.index = cell.index;
+        outcome_.nodes.resize(vp.nodes.size());
+    }
+
+    CellOutcome run() {
+        cache_.retain(std::set<std::string>(sig_.begin(), sig_.end()));
+        tbb::flow::graph g;
+        tbb::flow::broadcast_node<tbb::flow::continue_msg> start(g);
+        std::vector<std::unique_ptr<tbb::flow::continue_node<tbb::flow::continue_msg>>> nodes;
+        for (std::size_t i = 0; i < vp_.nodes.size(); ++i)
+            nodes.push_back(std::make_unique<tbb::flow::continue_node<tbb::flow::continue_msg>>(
+                g, [this, i](const tbb::flow::continue_msg&) { run_node_safely(i); }));
+        for (std::size_t i = 0; i < vp_.nodes.size(); ++i) {
+            std::set<std::size_t> sources;
+            for (const auto& in : vp_.nodes[i].inputs) sources.insert(in.second);
+            if (sources.empty()) tbb::flow::make_edge(start, *nodes[i]);
+            for (std::size_t s : sources) tbb::flow::make_edge(*nodes[s], *nodes[i]);
+        }
+        start.try_put(tbb::flow::continue_msg());
+        g.wait_for_all();
+        return std::move(outcome_);
+    }
+
+private:
+    void run_node_safely(std::size_t i) {
+        const Node& node = vp_.nodes[i];
+        NodeOutcome& out = outcome_.nodes[i];
+        for (const auto& [port, src] : node.inputs)
+            if (outcome_.nodes[src].status != NodeStatus::ok) {
+                out.status = NodeStatus::skipped;
+                out.error = "input '" + port + "' (node '" + vp_.nodes[src].id + "') did not complete";
+                observer_.progress(cell_.index, i, 1.0);
+                return;
+            }
+        if (cancel_.load()) {
+            out.status = NodeStatus::skipped;
+            out.error = "the run was cancelled";
+            return;
+        }
+        if (auto hit = cache_.find(sig_[i])) {
+            results_[i] = *hit;
+            out.values = hit->values;
+            out.status = NodeStatus::ok;
+            out.reused = true;
+            observer_.progress(cell_.index, i, 1.0);
+            return;
+        }
+        Inputs inputs;
+        for (const auto& [port, src] : node.inputs) inputs.set(port, results_[src].value);
+        RunContext ctx(cell_.seed, node.id, cell_.index, i, observer_, cancel_);
+        const auto t0 = std::chrono::steady_clock::now();
+        try {
+            results_[i] = run_node(*node.plugin, cell_.params[i], inputs, ctx, reg_);
+            out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            out.values = results_[i].values;
+            out.status = NodeStatus::ok;
+            cache_.store(sig_[i], results_[i]);
+            if (auto* pts = std::get_if<std::shared_ptr<const Matrix>>(&results_[i].value))
+                observer_.points(cell_.index, node.id, **pts);
+            observer_.log("cell " + std::to_string(cell_.index) + " node " + node.id + " done in " +
+                          std::to_string(out.seconds) + " s");
+        } catch (const InputError& e) {
+            fail(i, e.what(), true, e.key());
+        } catch (const std::exception& e) {
+            fail(i, e.what(), false, {});
+        } catch (...) {
+            fail(i, "unknown exception", false, {});
+        }
+    }
+
+    void fail(std::size_t i, const std::string& what, bool input_error, const std::string& key) {
+        NodeOutcome& out = outcome_.nodes[i];
+        out.status = NodeStatus::failed;
+        out.error = cancel_.load() ? "cancelled" : what;
+        out.input_error = input_error && !cancel_.load();
+        out.error_key = key;
+        results_[i] = NodeResult{};
+        observer_.log("cell " + std::to_string(cell_.index) + " node " + vp_.nodes[i].id + " (" +
+                      vp_.nodes[i].plugin->spec.name + ") failed: " + out.error);
+        observer_.progress(cell_.index, i, 1.0);
+    }
+
+    const ValidatedPipeline& vp_;
+    const Cell& cell_;
+    const Registry& reg_;
+    NodeCache& cache_;
+    RunObserver& observer_;
+    const std::atomic<bool>& cancel_;
+    std::vector<std::string> sig_;
+    std::vector<NodeResult> results_;  // each written by its own node's task only
+    CellOutcome outcome_;
+};
+
+}  // namespace
+
+RunOutcome execute(const ValidatedPipeline& pipeline, const Registry& registry, RunObserver& observer,
+                   const std::atomic<bool>& cancel) {
+    RunOutcome outcome;
+    NodeCache cache;
+    for (const Cell& cell : pipeline.cells) {
+        if (cancel.load()) {
+            outcome.cancelled = true;
+            break;
+        }
+        outcome.cells.push_back(CellRun(pipeline, cell, registry, cache, observer, cancel).run());
+    }
+    if (cancel.load()) outcome.cancelled = true;
+    return outcome;
+}
+
+}  // namespace mdlab::runtime

@@ -1,0 +1,181 @@
+#include "mdlab/runtime/results.hpp"
+
+#include <algorithm>
+
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+
+#include "mdlab/runtime/param_binding.hpp"
+
+namespace mdlab::runtime {
+
+namespace {
+
+const std::vector<std::string> fixed_columns{"cell", "seed", "node", "plugin", "inputs", "status"};
+
+std::string csv_field(const std::string& s) {
+    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + "\"";
+}
+
+std::string plain(const boost::json::value& v) {
+    return v.is_string() ? std::string(v.as_string()) : boost::json::serialize(v);
+}
+
+boost::json::object values_object(const Values& values) {
+    boost::json::object o;
+    for (const auto& [k, v] : values) o[k] = v;
+    return o;
+}
+
+}  // namespace
+
+std::vector<ResultRow> metric_rows(const ValidatedPipeline& vp, const RunOutcome& outcome) {
+    std::vector<ResultRow> rows;
+    for (const CellOutcome& c : outcome.cells) {
+        const Cell& cell = vp.cells[c.index];
+        for (std::size_t i = 0; i < vp.nodes.size(); ++i) {
+            const Node& n = vp.nodes[i];
+            if (n.plugin->spec.kind != Kind::metric) continue;
+            ResultRow r;
+            r.cell = c.index;
+            r.assignments = cell.assignments;
+            r.seed = cell.seed;
+            r.node = n.id;
+            r.plugin = n.plugin->spec.name;
+            for (const auto& [port, src] : n.inputs)
+                r.inputs += (r.inputs.empty() ? "" : ";") + port + "=" + vp.nodes[src].id;
+            r.outcome = c.nodes[i];
+            rows.push_back(std::move(r));
+        }
+    }
+    return rows;
+}
+
+std::string results_csv(const ValidatedPipeline& vp, const std::vector<ResultRow>& rows) {
+    std::vector<std::string> value_keys;
+    for (const auto& r : rows)
+        for (const auto& kv : r.outcome.values)
+            if (std::find(value_keys.begin(), value_keys.end(), kv.first) == value_keys.end())
+                value_keys.push_back(kv.first);
+    std::vector<std::string> header{"cell"};
+    for (const auto& a : vp.pipeline.sweep)
+        if (a.key != "seed") header.push_back(a.key);
+    header.insert(header.end(), fixed_columns.begin() + 1, fixed_columns.end());
+    for (const auto& k : value_keys)
+        header.push_back(std::find(header.begin(), header.end(), k) == header.end() ? k : "value." + k);
+    header.push_back("error");
+
+    std::string out;
+    for (std::size_t i = 0; i < header.size(); ++i) out += (i ? "," : "") + csv_field(header[i]);
+    out += "\n";
+    for (const auto& r : rows) {
+        std::vector<std::string> f{std::to_string(r.cell)};
+        for (const auto& [key, value] : r.assignments)
+            if (key != "seed") f.push_back(plain(value));
+        f.insert(f.end(), {std::to_string(r.seed), r.node, r.plugin, r.inputs, std::string(to_string(r.outcome.status))});
+        for (const auto& k : value_keys) {
+            auto it = std::find_if(r.outcome.values.begin(), r.outcome.values.end(),
+                                   [&](const auto& kv) { return kv.first == k; });
+            f.push_back(it == r.outcome.values.end() ? std::string() : fmt::format("{}", it->second));
+        }
+        f.push_back(r.outcome.error);
+        for (std::size_t i = 0; i < f.size(); ++i) out += (i ? "," : "") + csv_field(f[i]);
+        out += "\n";
+    }
+    return out;
+}
+
+boost::json::object results_json(const ValidatedPipeline& vp, const RunOutcome& outcome) {
+    boost::json::object root;
+    root["pipeline"] = vp.pipeline.name;
+    root["status"] = outcome.cancelled ? "cancelled" : outcome.ok() ? "ok" : "failed";
+    boost::json::array cells;
+    for (const CellOutcome& c : outcome.cells) {
+        const Cell& cell = vp.cells[c.index];
+        boost::json::object jc;
+        jc["cell"] = c.index;
+        jc["seed"] = cell.seed;
+        boost::json::object assignments;
+        for (const auto& [k, v] : cell.assignments) assignments[k] = v;
+        jc["sweep"] = std::move(assignments);
+        boost::json::object nodes;
+        for (std::size_t i = 0; i < vp.nodes.size(); ++i) {
+            const NodeOutcome& n = c.nodes[i];
+            boost::json::object jn;
+            jn["plugin"] = vp.nodes[i].plugin->spec.name;
+            jn["status"] = std::string(to_string(n.status));
+            if (!n.error.empty()) jn["error"] = n.error;
+            if (!n.values.empty()) jn["values"] = values_object(n.values);
+            jn["seconds"] = n.seconds;
+            jn["reused"] = n.reused;
+            nodes[vp.nodes[i].id] = std::move(jn);
+        }
+        jc["nodes"] = std::move(nodes);
+        cells.push_back(std::move(jc));
+    }
+    root["cells"] = std::move(cells);
+    boost::json::array rows;
+    for (const ResultRow& r : metric_rows(vp, outcome)) {
+        boost::json::object jr;
+        jr["cell"] = r.cell;
+        boost::json::object assignments;
+        for (const auto& [k, v] : r.assignments) assignments[k] = v;
+        jr["sweep"] = std::move(assignments);
+        jr["seed"] = r.seed;
+        jr["node"] = r.node;
+        jr["plugin"] = r.plugin;
+        jr["inputs"] = r.inputs;
+        jr["status"] = std::string(to_string(r.outcome.status));
+        jr["values"] = values_object(r.outcome.values);
+        if (!r.outcome.error.empty()) jr["error"] = r.outcome.error;
+        rows.push_back(std::move(jr));
+    }
+    root["rows"] = std::move(rows);
+    return root;
+}
+
+boost::json::object resolved_pipeline(const ValidatedPipeline& vp) {
+    const Pipeline& p = vp.pipeline;
+    boost::json::object root;
+    root["name"] = p.name;
+    if (!p.description.empty()) root["description"] = p.description;
+    root["seed"] = p.seed;
+    root["source"] = p.file.string();
+#ifdef MDLAB_VERSION
+    root["mdlab_version"] = MDLAB_VERSION;
+#endif
+    boost::json::array nodes;
+    const Cell* base = vp.cells.empty() ? nullptr : &vp.cells.front();
+    for (std::size_t i = 0; i < vp.nodes.size(); ++i) {
+        const Node& n = vp.nodes[i];
+        boost::json::object jn;
+        jn["id"] = n.id;
+        jn["plugin"] = n.plugin->spec.name;
+        jn["version"] = n.plugin->spec.version;
+        jn["library"] = n.plugin->builtin() ? std::string("(framework)") : n.plugin->file.string();
+        boost::json::object params;
+        if (base)
+            for (const auto& [k, v] : base->params[i].all()) params[k] = to_json(v);
+        jn["params"] = std::move(params);
+        boost::json::object inputs;
+        for (const auto& [port, src] : n.inputs) inputs[port] = vp.nodes[src].id;
+        jn["inputs"] = std::move(inputs);
+        nodes.push_back(std::move(jn));
+    }
+    root["nodes"] = std::move(nodes);
+    if (!p.sweep.empty()) {
+        boost::json::object grid;
+        for (const auto& a : p.sweep) grid[a.key] = boost::json::array(a.values.begin(), a.values.end());
+        root["sweep"] = boost::json::object{{"grid", std::move(grid)}};
+        root["note"] = "node params show the first sweep cell; the sweep replaces the swept keys per cell";
+    }
+    return root;
+}
+
+}  // namespace mdlab::runtime
