@@ -1,4 +1,5 @@
 #include "mdlab/runtime/param_binding.hpp"
+#include "mdlab/runtime/suggest.hpp"
 
 #include <cmath>
 #include <fmt/format.h>
@@ -105,7 +106,7 @@ Bound bind_param(const ParamSpec& s, const boost::json::value& v) {
         const std::string c(v.as_string());
         for (const auto& ok : s.choices)
             if (ok == c) return Bound{ParamValue{c}, {}};
-        return Bound{std::nullopt, "'" + c + "' is not a valid choice"};
+        return Bound{std::nullopt, "'" + c + "' is not a valid choice: " + suggest(c, s.choices, "choices")};
     }
     case ParamType::real_list: {
         if (!v.is_array()) return wrong();

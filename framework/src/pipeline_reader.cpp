@@ -50,10 +50,10 @@ public:
             else if (v->is_uint64()) p_.seed = v->as_uint64();
             else error("/seed", "the seed must be a non-negative integer", {}, {}, "seed");
         } else {
-            error("", "missing \"seed\": every pipeline names its random seed", "add \"seed\": 1 (any non-negative integer)");
+            error("", "missing \"seed\": every pipeline names its random seed", "add \"seed\": 1 (any non-negative integer)", {}, "seed");
         }
         if (auto* v = obj.if_contains("nodes")) nodes(*v);
-        else error("", "missing \"nodes\": the list of components", "add \"nodes\": [{\"id\": ..., \"plugin\": ...}, ...]");
+        else error("", "missing \"nodes\": the list of components", "add \"nodes\": [{\"id\": ..., \"plugin\": ...}, ...]", {}, "nodes");
         if (auto* v = obj.if_contains("sweep")) sweep(*v);
         errors_.throw_if_any();
     }

@@ -23,9 +23,15 @@ std::string csv_field(const std::string& s) {
     return out + "\"";
 }
 
-std::string plain(const boost::json::value& v) {
-    return v.is_string() ? std::string(v.as_string()) : boost::json::serialize(v);
+}  // namespace
+
+std::string plain_text(const boost::json::value& v) {
+    if (v.is_string()) return std::string(v.as_string());
+    if (v.is_double()) return fmt::format("{}", v.as_double());
+    return boost::json::serialize(v);
 }
+
+namespace {
 
 boost::json::object values_object(const Values& values) {
     boost::json::object o;
@@ -77,7 +83,7 @@ std::string results_csv(const ValidatedPipeline& vp, const std::vector<ResultRow
     for (const auto& r : rows) {
         std::vector<std::string> f{std::to_string(r.cell)};
         for (const auto& [key, value] : r.assignments)
-            if (key != "seed") f.push_back(plain(value));
+            if (key != "seed") f.push_back(plain_text(value));
         f.insert(f.end(), {std::to_string(r.seed), r.node, r.plugin, r.inputs, std::string(to_string(r.outcome.status))});
         for (const auto& k : value_keys) {
             auto it = std::find_if(r.outcome.values.begin(), r.outcome.values.end(),

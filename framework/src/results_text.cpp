@@ -2,7 +2,6 @@
 #include <algorithm>
 #include <map>
 
-#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
 #include "mdlab/runtime/results.hpp"
@@ -62,7 +61,7 @@ std::string results_text(const ValidatedPipeline& vp, const std::vector<ResultRo
             if (r.plugin != plugin) continue;
             std::vector<std::string> line;
             if (many_cells) line.push_back(std::to_string(r.cell));
-            for (const auto& [k, v] : r.assignments) line.push_back(v.is_string() ? std::string(v.as_string()) : boost::json::serialize(v));
+            for (const auto& [k, v] : r.assignments) line.push_back(plain_text(v));
             line.push_back(r.node);
             line.push_back(r.inputs);
             if (any_problem) line.push_back(std::string(to_string(r.outcome.status)));

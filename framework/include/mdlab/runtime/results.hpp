@@ -36,6 +36,9 @@ boost::json::object results_json(const ValidatedPipeline& vp, const RunOutcome& 
 // versions and files, the mdlab version.
 boost::json::object resolved_pipeline(const ValidatedPipeline& vp);
 
+// A sweep value as text: strings unquoted, numbers in shortest round-trip form.
+std::string plain_text(const boost::json::value& v);
+
 // One table per metric plugin, for the terminal.
 std::string results_text(const ValidatedPipeline& vp, const std::vector<ResultRow>& rows);
 

@@ -1,0 +1,15 @@
+// Reading results.csv in tests (RFC 4180 quoting).
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mdlab::test {
+
+using CsvRow = std::map<std::string, std::string>;
+
+std::vector<CsvRow> parse_csv(const std::string& text);
+// The row whose `column` equals `value`; throws when there is not exactly one.
+const CsvRow& row_where(const std::vector<CsvRow>& rows, const std::string& column, const std::string& value);
+
+}  // namespace mdlab::test
