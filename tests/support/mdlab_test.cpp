@@ -65,5 +65,10 @@ TestContext::~TestContext() {
 fs::path mdlab_executable() { return MDLAB_TEST_EXECUTABLE; }
 fs::path plugin_dir() { return MDLAB_TEST_PLUGIN_DIR; }
 fs::path source_dir() { return MDLAB_TEST_SOURCE_DIR; }
+fs::path fixture_dir() { return MDLAB_TEST_FIXTURE_DIR; }
+fs::path sdk_package_dir() { return MDLAB_TEST_SDK_DIR; }
+std::string cmake_command() { return MDLAB_TEST_CMAKE; }
+std::string cmake_generator() { return MDLAB_TEST_CMAKE_GENERATOR; }
+std::string cxx_compiler() { return MDLAB_TEST_CXX_COMPILER; }
 
 }  // namespace mdlab::test

@@ -45,5 +45,12 @@ private:
 std::filesystem::path mdlab_executable();
 std::filesystem::path plugin_dir();
 std::filesystem::path source_dir();
+// Where the test fixtures (broken plugin libraries) were built, and the build's SDK package.
+std::filesystem::path fixture_dir();
+std::filesystem::path sdk_package_dir();
+// The CMake, generator and compiler of this build, for building plugins out of tree.
+std::string cmake_command();
+std::string cmake_generator();
+std::string cxx_compiler();
 
 }  // namespace mdlab::test

@@ -1,0 +1,53 @@
+// A plugin built out of tree with find_package(mdlab) and mdlab_add_plugin(), loaded with
+// --plugin-dir, runs in a pipeline next to the built-in plugins.
+#include <catch2/catch.hpp>
+
+#include "command.hpp"
+#include "csv.hpp"
+#include "mdlab_test.hpp"
+
+using namespace mdlab::test;
+namespace fs = std::filesystem;
+
+TEST_CASE("an out-of-tree plugin builds against the SDK package and runs in a pipeline") {
+    TempDir tmp;
+    const fs::path build = tmp.path() / "build";
+    const auto configure = run_program(cmake_command(),
+                                       {"-S", (source_dir() / "sdk" / "examples" / "norm_moment").string(), "-B",
+                                        build.string(), "-G", cmake_generator(), "-DCMAKE_BUILD_TYPE=Release",
+                                        "-DCMAKE_CXX_COMPILER=" + cxx_compiler(),
+                                        "-Dmdlab_DIR=" + sdk_package_dir().string()});
+    INFO(configure.out << configure.err);
+    REQUIRE(configure.exit_code == 0);
+    const auto compile = run_program(cmake_command(), {"--build", build.string()});
+    INFO(compile.out << compile.err);
+    REQUIRE(compile.exit_code == 0);
+    REQUIRE(fs::is_regular_file(build / "mdlab_norm_moment.so"));
+
+    const auto list = run_mdlab({"plugins", "--plugin-dir", build.string(), "--kind", "metric"});
+    REQUIRE(list.exit_code == 0);
+    CHECK(list.out.find("norm_moment") != std::string::npos);
+
+    // On a circle of radius 2 every training point has norm 2: E|y|^3 = 8.
+    write_text(tmp.path() / "p.json", R"({
+      "seed": 5,
+      "nodes": [
+        {"id": "circle", "plugin": "circle", "params": {"ambient_dim": 6, "radius": 2.0}},
+        {"id": "train", "plugin": "sample", "params": {"n": 100}, "inputs": {"manifold": "circle"}},
+        {"id": "moment", "plugin": "norm_moment", "params": {"p": 3}, "inputs": {"samples": "train"}},
+        {"id": "dist", "plugin": "manifold_distance", "inputs": {"samples": "train", "manifold": "circle"}}
+      ]
+    })");
+    const auto run = run_mdlab({"run", (tmp.path() / "p.json").string(), "--out", (tmp.path() / "run").string(),
+                                "--plugin-dir", build.string(), "-q"});
+    INFO(run.err);
+    REQUIRE(run.exit_code == 0);
+    const auto rows = parse_csv(read_text(tmp.path() / "run" / "results.csv"));
+    CHECK(std::stod(row_where(rows, "node", "moment").at("moment")) == Approx(8.0).epsilon(1e-12));
+    CHECK(row_where(rows, "node", "moment").at("n") == "100");
+
+    // Without --plugin-dir the pipeline names an unknown plugin.
+    const auto without = run_mdlab({"validate", (tmp.path() / "p.json").string()});
+    CHECK(without.exit_code == 2);
+    CHECK(without.err.find("unknown plugin 'norm_moment'") != std::string::npos);
+}
