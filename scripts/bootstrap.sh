@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Sets up mdlab on Debian 12 and then runs the quickstart or the test suite.
+#
+#   scripts/bootstrap.sh quickstart   install what is missing, build, run pipelines/quickstart.json
+#   scripts/bootstrap.sh test         install what is missing, build, run every test through CTest
+#   scripts/bootstrap.sh build        install what is missing and build
+#
+# Packages come from Debian only. libboost-dev (Boost 1.74) is never installed: it conflicts
+# with Boost 1.81. Environment: BUILD_DIR (default build), JOBS (default: number of cores).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build_dir="${BUILD_DIR:-$here/build}"
+jobs="${JOBS:-$(nproc)}"
+mode="${1:-}"
+
+case "$mode" in
+  quickstart|test|build) ;;
+  *) echo "usage: $0 quickstart|test|build" >&2; exit 2 ;;
+esac
+
+packages=(g++ cmake ninja-build
+          libboost1.81-dev libboost-json1.81-dev libtbb-dev
+          libxtensor-dev xtl-dev libxsimd-dev catch2
+          libcli11-dev libfmt-dev)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "mdlab: missing Debian packages: ${missing[*]}" >&2
+    echo "       run as root, or: sudo apt-get install --no-install-recommends ${missing[*]}" >&2
+    exit 2
+  fi
+  echo "mdlab: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+generator=(-G Ninja)
+[[ -f "$build_dir/CMakeCache.txt" ]] && generator=()  # keep the generator of an existing build
+cmake -S "$here" -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build_dir" -j "$jobs"
+
+case "$mode" in
+  quickstart)
+    cd "$here"
+    exec "$build_dir/bin/mdlab" run pipelines/quickstart.json --out runs/quickstart --force ;;
+  test)
+    exec ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" ;;
+  build) ;;
+esac
