@@ -7,6 +7,8 @@
 #include <string>
 #include <utility>
 #include <variant>
+
+#include <xtensor/xtensor.hpp>
 #include <vector>
 
 #include "mdlab/abi.hpp"
@@ -14,6 +16,7 @@
 #include "mdlab/context.hpp"
 #include "mdlab/error.hpp"
 #include "mdlab/kinds.hpp"
+#include "mdlab/params.hpp"
 #include "mdlab/parallel.hpp"
 #include "mdlab/rng.hpp"
 
@@ -25,6 +28,17 @@ public:
 };
 
 class Inputs;
+
+// Nodes on M (ambient coordinates, one per row) with weights summing to 1 that include the
+// data density: sum_i w_i f(x_i) approximates E_{mu_data} f.
+struct Quadrature {
+    Matrix nodes;
+    Vector weights;
+};
+
+// Orthonormal tangent bases at points of M: bases(i, a, j) is coordinate a of tangent vector j at
+// point i (shape n x D x k).
+using TangentBases = xt::xtensor<double, 3>;
 
 // A data manifold M embedded in R^D, with a sampling density on it.
 class MDLAB_VISIBLE Manifold : public Component {
@@ -53,16 +67,75 @@ public:
         }
         return d;
     }
-    // n draws, chunked over the stream so the result is independent of the thread count.
+    // Quadrature of mu_data with about `resolution` nodes per intrinsic dimension (the oracle
+    // score integrates the noised density with it). Manifolds without one throw.
+    virtual Quadrature quadrature(std::size_t resolution) const {
+        (void)resolution;
+        throw Error("this manifold has no quadrature rule");
+    }
+    // Orthonormal tangent bases of M at the given points of M (used for the normal noise).
+    virtual void tangent_bases(const Matrix& points, TangentBases& out) const {
+        (void)points;
+        (void)out;
+        throw Error("this manifold does not provide tangent spaces");
+    }
+    // The exact score of the law of alpha x0 + sigma eps, x0 ~ mu_data, eps ~ N(0, I), when it has
+    // a closed form (Gaussian and Gaussian-mixture data): writes it and returns true.
+    virtual bool noised_score(const Matrix& x, double alpha, double sigma, Matrix& out) const {
+        (void)x, (void)alpha, (void)sigma, (void)out;
+        return false;
+    }
+    // Standard deviation of the Gaussian noise that sample() adds in the normal space of M at
+    // each drawn point (0: exactly on M). Plugins set it from their `noise` parameter.
+    double normal_noise() const { return normal_noise_; }
+
+    // n draws, chunked over the stream so the result is independent of the thread count; with
+    // normal noise, the noise comes from the stream's child "normal_noise".
     Matrix sample(std::size_t n, const RandomStream& stream) const {
-        Matrix out = Matrix::from_shape({n, ambient_dim()});
+        const std::size_t d = ambient_dim();
+        Matrix out = Matrix::from_shape({n, d});
         for_chunks(n, random_chunk_rows, [&](std::size_t c, std::size_t b, std::size_t e) {
             Rng rng = stream.chunk(c);
-            sample_rows(rng, out.data() + b * ambient_dim(), e - b);
+            sample_rows(rng, out.data() + b * d, e - b);
         });
+        if (normal_noise_ > 0.0) add_normal_noise(out, stream.child("normal_noise"));
         return out;
     }
+
+protected:
+    void set_normal_noise(double scale) { normal_noise_ = scale; }
+
+private:
+    // x_i += s (z - T_i T_i^T z), z ~ N(0, I_D): noise in the normal space at x_i.
+    void add_normal_noise(Matrix& x, const RandomStream& stream) const {
+        const std::size_t d = ambient_dim(), k = intrinsic_dim();
+        for_chunks(rows(x), random_chunk_rows, [&](std::size_t c, std::size_t b, std::size_t e) {
+            Rng rng = stream.chunk(c);
+            Matrix block = Matrix::from_shape({e - b, d});
+            for (std::size_t i = b; i < e; ++i)
+                for (std::size_t a = 0; a < d; ++a) block(i - b, a) = x(i, a);
+            TangentBases t;
+            tangent_bases(block, t);
+            std::vector<double> z(d);
+            for (std::size_t i = b; i < e; ++i) {
+                for (auto& v : z) v = rng.normal();
+                for (std::size_t j = 0; j < k; ++j) {
+                    double dot = 0.0;
+                    for (std::size_t a = 0; a < d; ++a) dot += t(i - b, a, j) * z[a];
+                    for (std::size_t a = 0; a < d; ++a) z[a] -= dot * t(i - b, a, j);
+                }
+                for (std::size_t a = 0; a < d; ++a) x(i, a) += normal_noise_ * z[a];
+            }
+        });
+    }
+    double normal_noise_ = 0.0;
 };
+
+// The `noise` parameter every manifold offers.
+inline ParamSpec normal_noise_param() {
+    return real("noise", 0.0, "standard deviation of Gaussian noise added in the normal space of the manifold at each drawn point")
+        .at_least(0.0);
+}
 
 // A forward noising process with Gaussian transitions p_t(x | x0) = N(alpha x0, sigma^2 I),
 // dx = f dt + g dW with f = (d log alpha / dt) x.

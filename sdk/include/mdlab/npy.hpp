@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 #include <system_error>
 #include <unistd.h>
 
@@ -116,10 +117,17 @@ inline Matrix read(const std::filesystem::path& file) {
     return m;
 }
 
-// Writes a 2-D float64 array, C order, via a temporary file renamed into place.
-inline void write(const std::filesystem::path& file, const Matrix& m) {
-    std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (" +
-                         std::to_string(m.shape()[0]) + ", " + std::to_string(m.shape()[1]) + "), }";
+// Writes a float64 array of any shape, C order, via a temporary file renamed into place.
+inline void write_array(const std::filesystem::path& file, const double* data, const std::vector<std::size_t>& shape) {
+    std::string dims;
+    std::size_t count = 1;
+    for (std::size_t s : shape) {
+        dims += std::to_string(s) + ", ";
+        count *= s;
+    }
+    if (shape.size() > 1) dims.erase(dims.size() - 2);  // numpy writes (n,) for 1-D, (n, d) otherwise
+    else if (!shape.empty()) dims.pop_back();
+    std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (" + dims + "), }";
     const std::size_t unpadded = 10 + header.size() + 1;
     header.append((64 - unpadded % 64) % 64, ' ');
     header.push_back('\n');
@@ -132,7 +140,7 @@ inline void write(const std::filesystem::path& file, const Matrix& m) {
         const char lb[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
         out.write(lb, 2);
         out.write(header.data(), static_cast<std::streamsize>(header.size()));
-        out.write(reinterpret_cast<const char*>(m.data()), static_cast<std::streamsize>(m.size() * sizeof(double)));
+        out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(count * sizeof(double)));
         out.flush();
         if (!out) {
             std::error_code ec;
@@ -146,6 +154,11 @@ inline void write(const std::filesystem::path& file, const Matrix& m) {
         std::filesystem::remove(tmp, ec);
         throw Error(file.string() + ": cannot move into place: " + ec.message());
     }
+}
+
+// Writes a 2-D float64 array (n x d).
+inline void write(const std::filesystem::path& file, const Matrix& m) {
+    write_array(file, m.data(), {m.shape()[0], m.shape()[1]});
 }
 
 }  // namespace mdlab::npy

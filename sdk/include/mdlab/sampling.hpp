@@ -21,8 +21,10 @@ struct SamplerSettings {
     double rho = 7.0;
     bool denoise = false;
     std::string init;
+    std::size_t record_every = 0;
 
-    // Adds n, steps, t_min, grid, rho, denoise and init to a sampler's spec, and its `score` input.
+    // Adds n, steps, t_min, grid, rho, denoise, init and record_every to a sampler's spec, and its
+    // `score` input.
     static void declare(PluginSpec& spec, std::int64_t default_steps) {
         spec.input("score", ValueKind::estimator, "score estimator; its forward process sets the time axis")
             .param(integer("n", 1000, "number of samples (ignored when init is given)").at_least(1))
@@ -31,11 +33,15 @@ struct SamplerSettings {
             .param(choice("grid", "uniform", {"uniform", "log_snr", "karras"}, "time grid from T down to t_min"))
             .param(real("rho", 7.0, "exponent of the karras grid").greater_than(0.0))
             .param(boolean("denoise", false, "return the Tweedie denoised point D(x, t_min) instead of x"))
-            .param(path("init", "optional .npy file of initial points (n x D) used instead of prior draws"));
+            .param(path("init", "optional .npy file of initial points (n x D) used instead of prior draws"))
+            .param(integer("record_every", 0,
+                           "record the trajectory every k steps into <node>.trajectory.npy in the cell folder (0: off)")
+                       .at_least(0));
     }
     explicit SamplerSettings(const Params& p)
         : n(p.count("n")), steps(p.count("steps")), t_min(p.real("t_min")), grid(p.string("grid")),
-          rho(p.real("rho")), denoise(p.boolean("denoise")), init(p.string("init")) {}
+          rho(p.real("rho")), denoise(p.boolean("denoise")), init(p.string("init")),
+          record_every(p.count("record_every")) {}
 
     std::vector<double> times(const ForwardProcess& process) const {
         if (!(t_min < process.t_end()))
@@ -73,6 +79,37 @@ struct SamplerSettings {
         x = std::move(d);
         score_evals += 1;
     }
+};
+
+// A sampler's recorded trajectory: the state at step 0, every `record_every` steps and at the
+// last step, saved as <node>.trajectory.npy (frames x n x D) and <node>.trajectory_t.npy (the
+// frames' times) in the cell folder.
+class Trajectory {
+public:
+    Trajectory(const SamplerSettings& s, std::size_t steps) : every_(s.record_every), steps_(steps) {}
+    bool enabled() const { return every_ > 0; }
+    // Call with step 0 for the initial points and i + 1 after step i.
+    void record(std::size_t step, double t, const Matrix& x) {
+        if (!enabled() || (step % every_ != 0 && step != steps_)) return;
+        if (!frames_.empty() && step == last_step_) return;
+        shape_ = {rows(x), cols(x)};
+        frames_.insert(frames_.end(), x.data(), x.data() + x.size());
+        times_.push_back(t);
+        last_step_ = step;
+    }
+    void save(Context& ctx) const {
+        if (!enabled() || times_.empty()) return;
+        const auto dir = ctx.output_dir();
+        npy::write_array(dir / (ctx.node_id() + ".trajectory.npy"), frames_.data(), {times_.size(), shape_[0], shape_[1]});
+        npy::write_array(dir / (ctx.node_id() + ".trajectory_t.npy"), times_.data(), {times_.size()});
+    }
+    std::size_t frames() const { return times_.size(); }
+
+private:
+    std::size_t every_, steps_;
+    std::size_t last_step_ = 0;
+    std::vector<double> frames_, times_;
+    std::vector<std::size_t> shape_{0, 0};
 };
 
 // Standard-normal noise for step `step` of a sampler, chunked by rows; shared across samplers
