@@ -3,10 +3,15 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -312,5 +317,109 @@ TEST_CASE("samplers report progress, honour cancellation and catch divergence", 
         CHECK_THROWS_WITH(run(sampler, R"({"n": 10, "steps": 10})", est, stop), Contains("cancelled"));
 
         CHECK_THROWS_WITH(run(sampler, R"({"n": 10, "steps": 10})", broken), Contains("diverged"));
+    }
+}
+
+namespace {
+// A float64 C-order .npy file of any rank, read byte by byte (npy::read takes 1-D and 2-D only):
+// checks the magic, the header and that the payload size matches the shape exactly.
+struct RawNpy {
+    std::vector<std::size_t> shape;
+    std::vector<double> data;
+};
+RawNpy read_raw_npy(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    REQUIRE(in);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    REQUIRE(bytes.size() >= 10);
+    REQUIRE(bytes.compare(0, 6, "\x93NUMPY") == 0);
+    REQUIRE(bytes[6] == 1);
+    const std::size_t hlen = std::size_t(static_cast<unsigned char>(bytes[8])) |
+                             (std::size_t(static_cast<unsigned char>(bytes[9])) << 8);
+    REQUIRE((10 + hlen) % 64 == 0);  // numpy pads the header so the data is aligned
+    const std::string header = bytes.substr(10, hlen);
+    INFO("header: " << header);
+    REQUIRE(header.find("'descr': '<f8'") != std::string::npos);
+    REQUIRE(header.find("'fortran_order': False") != std::string::npos);
+    const auto open = header.find("'shape': (");
+    REQUIRE(open != std::string::npos);
+    const auto close = header.find(')', open);
+    REQUIRE(close != std::string::npos);
+    RawNpy r;
+    std::size_t count = 1;
+    std::string dims = header.substr(open + 10, close - open - 10);
+    for (std::size_t p = 0; p < dims.size();) {
+        while (p < dims.size() && (dims[p] == ',' || dims[p] == ' ')) ++p;
+        if (p >= dims.size()) break;
+        std::size_t q = p;
+        while (q < dims.size() && std::isdigit(static_cast<unsigned char>(dims[q]))) ++q;
+        REQUIRE(q > p);
+        r.shape.push_back(std::stoul(dims.substr(p, q - p)));
+        count *= r.shape.back();
+        p = q;
+    }
+    REQUIRE(bytes.size() - 10 - hlen == count * sizeof(double));
+    r.data.resize(count);
+    std::memcpy(r.data.data(), bytes.data() + 10 + hlen, count * sizeof(double));
+    return r;
+}
+}  // namespace
+
+TEST_CASE("record_every writes the trajectory (frames x n x D) and its times", "[euler_maruyama][pf_ode_heun][trajectory]") {
+    auto proc = mdlab::test::make<mdlab::ForwardProcess>("vp");
+    auto est = std::make_shared<GaussianScore>(proc, 2, 0.5);
+    const std::size_t n = 7, d = 2, steps = 10;
+    const double t_min = 0.01;
+    const std::vector<double> t = mdlab::time_grid(*proc, "uniform", steps, t_min);
+    for (const char* sampler : {"euler_maruyama", "pf_ode_heun"}) {
+        INFO(sampler);
+        mdlab::test::TestContext ctx(17, "node7");
+        const Matrix x0 = normal_matrix(n, d, 81);
+        const auto init = ctx.output_dir() / "init.npy";
+        mdlab::npy::write(init, x0);
+        const auto traj = ctx.output_dir() / "node7.trajectory.npy";
+        const auto traj_t = ctx.output_dir() / "node7.trajectory_t.npy";
+        const std::string common = "\"steps\": 10, \"t_min\": 0.01, \"init\": \"" + init.string() + "\"";
+
+        // Off by default: no file.
+        run(sampler, "{" + common + "}", est, ctx);
+        CHECK(!std::filesystem::exists(traj));
+
+        // Every 3 steps: frames at steps 0, 3, 6, 9 and the last step 10.
+        const auto r = run(sampler, "{" + common + ", \"record_every\": 3}", est, ctx);
+        const RawNpy frames = read_raw_npy(traj);
+        const std::vector<std::size_t> at{0, 3, 6, 9, 10};
+        REQUIRE(frames.shape == std::vector<std::size_t>{at.size(), n, d});
+        const Matrix times = mdlab::npy::read(traj_t);
+        REQUIRE(mdlab::rows(times) == at.size());
+        for (std::size_t f = 0; f < at.size(); ++f) CHECK(times(f, 0) == t[at[f]]);
+        // First frame: the init file; last frame: the output.
+        for (std::size_t k = 0; k < n * d; ++k) {
+            CHECK(frames.data[k] == x0.data()[k]);
+            CHECK(frames.data[(at.size() - 1) * n * d + k] == r.samples.data()[k]);
+        }
+        // pf_ode_heun is deterministic: frame f is the state of a run of at[f] steps to t[at[f]]
+        // on the same (uniform) grid.
+        if (std::string(sampler) == "pf_ode_heun") {
+            for (std::size_t f = 1; f + 1 < at.size(); ++f) {
+                std::ostringstream p;
+                p.precision(17);
+                p << "{\"steps\": " << at[f] << ", \"t_min\": " << t[at[f]] << ", \"init\": \"" << init.string() << "\"}";
+                const auto part = run(sampler, p.str(), est, ctx);
+                for (std::size_t k = 0; k < n * d; ++k)
+                    CHECK(frames.data[f * n * d + k] == Approx(part.samples.data()[k]).epsilon(1e-11));
+            }
+        }
+        // With denoise, the frames stay on the grid: the last frame is the state before D(x, t_min).
+        const auto den = run(sampler, "{" + common + ", \"record_every\": 3, \"denoise\": true}", est, ctx);
+        const RawNpy frames2 = read_raw_npy(traj);
+        REQUIRE(frames2.shape == frames.shape);
+        for (std::size_t k = 0; k < n * d; ++k)
+            CHECK(den.samples.data()[k] ==
+                  Approx(est->denoise_factor(t_min) * frames2.data[(at.size() - 1) * n * d + k]).epsilon(1e-12));
+
+        // record_every beyond the step count: the first and the last state only.
+        run(sampler, "{" + common + ", \"record_every\": 50}", est, ctx);
+        CHECK(read_raw_npy(traj).shape == std::vector<std::size_t>{2, n, d});
     }
 }

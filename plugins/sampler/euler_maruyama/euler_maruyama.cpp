@@ -34,6 +34,8 @@ public:
         mdlab::Matrix s = mdlab::Matrix::from_shape({n, d});
         mdlab::Matrix z = mdlab::Matrix::from_shape({n, d});
         double score_evals = 0.0;
+        mdlab::Trajectory trajectory(settings_, steps);
+        trajectory.record(0, t[0], x);
 
         for (std::size_t i = 0; i < steps; ++i) {
             if (ctx.cancelled()) throw mdlab::Error("cancelled");
@@ -52,9 +54,12 @@ public:
                 }
             });
             mdlab::check_finite(x, i, t[i + 1]);
+            trajectory.record(i + 1, t[i + 1], x);
             ctx.progress(double(i + 1) / double(steps));
         }
 
+        // The trajectory holds the states on the grid; the optional denoised output is not a frame.
+        trajectory.save(ctx);
         settings_.finish(x, *est, score_evals);
         return mdlab::SampleResult{std::move(x), {{"nfe", score_evals}, {"steps", double(steps)}}};
     }

@@ -57,6 +57,20 @@ public:
             });
         };
 
+        // Frames are in the original variable x = alpha xh, converted only when a frame is taken
+        // (x still holds the initial points exactly at step 0).
+        mdlab::Trajectory trajectory(settings_, steps);
+        const std::size_t every = settings_.record_every;
+        auto record = [&](std::size_t step) {
+            if (every == 0 || (step % every != 0 && step != steps)) return;
+            if (step > 0) {
+                const double a = process.alpha(t[step]);
+                each([&](std::size_t k) { x.data()[k] = a * xh.data()[k]; });
+            }
+            trajectory.record(step, t[step], x);
+        };
+        record(0);
+
         for (std::size_t i = 0; i < steps; ++i) {
             if (ctx.cancelled()) throw mdlab::Error("cancelled");
             const double a0 = process.alpha(t[i]), s0 = process.sigma(t[i]);
@@ -79,11 +93,13 @@ public:
                 xh.data()[k] += dl * 0.5 * (slope.data()[k] - s1 * s.data()[k]);
             });
             mdlab::check_finite(xh, i, t[i + 1]);
+            record(i + 1);
             ctx.progress(double(i + 1) / double(steps));
         }
 
         const double a_end = process.alpha(t[steps]);
         each([&](std::size_t k) { x.data()[k] = a_end * xh.data()[k]; });
+        trajectory.save(ctx);
         settings_.finish(x, *est, score_evals);
         return mdlab::SampleResult{std::move(x), {{"nfe", score_evals}, {"steps", double(steps)}}};
     }
