@@ -56,6 +56,7 @@ public:
         check_sweep(out);
         errors_.throw_if_any();
         out.cells = expand(out);
+        errors_.throw_if_any();  // a missing file is reported once, not again by the plugin
         instantiate(out);
         errors_.throw_if_any();
         out.pipeline = std::move(p_);

@@ -8,8 +8,11 @@ namespace mdlab {
 using Matrix = xt::xtensor<double, 2>;
 using Vector = xt::xtensor<double, 1>;
 
+// A rows x cols matrix of zeros (from_shape leaves memory uninitialised; NaN * 0 stays NaN).
 inline Matrix zeros(std::size_t rows, std::size_t cols) {
-    return Matrix::from_shape({rows, cols}) * 0.0;
+    Matrix m = Matrix::from_shape({rows, cols});
+    m.fill(0.0);
+    return m;
 }
 inline std::size_t rows(const Matrix& m) { return m.shape()[0]; }
 inline std::size_t cols(const Matrix& m) { return m.shape()[1]; }
