@@ -9,11 +9,13 @@
 
 namespace mdlab {
 
-// Solves h(t) = target for t in [lo, hi] by bisection, h increasing in t.
+// Solves h(t) = target for t in [lo, hi] by bisection, h increasing in t, down to adjacent
+// doubles (full relative precision also at small t).
 template <class H>
 double invert_increasing(H&& h, double target, double lo, double hi) {
-    for (int it = 0; it < 200 && hi - lo > 1e-15 * std::max(1.0, std::abs(hi)); ++it) {
+    for (int it = 0; it < 2200; ++it) {
         const double mid = 0.5 * (lo + hi);
+        if (!(mid > lo && mid < hi)) break;
         (h(mid) < target ? lo : hi) = mid;
     }
     return 0.5 * (lo + hi);

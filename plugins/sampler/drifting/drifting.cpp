@@ -1,0 +1,279 @@
+// Drifting: mean-shift particle transport (SCIENCE.md section 2 'drift', section 3 'drifting').
+// Particles y_1..y_n start from prior draws N(0, prior_scale^2 I) (or an init file) and move by
+//   y_i <- y_i + eta V(y_i),
+//   V(x) = sum_j k(x, x_j) (x_j - x) / sum_j k(x, x_j)  -  sum_j k(x, y_j) (y_j - x) / sum_j k(x, y_j),
+// the attraction to the data x_1..x_N minus the repulsion from the current particles, all
+// particles updated from the same field (Jacobi), until the RMS of |V| over the particles is
+// <= tol or `steps` updates were made. With the Gaussian kernel k = exp(-|x - y|^2 / (2 tau^2)),
+// V = tau^2 (grad log(mu_data * phi_tau) - grad log(q * phi_tau)) with q the particles'
+// empirical measure: drifting is score matching between smoothed distributions. The Laplace
+// kernel k = exp(-|x - y| / tau) is the default of drifting models (and of this plugin) and
+// only approximately a score difference.
+//
+// Self-interaction: the model term includes the particle itself (k(y_i, y_i) = 1, zero
+// displacement). That is the field of the particles' empirical measure q itself, so the
+// Gaussian identity above holds exactly, and particles sitting on the data (q = mu_data) are a
+// fixed point, V = 0. (Excluding it would only enlarge the repulsion by the normalisation.)
+//
+// Both weighted means are computed streaming over blocks of keys with an online maximum of the
+// log-weights (flash-attention style, as mdlab/kernels/softmax_score.hpp): no n x N matrix is
+// held, nothing over- or underflows at small tau. One loop, generic over the kernel's
+// log-weight as a function of the squared distance, serves both kernels.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <mdlab/kernels/softmax_score.hpp>
+#include <mdlab/mdlab.hpp>
+
+namespace {
+
+using mdlab::kernels::SoftmaxKeys;
+
+constexpr std::size_t block = SoftmaxKeys::block;  // keys per packed block
+constexpr std::size_t lanes = 8;                    // fixed partial sums (order fixed by the code)
+constexpr std::size_t query_chunk = 16;             // queries per parallel task
+static_assert(block % lanes == 0, "the key block must be a multiple of the lane count");
+
+struct GaussianLogWeight {
+    double inv_2tau2;
+    double operator()(double d2) const { return -d2 * inv_2tau2; }
+};
+struct LaplaceLogWeight {
+    double inv_tau;
+    double operator()(double d2) const { return -std::sqrt(d2) * inv_tau; }
+};
+
+// out_i = sum_j w_ij (k_j - x_i) / sum_j w_ij, w_ij = exp(logw(|x_i - k_j|^2)): the kernel-weighted
+// mean of the keys minus the query. Each query depends only on itself: bit-identical for any
+// thread count.
+template <class LogW>
+void mean_shift(const mdlab::Matrix& x, const SoftmaxKeys& keys, LogW logw, mdlab::Matrix& out) {
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    const std::size_t m = mdlab::rows(x), d = keys.dim();
+    mdlab::for_chunks(m, query_chunk, [&](std::size_t, std::size_t q0, std::size_t q1) {
+        std::vector<double> acc(d * lanes);
+        alignas(64) double dist[block];
+        alignas(64) double e[block];
+        alignas(64) double sum[lanes];
+        for (std::size_t q = q0; q < q1; ++q) {
+            const double* xq = mdlab::row(x, q);
+            std::fill(acc.begin(), acc.end(), 0.0);
+            std::fill(sum, sum + lanes, 0.0);
+            double mx = -inf;  // running maximum log-weight
+            for (std::size_t b = 0; b < keys.blocks(); ++b) {
+                const double* kb = keys.data(b);
+                const std::size_t valid = keys.count(b);
+                for (std::size_t k = 0; k < block; ++k) dist[k] = 0.0;
+                for (std::size_t j = 0; j < d; ++j) {
+                    const double xj = xq[j];
+                    const double* kj = kb + j * block;
+                    for (std::size_t k = 0; k < block; ++k) {
+                        const double r = kj[k] - xj;
+                        dist[k] += r * r;
+                    }
+                }
+                double bmax = -inf;
+                for (std::size_t k = 0; k < block; ++k) {
+                    e[k] = k < valid ? logw(dist[k]) : -inf;  // padding: weight 0
+                    bmax = e[k] > bmax ? e[k] : bmax;
+                }
+                if (!(bmax > -inf)) continue;  // nothing finite in this block
+                if (bmax > mx) {               // new maximum: rescale what was accumulated
+                    const double scale = std::exp(mx - bmax);  // 0 on the first block
+                    for (std::size_t l = 0; l < lanes; ++l) sum[l] *= scale;
+                    for (double& a : acc) a *= scale;
+                    mx = bmax;
+                }
+                for (std::size_t k = 0; k < block; ++k) e[k] = std::exp(e[k] - mx);  // in [0, 1]
+                for (std::size_t k = 0; k < block; k += lanes)
+                    for (std::size_t l = 0; l < lanes; ++l) sum[l] += e[k + l];
+                // acc_j += e_k (k_j - x_j) directly, not as a weighted mean minus x: accurate when
+                // the keys nearly coincide with the query.
+                for (std::size_t j = 0; j < d; ++j) {
+                    const double xj = xq[j];
+                    const double* kj = kb + j * block;
+                    alignas(64) double t[lanes];
+                    for (std::size_t l = 0; l < lanes; ++l) t[l] = acc[j * lanes + l];
+                    for (std::size_t k = 0; k < block; k += lanes)
+                        for (std::size_t l = 0; l < lanes; ++l) t[l] += e[k + l] * (kj[k + l] - xj);
+                    for (std::size_t l = 0; l < lanes; ++l) acc[j * lanes + l] = t[l];
+                }
+            }
+            double total = 0.0;
+            for (std::size_t l = 0; l < lanes; ++l) total += sum[l];
+            double* o = mdlab::row(out, q);
+            if (!(total > 0.0)) {  // NaN query, or every distance overflowed: let the caller catch it
+                for (std::size_t j = 0; j < d; ++j) o[j] = std::numeric_limits<double>::quiet_NaN();
+                continue;
+            }
+            for (std::size_t j = 0; j < d; ++j) {
+                double s = 0.0;
+                for (std::size_t l = 0; l < lanes; ++l) s += acc[j * lanes + l];
+                o[j] = s / total;
+            }
+        }
+    });
+}
+
+// The Trajectory recorder only needs record_every from the sampler settings; drifting has no
+// time grid, so it is built from a settings object carrying just that value.
+mdlab::SamplerSettings recording_settings(std::size_t every) {
+    mdlab::Params p;
+    p.set("n", std::int64_t(0));
+    p.set("steps", std::int64_t(0));
+    p.set("t_min", 0.0);
+    p.set("grid", std::string("uniform"));
+    p.set("rho", 7.0);
+    p.set("denoise", false);
+    p.set("init", std::string());
+    p.set("record_every", std::int64_t(every));
+    return mdlab::SamplerSettings(p);
+}
+
+class Drifting : public mdlab::Sampler {
+public:
+    static mdlab::PluginSpec describe() {
+        return mdlab::PluginSpec("drifting", "1.0.0",
+                                 "mean-shift particle transport from prior draws to the data "
+                                 "(y <- y + eta V(y), drifting models; no score estimator)")
+            .input("data", mdlab::ValueKind::points, "data points x_1..x_N (N x D) the particles are drawn to")
+            .param(mdlab::integer("n", 1000, "number of particles (ignored when init is given)").at_least(1))
+            .param(mdlab::integer("steps", 500, "maximum number of updates y <- y + eta V(y)").at_least(1))
+            .param(mdlab::path("init", "optional .npy file of initial particles (n x D) used instead of prior draws"))
+            .param(mdlab::integer("record_every", 0,
+                                  "record the particles every k updates (and the final ones) into "
+                                  "<node>.trajectory.npy in the cell folder; frame times are update counts (0: off)")
+                       .at_least(0))
+            .param(mdlab::real("tau", 0.5, "kernel bandwidth (temperature), in data units").greater_than(0.0))
+            .param(mdlab::choice("kernel", "laplace", {"gaussian", "laplace"},
+                                 "gaussian: exp(-|x-y|^2 / (2 tau^2)); laplace: exp(-|x-y| / tau)"))
+            .param(mdlab::real("eta", 1.0, "step size of the update").greater_than(0.0))
+            .param(mdlab::real("tol", 1e-3, "stop when the RMS of |V| over the particles is <= tol").at_least(0.0))
+            .param(mdlab::real("prior_scale", 1.0,
+                               "standard deviation of the prior draws N(0, prior_scale^2 I) (shared stream sampler/prior)")
+                       .greater_than(0.0));
+    }
+
+    explicit Drifting(const mdlab::Params& p)
+        : n_(p.count("n")), steps_(p.count("steps")), init_(p.string("init")), record_every_(p.count("record_every")),
+          tau_(p.real("tau")), laplace_(p.string("kernel") == "laplace"), eta_(p.real("eta")), tol_(p.real("tol")),
+          prior_scale_(p.real("prior_scale")) {}
+
+    mdlab::SampleResult sample(const mdlab::Inputs& inputs, mdlab::Context& ctx) const override {
+        const auto data = inputs.points("data");
+        if (!data) throw mdlab::Error("drifting: input 'data' is null");
+        const std::size_t d = mdlab::cols(*data);
+        if (mdlab::rows(*data) == 0 || d == 0)
+            throw mdlab::InputError("drifting: the data set is empty (" + std::to_string(mdlab::rows(*data)) + " x " +
+                                        std::to_string(d) + " points)", "data");
+        for (std::size_t k = 0; k < data->size(); ++k)
+            if (!std::isfinite(data->data()[k]))
+                throw mdlab::InputError("drifting: data point " + std::to_string(k / d) + " is not finite", "data");
+
+        mdlab::Matrix y = initial_points(d, ctx);
+        const std::size_t n = mdlab::rows(y), size = n * d;
+        const SoftmaxKeys data_keys(*data);
+        mdlab::Matrix to_data = mdlab::Matrix::from_shape({n, d}), to_model = mdlab::Matrix::from_shape({n, d});
+        mdlab::Matrix v = mdlab::Matrix::from_shape({n, d});
+
+        auto each = [&](auto&& f) {
+            mdlab::for_chunks(size, mdlab::random_chunk_rows * 16, [&](std::size_t, std::size_t b, std::size_t e) {
+                for (std::size_t k = b; k < e; ++k) f(k);
+            });
+        };
+        // V at the current particles; returns the RMS of |V| over the particles.
+        auto field = [&]() {
+            const SoftmaxKeys model_keys(y);
+            if (laplace_) {
+                const LaplaceLogWeight w{1.0 / tau_};
+                mean_shift(y, data_keys, w, to_data);
+                mean_shift(y, model_keys, w, to_model);
+            } else {
+                const GaussianLogWeight w{0.5 / (tau_ * tau_)};
+                mean_shift(y, data_keys, w, to_data);
+                mean_shift(y, model_keys, w, to_model);
+            }
+            each([&](std::size_t k) { v.data()[k] = to_data.data()[k] - to_model.data()[k]; });
+            const double s = mdlab::ordered_sum(size, [&](std::size_t k) { return v.data()[k] * v.data()[k]; });
+            return std::sqrt(s / double(n));
+        };
+
+        mdlab::Trajectory trajectory(recording_settings(record_every_), steps_);
+        trajectory.record(0, 0.0, y);
+        std::size_t iterations = 0;
+        double evaluations = 0.0, drift = 0.0, initial_drift = 0.0;
+        for (;;) {
+            if (ctx.cancelled()) throw mdlab::Error("cancelled");
+            drift = field();
+            evaluations += 1.0;
+            if (iterations == 0) initial_drift = drift;
+            if (!std::isfinite(drift)) {
+                mdlab::check_finite(v, iterations, double(iterations));
+                throw mdlab::Error("drifting diverged at update " + std::to_string(iterations) +
+                                   ": the drift norm is not finite");
+            }
+            if (drift <= tol_ || iterations == steps_) break;
+            each([&](std::size_t k) { y.data()[k] += eta_ * v.data()[k]; });
+            ++iterations;
+            mdlab::check_finite(y, iterations - 1, double(iterations));
+            trajectory.record(iterations, double(iterations), y);
+            ctx.progress(double(iterations) / double(steps_));
+        }
+        // The final particles, unless already recorded as a multiple of record_every (or as step steps).
+        if (trajectory.enabled() && iterations % record_every_ != 0)
+            trajectory.record(steps_, double(iterations), y);
+        trajectory.save(ctx);
+        ctx.progress(1.0);
+
+        return mdlab::SampleResult{std::move(y),
+                                   {{"iterations", double(iterations)},
+                                    {"final_drift", drift},
+                                    {"initial_drift", initial_drift},
+                                    {"converged", drift <= tol_ ? 1.0 : 0.0},
+                                    {"nfe", evaluations}}};
+    }
+
+private:
+    // Prior draws from the stream every sampler shares (so drifting starts from the same points
+    // as the others when prior_scale equals their prior's standard deviation), or the init file.
+    mdlab::Matrix initial_points(std::size_t d, mdlab::Context& ctx) const {
+        if (!init_.empty()) {
+            mdlab::Matrix x;
+            try {
+                x = mdlab::npy::read(init_);
+            } catch (const mdlab::InputError& e) {
+                throw mdlab::InputError(e.what(), "init");
+            }
+            if (mdlab::cols(x) != d)
+                throw mdlab::InputError(init_ + ": initial particles have " + std::to_string(mdlab::cols(x)) +
+                                            " columns, the data has dimension " + std::to_string(d), "init");
+            if (mdlab::rows(x) == 0) throw mdlab::InputError(init_ + ": the file holds no particles", "init");
+            for (std::size_t k = 0; k < x.size(); ++k)
+                if (!std::isfinite(x.data()[k]))
+                    throw mdlab::InputError(init_ + ": initial particle " + std::to_string(k / d) + " is not finite",
+                                            "init");
+            return x;
+        }
+        const mdlab::RandomStream stream = ctx.shared_stream("sampler/prior");
+        mdlab::Matrix x = mdlab::Matrix::from_shape({n_, d});
+        mdlab::for_chunks(n_, mdlab::random_chunk_rows, [&](std::size_t c, std::size_t b, std::size_t e) {
+            mdlab::Rng rng = stream.chunk(c);
+            for (std::size_t k = b * d; k < e * d; ++k) x.data()[k] = prior_scale_ * rng.normal();
+        });
+        return x;
+    }
+
+    std::size_t n_, steps_;
+    std::string init_;
+    std::size_t record_every_;
+    double tau_;
+    bool laplace_;
+    double eta_, tol_, prior_scale_;
+};
+
+}  // namespace
+
+MDLAB_PLUGINS(Drifting)
