@@ -1,17 +1,22 @@
 // The built-in manifolds `circle` and `sphere` against closed forms: samples on M, exact
 // projection and distance (checked against brute force over dense point sets of M), the
 // isometric embedding, reproducibility (seed, node, thread count), uniformity (chi-square at a
-// fixed seed) and intrinsic coordinates.
+// fixed seed) and intrinsic coordinates; the densities (von Mises on the circle's angle,
+// von Mises-Fisher and irregular on the sphere: Kolmogorov-Smirnov at the 0.1% level and
+// Bessel-function moments), quadrature rules (closed forms, convergence orders, Monte Carlo),
+// tangent bases (finite differences of the parametrisation) and normal noise.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <tbb/global_control.h>
+#include <tbb/task_arena.h>
 
 #include <mdlab/embedding.hpp>
 #include <mdlab/mdlab.hpp>
@@ -590,4 +595,580 @@ TEST_CASE("sphere: reproducible by seed and node, and independent of the thread 
     CHECK(identical(p1, p2));
     CHECK(std::equal(d1.begin(), d1.end(), d2.begin()));
     CHECK(identical(t1, t2));
+}
+
+// ============================================================================================
+// Densities, quadrature, tangent bases and normal noise
+// ============================================================================================
+
+namespace {
+
+double dot(const double* a, const double* b, std::size_t n) {
+    double s = 0.0;
+    for (std::size_t i = 0; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+double norm(const std::vector<double>& v) { return std::sqrt(dot(v.data(), v.data(), v.size())); }
+
+std::vector<double> unit_vector(std::size_t D, std::uint64_t seed) {
+    mdlab::Rng rng(seed);
+    std::vector<double> v(D);
+    for (double& c : v) c = rng.normal();
+    const double n = norm(v);
+    for (double& c : v) c /= n;
+    return v;
+}
+
+// The coordinate densities of mdlab/densities.hpp, written out from their formulas.
+double coord_pdf(const std::string& shape, double kappa, double mode, double u) {
+    if (shape == "uniform") return 1.0;
+    if (shape == "von_mises") return std::exp(kappa * std::cos(two_pi * (u - mode))) / std::cyl_bessel_i(0.0, kappa);
+    return (0.25 + std::abs(std::sin(two_pi * u))) / (0.25 + 2.0 / pi);
+}
+
+// CDF on [lo, hi] of an unnormalised density by the trapezoidal rule on a fine grid (error
+// ~1e-8, far below the KS thresholds), linearly interpolated.
+class NumericCdf {
+public:
+    NumericCdf(const std::function<double(double)>& f, double lo, double hi, std::size_t n = 40000)
+        : lo_(lo), hi_(hi), F_(n + 1, 0.0) {
+        const double h = (hi - lo) / static_cast<double>(n);
+        double prev = f(lo);
+        for (std::size_t i = 1; i <= n; ++i) {
+            const double cur = f(lo + h * static_cast<double>(i));
+            F_[i] = F_[i - 1] + 0.5 * h * (prev + cur);
+            prev = cur;
+        }
+        for (double& v : F_) v /= F_[n];
+    }
+    double operator()(double x) const {
+        const double s = (x - lo_) / (hi_ - lo_) * static_cast<double>(F_.size() - 1);
+        if (s <= 0.0) return 0.0;
+        const std::size_t i = static_cast<std::size_t>(s);
+        if (i + 1 >= F_.size()) return 1.0;
+        return F_[i] + (s - static_cast<double>(i)) * (F_[i + 1] - F_[i]);
+    }
+
+private:
+    double lo_, hi_;
+    std::vector<double> F_;
+};
+
+double ks_statistic(std::vector<double> v, const std::function<double(double)>& cdf) {
+    std::sort(v.begin(), v.end());
+    const double n = static_cast<double>(v.size());
+    double d = 0.0;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const double f = cdf(v[i]);
+        d = std::max({d, static_cast<double>(i + 1) / n - f, f - static_cast<double>(i) / n});
+    }
+    return d;
+}
+// P(sqrt(n) D_n > 1.949) = 0.001 (Kolmogorov distribution).
+double ks_critical(std::size_t n) { return 1.949 / std::sqrt(static_cast<double>(n)); }
+
+std::pair<double, double> mean_se(const std::vector<double>& v) {
+    double m = 0.0, s2 = 0.0;
+    for (double x : v) m += x;
+    m /= static_cast<double>(v.size());
+    for (double x : v) s2 += (x - m) * (x - m);
+    s2 /= static_cast<double>(v.size() - 1);
+    return {m, std::sqrt(s2 / static_cast<double>(v.size()))};
+}
+
+double quad_mean(const mdlab::Quadrature& q, const std::function<double(const double*)>& f) {
+    double s = 0.0;
+    for (std::size_t i = 0; i < mdlab::rows(q.nodes); ++i) s += q.weights(i) * f(mdlab::row(q.nodes, i));
+    return s;
+}
+
+void check_weights(const mdlab::Quadrature& q, std::size_t count, const mdlab::Manifold& m) {
+    REQUIRE(mdlab::rows(q.nodes) == count);
+    REQUIRE(mdlab::cols(q.nodes) == m.ambient_dim());
+    REQUIRE(q.weights.size() == count);
+    double s = 0.0;
+    for (double w : q.weights) {
+        REQUIRE(w >= 0.0);
+        s += w;
+    }
+    CHECK(std::abs(s - 1.0) < 1e-12);
+    const Vector d = m.distance(q.nodes);
+    CHECK(*std::max_element(d.begin(), d.end()) < 1e-12);
+}
+
+// Draws with `noise` = s and without from the same stream: the difference must be normal noise
+// of scale s: orthogonal to the tangent space at the clean point, mapped back onto that point by
+// the projection, with E dist^2 = c s^2 (c = D - k; dist^2 / s^2 ~ chi^2_c).
+void check_normal_noise(const std::string& name, const std::string& clean_json, const std::string& noisy_json,
+                        double s, std::size_t codim) {
+    const std::size_t n = 20000;
+    mdlab::test::TestContext ctx(41);
+    auto clean_m = prepared(name, clean_json, ctx);
+    auto noisy_m = prepared(name, noisy_json, ctx);
+    CHECK(clean_m->normal_noise() == 0.0);
+    CHECK(noisy_m->normal_noise() == s);
+    const Matrix clean = clean_m->sample(n, ctx.stream("data"));
+    const Matrix noisy = noisy_m->sample(n, ctx.stream("data"));
+    const std::size_t D = mdlab::cols(clean), k = clean_m->intrinsic_dim();
+    REQUIRE(codim == D - k);
+    mdlab::TangentBases tb;
+    clean_m->tangent_bases(clean, tb);
+    const Vector d = noisy_m->distance(noisy);
+    double worst_tan = 0.0, worst_dist = 0.0, sum = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+        std::vector<double> diff(D);
+        for (std::size_t c = 0; c < D; ++c) diff[c] = noisy(i, c) - clean(i, c);
+        for (std::size_t j = 0; j < k; ++j) {
+            double t = 0.0;
+            for (std::size_t c = 0; c < D; ++c) t += tb(i, c, j) * diff[c];
+            worst_tan = std::max(worst_tan, std::abs(t));
+        }
+        worst_dist = std::max(worst_dist, std::abs(d(i) - norm(diff)));
+        sum += d(i) * d(i) / (s * s);
+    }
+    const double mean = sum / double(n), se = std::sqrt(2.0 * double(codim) / double(n));
+    INFO(name << ": |T^T noise| <= " << worst_tan << ", |dist - |noise|| <= " << worst_dist << ", E dist^2 / s^2 = " << mean
+              << " (codimension " << codim << ", standard error " << se << ")");
+    CHECK(worst_tan < 1e-11 * s);
+    CHECK(worst_dist < 1e-12);
+    CHECK(max_abs_diff(noisy_m->project(noisy), clean) < 1e-12);
+    CHECK(std::abs(mean - double(codim)) < 4.0 * se);
+}
+
+}  // namespace
+
+TEST_CASE("circle: the angle follows the density", "[manifold][circle][density]") {
+    const std::size_t n = 20000;
+    for (const std::string shape : {"uniform", "von_mises", "irregular"}) {
+        INFO("density " << shape);
+        mdlab::test::TestContext ctx(51);
+        auto c = prepared("circle", R"({"ambient_dim": 5, "radius": 1.3, "kappa": 3.0, "mode": 0.3, "density": ")" + shape + "\"}",
+                          ctx);
+        const Matrix x = c->sample(n, ctx.stream("data"));
+        const Vector d = c->distance(x);
+        CHECK(*std::max_element(d.begin(), d.end()) < 1e-12);
+        const Matrix a = c->intrinsic_coords(x);
+        std::vector<double> u(n);
+        for (std::size_t i = 0; i < n; ++i) u[i] = a(i, 0) / two_pi;
+        const NumericCdf cdf([&](double v) { return coord_pdf(shape, 3.0, 0.3, v); }, 0.0, 1.0);
+        const double ks = ks_statistic(u, cdf);
+        INFO("KS " << ks << ", critical " << ks_critical(n));
+        CHECK(ks < ks_critical(n));
+        if (shape != "uniform") CHECK(ks_statistic(u, [](double v) { return v; }) > 2.0 * ks_critical(n));
+    }
+    // The uniform density draws exactly what the circle drew before it had densities: one
+    // uniform per point, theta = 2 pi u.
+    mdlab::test::TestContext ctx(52);
+    auto c = prepared("circle", R"({"ambient_dim": 3})", ctx);
+    const Matrix x = c->sample(10, ctx.stream("data"));
+    const mdlab::Isometry q = embedding_of(ctx, 3, 2);
+    mdlab::Rng rng = ctx.stream("data").chunk(0);
+    for (std::size_t i = 0; i < 10; ++i) {
+        const double th = two_pi * rng.uniform();
+        const double z[2] = {std::cos(th), std::sin(th)};
+        double y[3];
+        q.embed_row(z, y);
+        for (std::size_t j = 0; j < 3; ++j) CHECK(std::abs(y[j] - x(i, j)) < 1e-15);
+    }
+}
+
+TEST_CASE("circle: quadrature integrates closed forms and agrees with Monte Carlo", "[manifold][circle][quadrature]") {
+    const double r = 1.3, kappa = 3.0, mode = 0.3, mu = two_pi * mode;
+    const double A1 = std::cyl_bessel_i(1.0, kappa) / std::cyl_bessel_i(0.0, kappa);
+    mdlab::test::TestContext ctx(53);
+    auto c = prepared("circle", R"({"ambient_dim": 5, "radius": 1.3, "density": "von_mises", "kappa": 3.0, "mode": 0.3})", ctx);
+    const mdlab::Isometry q = embedding_of(ctx, 5, 2);
+    const mdlab::Quadrature quad = c->quadrature(48);
+    check_weights(quad, 48, *c);
+    // E|x|^2 = r^2; E z = r A1(kappa) (cos mu, sin mu) with A1 = I1 / I0 (z = Q^T x): the periodic
+    // trapezoidal rule is spectrally accurate for the analytic von Mises density.
+    CHECK(std::abs(quad_mean(quad, [&](const double* x) { return dot(x, x, 5); }) - r * r) < 1e-13);
+    const Matrix z = q.coords(quad.nodes);
+    double ez1 = 0.0, ez2 = 0.0;
+    for (std::size_t i = 0; i < 48; ++i) ez1 += quad.weights(i) * z(i, 0), ez2 += quad.weights(i) * z(i, 1);
+    CHECK(std::abs(ez1 - r * A1 * std::cos(mu)) < 1e-13);
+    CHECK(std::abs(ez2 - r * A1 * std::sin(mu)) < 1e-13);
+    // Monte Carlo: v.x and (v.x)^2 within 4 standard errors.
+    const std::size_t n = 20000;
+    const Matrix xs = c->sample(n, ctx.stream("data"));
+    const std::vector<double> v = unit_vector(5, 3);
+    for (int power : {1, 2}) {
+        std::vector<double> f(n);
+        for (std::size_t i = 0; i < n; ++i) f[i] = std::pow(dot(mdlab::row(xs, i), v.data(), 5), power);
+        const auto [mc, se] = mean_se(f);
+        const double qm = quad_mean(quad, [&](const double* x) { return std::pow(dot(x, v.data(), 5), power); });
+        INFO("power " << power << ": Monte Carlo " << mc << " +- " << se << ", quadrature " << qm);
+        CHECK(std::abs(mc - qm) < 4.0 * se);
+    }
+    // Irregular density: E|sin theta| = (1 + pi) / (pi/2 + 4); its kinks make the rule second order.
+    auto ci = prepared("circle", R"({"ambient_dim": 5, "density": "irregular"})", ctx);
+    const double exact = (1.0 + pi) / (pi / 2.0 + 4.0);
+    std::vector<double> err;
+    for (std::size_t res : {32, 64, 128, 256}) {
+        const mdlab::Quadrature qi = ci->quadrature(res);
+        check_weights(qi, res, *ci);
+        const Matrix zi = q.coords(qi.nodes);
+        double e = 0.0;
+        for (std::size_t i = 0; i < res; ++i) e += qi.weights(i) * std::abs(zi(i, 1));
+        err.push_back(std::abs(e - exact));
+    }
+    for (std::size_t i = 0; i + 1 < err.size(); ++i) {
+        const double order = std::log2(err[i] / err[i + 1]);
+        INFO("errors " << err[i] << " -> " << err[i + 1] << ", order " << order);
+        CHECK(order > 1.8);
+        CHECK(order < 2.2);
+    }
+    CHECK_THROWS_AS(c->quadrature(0), mdlab::InputError);
+}
+
+TEST_CASE("circle: tangent bases match the parametrisation", "[manifold][circle]") {
+    const double r = 1.3;
+    const std::size_t D = 5;
+    mdlab::test::TestContext ctx(54);
+    auto c = prepared("circle", R"({"ambient_dim": 5, "radius": 1.3})", ctx);
+    const mdlab::Isometry q = embedding_of(ctx, D, 2);
+    const Matrix x = c->sample(300, ctx.stream("data"));
+    const Matrix a = c->intrinsic_coords(x);
+    mdlab::TangentBases tb;
+    c->tangent_bases(x, tb);
+    REQUIRE(tb.shape()[0] == 300);
+    REQUIRE(tb.shape()[1] == D);
+    REQUIRE(tb.shape()[2] == 1);
+    const double h = 1e-5;
+    double worst_unit = 0.0, worst_radial = 0.0, worst_fd = 0.0;
+    for (std::size_t i = 0; i < 300; ++i) {
+        double s = 0.0, rad = 0.0;
+        for (std::size_t j = 0; j < D; ++j) s += tb(i, j, 0) * tb(i, j, 0), rad += tb(i, j, 0) * x(i, j);
+        worst_unit = std::max(worst_unit, std::abs(s - 1.0));
+        worst_radial = std::max(worst_radial, std::abs(rad));
+        const double zp[2] = {r * std::cos(a(i, 0) + h), r * std::sin(a(i, 0) + h)};
+        const double zm[2] = {r * std::cos(a(i, 0) - h), r * std::sin(a(i, 0) - h)};
+        std::vector<double> xp(D), xm(D), fd(D);
+        q.embed_row(zp, xp.data());
+        q.embed_row(zm, xm.data());
+        for (std::size_t j = 0; j < D; ++j) fd[j] = xp[j] - xm[j];
+        const double nf = norm(fd);
+        for (std::size_t j = 0; j < D; ++j) worst_fd = std::max(worst_fd, std::abs(fd[j] / nf - tb(i, j, 0)));
+    }
+    CHECK(worst_unit < 1e-14);
+    CHECK(worst_radial < 1e-14);
+    CHECK(worst_fd < 1e-8);
+    CHECK_THROWS_AS(c->tangent_bases(Matrix::from_shape({3, 4}), tb), mdlab::InputError);
+}
+
+TEST_CASE("circle: normal noise has the right scale and is normal to M", "[manifold][circle][noise]") {
+    check_normal_noise("circle", R"({"ambient_dim": 6, "radius": 1.3})",
+                       R"({"ambient_dim": 6, "radius": 1.3, "noise": 0.001})", 1e-3, 5);
+    check_normal_noise("circle", R"({"ambient_dim": 2, "density": "irregular"})",
+                       R"({"ambient_dim": 2, "density": "irregular", "noise": 0.001})", 1e-3, 1);
+}
+
+TEST_CASE("sphere: von Mises-Fisher and irregular densities in u_1", "[manifold][sphere][density]") {
+    const std::size_t n = 20000;
+    SECTION("S^2: closed-form CDFs of u_1 = cos theta_1, uniform azimuth") {
+        const double kappa = 4.0;
+        mdlab::test::TestContext ctx(61);
+        auto s = prepared("sphere", R"({"k": 2, "ambient_dim": 5, "radius": 1.5, "density": "von_mises", "kappa": 4.0})", ctx);
+        const Matrix x = s->sample(n, ctx.stream("data"));
+        const Vector d = s->distance(x);
+        CHECK(*std::max_element(d.begin(), d.end()) < 1e-12);
+        const Matrix th = s->intrinsic_coords(x);
+        std::vector<double> t(n), az(n);
+        for (std::size_t i = 0; i < n; ++i) t[i] = std::cos(th(i, 0)), az[i] = th(i, 1) / two_pi;
+        // p(t) = kappa e^{kappa t} / (2 sinh kappa) on [-1, 1]; E t = coth kappa - 1/kappa.
+        const double ks = ks_statistic(t, [&](double v) { return std::expm1(kappa * (v + 1.0)) / std::expm1(2.0 * kappa); });
+        const double ks_az = ks_statistic(az, [](double v) { return v; });
+        INFO("KS u_1 " << ks << ", azimuth " << ks_az << ", critical " << ks_critical(n));
+        CHECK(ks < ks_critical(n));
+        CHECK(ks_az < ks_critical(n));
+        CHECK(ks_statistic(t, [](double v) { return 0.5 * (v + 1.0); }) > 3.0 * ks_critical(n));
+        const auto [m, se] = mean_se(t);
+        CHECK(std::abs(m - (1.0 / std::tanh(kappa) - 1.0 / kappa)) < 4.0 * se);
+
+        // Irregular: p(t) proportional to 1/4 + |t|, CDF in closed form.
+        auto si = prepared("sphere", R"({"k": 2, "ambient_dim": 5, "density": "irregular"})", ctx);
+        const Matrix thi = si->intrinsic_coords(si->sample(n, ctx.stream("data")));
+        std::vector<double> ti(n);
+        for (std::size_t i = 0; i < n; ++i) ti[i] = std::cos(thi(i, 0));
+        auto cdf = [](double v) {
+            const double half = 0.25 + 0.5;  // mass of [-1, 0] (and of [0, 1]) before normalising
+            const double part = v < 0.0 ? 0.25 * (v + 1.0) + 0.5 * (1.0 - v * v) : half + 0.25 * v + 0.5 * v * v;
+            return part / (2.0 * half);
+        };
+        const double ksi = ks_statistic(ti, cdf);
+        INFO("irregular KS " << ksi);
+        CHECK(ksi < ks_critical(n));
+        CHECK(ks_statistic(ti, [](double v) { return 0.5 * (v + 1.0); }) > 3.0 * ks_critical(n));
+    }
+    SECTION("S^k: u_1 has density proportional to w(t) (1 - t^2)^{(k-2)/2}, E u_1 = I_{(k+1)/2} / I_{(k-1)/2}") {
+        struct Case {
+            std::size_t k;
+            const char* shape;
+            double kappa;
+        };
+        for (const Case cs : {Case{3, "von_mises", 5.0}, Case{5, "von_mises", 50.0}, Case{3, "irregular", 0.0},
+                              Case{1, "von_mises", 3.0}, Case{4, "von_mises", 0.7}}) {
+            INFO("S^" << cs.k << ", " << cs.shape << ", kappa " << cs.kappa);
+            mdlab::test::TestContext ctx(62);
+            const std::string json = "{\"k\": " + std::to_string(cs.k) + ", \"ambient_dim\": " + std::to_string(cs.k + 3) +
+                                     ", \"density\": \"" + cs.shape + "\", \"kappa\": " + std::to_string(cs.kappa) + "}";
+            auto s = prepared("sphere", json, ctx);
+            const mdlab::Isometry q = embedding_of(ctx, cs.k + 3, cs.k + 1);
+            const Matrix x = s->sample(n, ctx.stream("data"));
+            const Vector d = s->distance(x);
+            CHECK(*std::max_element(d.begin(), d.end()) < 1e-12);
+            const Matrix y = q.coords(x);
+            std::vector<double> t(n);
+            for (std::size_t i = 0; i < n; ++i) t[i] = y(i, 0);  // radius 1
+            const bool fisher = std::string(cs.shape) == "von_mises";
+            const double k = double(cs.k);
+            auto w = [&](double v) { return fisher ? std::exp(cs.kappa * (v - 1.0)) : 0.25 + std::abs(v); };
+            // The marginal of u_1 under the uniform law is (1 - t^2)^{(k-2)/2}; for k = 1 it is
+            // singular at +-1, so test the angle theta_1 = acos(t) instead (uniform law: flat).
+            double ks;
+            if (cs.k == 1) {
+                std::vector<double> ang(n);
+                for (std::size_t i = 0; i < n; ++i) ang[i] = std::acos(std::max(-1.0, std::min(1.0, t[i])));
+                ks = ks_statistic(ang, NumericCdf([&](double a) { return w(std::cos(a)); }, 0.0, pi));
+            } else {
+                ks = ks_statistic(t, NumericCdf([&](double v) { return w(v) * std::pow(std::max(0.0, 1.0 - v * v), (k - 2.0) / 2.0); },
+                                                -1.0, 1.0));
+            }
+            INFO("KS " << ks << ", critical " << ks_critical(n));
+            CHECK(ks < ks_critical(n));
+            if (fisher) {
+                const auto [m, se] = mean_se(t);
+                const double exact = std::cyl_bessel_i((k + 1.0) / 2.0, cs.kappa) / std::cyl_bessel_i((k - 1.0) / 2.0, cs.kappa);
+                INFO("E u_1 = " << m << " +- " << se << ", exact " << exact);
+                CHECK(std::abs(m - exact) < 4.0 * se);
+            }
+        }
+    }
+}
+
+TEST_CASE("sphere: quadrature rules integrate closed forms and agree with Monte Carlo", "[manifold][sphere][quadrature]") {
+    SECTION("S^2: Fibonacci nodes weighted by the density") {
+        const double kappa = 4.0, A = 1.0 / std::tanh(kappa) - 1.0 / kappa;
+        mdlab::test::TestContext ctx(71);
+        auto s = prepared("sphere", R"({"k": 2, "ambient_dim": 5, "radius": 1.5, "density": "von_mises", "kappa": 4.0})", ctx);
+        const mdlab::Isometry q = embedding_of(ctx, 5, 3);
+        // E u_1 = coth kappa - 1/kappa, E u_2^2 = E u_3^2 = A / kappa (von Mises-Fisher on S^2).
+        std::vector<double> err1, err2;
+        for (std::size_t res : {20, 40, 80}) {
+            const mdlab::Quadrature qd = s->quadrature(res);
+            check_weights(qd, res * res, *s);
+            CHECK(std::abs(quad_mean(qd, [&](const double* x) { return dot(x, x, 5); }) - 2.25) < 1e-12);
+            const Matrix y = q.coords(qd.nodes);
+            double e1 = 0.0, e2 = 0.0, e3 = 0.0;
+            for (std::size_t i = 0; i < res * res; ++i) {
+                e1 += qd.weights(i) * y(i, 0) / 1.5;
+                e2 += qd.weights(i) * y(i, 1) * y(i, 1) / 2.25;
+                e3 += qd.weights(i) * y(i, 2) * y(i, 2) / 2.25;
+            }
+            err1.push_back(std::abs(e1 - A));
+            err2.push_back(std::max(std::abs(e2 - A / kappa), std::abs(e3 - A / kappa)));
+        }
+        // In u_1 alone the lattice is the midpoint rule with N = res^2 cells: error O(res^-4);
+        // the azimuthal (quasi-Monte Carlo) part converges at least like 1 / N.
+        for (std::size_t i = 0; i + 1 < err1.size(); ++i) {
+            const double o1 = std::log2(err1[i] / err1[i + 1]), o2 = std::log2(err2[i] / err2[i + 1]);
+            INFO("E u_1 errors " << err1[i] << " -> " << err1[i + 1] << " (order " << o1 << "), E u_2^2 errors " << err2[i]
+                                 << " -> " << err2[i + 1] << " (order " << o2 << ")");
+            CHECK(o1 > 3.8);
+            CHECK(o1 < 4.2);
+            CHECK(o2 > 1.8);
+        }
+        CHECK(err1[1] < 1e-5);
+        CHECK(err2[1] < 1e-4);
+        // Monte Carlo.
+        const mdlab::Quadrature qd = s->quadrature(80);
+        const std::size_t n = 20000;
+        const Matrix xs = s->sample(n, ctx.stream("data"));
+        const std::vector<double> v = unit_vector(5, 5);
+        for (int power : {1, 2}) {
+            std::vector<double> f(n);
+            for (std::size_t i = 0; i < n; ++i) f[i] = std::pow(dot(mdlab::row(xs, i), v.data(), 5), power);
+            const auto [mc, se] = mean_se(f);
+            const double qm = quad_mean(qd, [&](const double* x) { return std::pow(dot(x, v.data(), 5), power); });
+            INFO("power " << power << ": Monte Carlo " << mc << " +- " << se << ", quadrature " << qm);
+            CHECK(std::abs(mc - qm) < 4.0 * se);
+        }
+        // Irregular: E|u_1| = int (1/4 + |t|) |t| / int (1/4 + |t|) = 11/18.
+        auto si = prepared("sphere", R"({"k": 2, "ambient_dim": 5, "density": "irregular"})", ctx);
+        const mdlab::Quadrature qi = si->quadrature(40);
+        const Matrix yi = q.coords(qi.nodes);
+        double ea = 0.0;
+        for (std::size_t i = 0; i < 1600; ++i) ea += qi.weights(i) * std::abs(yi(i, 0));
+        CHECK(std::abs(ea - 11.0 / 18.0) < 1e-6);
+    }
+    SECTION("S^3 and S^4: Gauss-Legendre x trapezoid product rules") {
+        // von Mises-Fisher on S^3 (p = 4): E u_1 = A = I_2 / I_1, E u_1^2 = 1 - 3 A / kappa,
+        // E u_j^2 = A / kappa for j > 1.
+        const double kappa = 5.0, A = std::cyl_bessel_i(2.0, kappa) / std::cyl_bessel_i(1.0, kappa);
+        mdlab::test::TestContext ctx(72);
+        auto s = prepared("sphere", R"({"k": 3, "ambient_dim": 6, "density": "von_mises", "kappa": 5.0})", ctx);
+        const mdlab::Isometry q = embedding_of(ctx, 6, 4);
+        const mdlab::Quadrature qd = s->quadrature(24);
+        check_weights(qd, 24 * 24 * 24, *s);
+        const Matrix y = q.coords(qd.nodes);
+        std::vector<double> m2(4, 0.0);
+        double m1 = 0.0;
+        for (std::size_t i = 0; i < mdlab::rows(y); ++i) {
+            m1 += qd.weights(i) * y(i, 0);
+            for (std::size_t j = 0; j < 4; ++j) m2[j] += qd.weights(i) * y(i, j) * y(i, j);
+        }
+        CHECK(std::abs(m1 - A) < 1e-12);
+        CHECK(std::abs(m2[0] - (1.0 - 3.0 * A / kappa)) < 1e-12);
+        for (std::size_t j = 1; j < 4; ++j) CHECK(std::abs(m2[j] - A / kappa) < 1e-12);
+        // Uniform on S^4: E u_j^2 = 1/5, E u_j^4 = 3 / (5 * 7). Gauss-Legendre in the angles
+        // converges spectrally: 8 nodes per angle leave errors ~1e-4, 16 reach rounding.
+        auto s4 = prepared("sphere", R"({"k": 4, "ambient_dim": 5, "radius": 2.0})", ctx);
+        const mdlab::Isometry q4 = embedding_of(ctx, 5, 5);
+        std::vector<double> worst;
+        for (std::size_t res : {8, 16}) {
+            const mdlab::Quadrature q4d = s4->quadrature(res);
+            check_weights(q4d, res * res * res * res, *s4);
+            const Matrix y4 = q4.coords(q4d.nodes);
+            double w = 0.0;
+            for (std::size_t j = 0; j < 5; ++j) {
+                double e2 = 0.0, e4 = 0.0;
+                for (std::size_t i = 0; i < mdlab::rows(y4); ++i) {
+                    const double u = y4(i, j) / 2.0;
+                    e2 += q4d.weights(i) * u * u;
+                    e4 += q4d.weights(i) * u * u * u * u;
+                }
+                w = std::max({w, std::abs(e2 - 0.2), std::abs(e4 - 3.0 / 35.0)});
+            }
+            worst.push_back(w);
+        }
+        INFO("S^4 moment errors: resolution 8 " << worst[0] << ", resolution 16 " << worst[1]);
+        CHECK(worst[1] < 1e-12);
+        CHECK(worst[0] > 1e6 * worst[1]);
+        CHECK_THROWS_AS(s4->quadrature(1000), mdlab::InputError);
+    }
+    SECTION("S^1 has the circle's rule") {
+        mdlab::test::TestContext ctx(73);
+        auto s = prepared("sphere", R"({"k": 1, "ambient_dim": 4, "radius": 0.7, "density": "von_mises", "kappa": 3.0})", ctx);
+        auto c = prepared("circle",
+                          R"({"ambient_dim": 4, "radius": 0.7, "density": "von_mises", "kappa": 3.0, "mode": 0.0})", ctx);
+        const mdlab::Quadrature qs = s->quadrature(30), qc = c->quadrature(30);
+        CHECK(max_abs_diff(qs.nodes, qc.nodes) < 1e-15);
+        for (std::size_t i = 0; i < 30; ++i) CHECK(std::abs(qs.weights(i) - qc.weights(i)) < 1e-15);
+    }
+}
+
+TEST_CASE("sphere: tangent bases are orthonormal and match the parametrisation", "[manifold][sphere]") {
+    for (std::size_t k : {1, 2, 3, 4}) {
+        INFO("S^" << k);
+        const std::size_t D = k + 3, m = k + 1;
+        const double r = 1.4;
+        mdlab::test::TestContext ctx(81);
+        auto s = prepared("sphere", "{\"k\": " + std::to_string(k) + ", \"ambient_dim\": " + std::to_string(D) +
+                                        ", \"radius\": 1.4}",
+                          ctx);
+        const mdlab::Isometry q = embedding_of(ctx, D, m);
+        Matrix x = s->sample(300, ctx.stream("data"));
+        // Include the poles +-r Q e_1 and the point r Q e_m.
+        for (std::size_t p = 0; p < 3; ++p) {
+            std::vector<double> z(m, 0.0);
+            z[p < 2 ? 0 : m - 1] = p == 1 ? -r : r;
+            q.embed_row(z.data(), mdlab::row(x, p));
+        }
+        mdlab::TangentBases tb;
+        s->tangent_bases(x, tb);
+        REQUIRE(tb.shape()[0] == 300);
+        REQUIRE(tb.shape()[1] == D);
+        REQUIRE(tb.shape()[2] == k);
+        const Matrix th = s->intrinsic_coords(x);
+        const Matrix qm = q.matrix();
+        const double h = 1e-5;
+        double worst_orth = 0.0, worst_normal = 0.0, worst_fd = 0.0;
+        for (std::size_t i = 0; i < 300; ++i) {
+            for (std::size_t a = 0; a < k; ++a) {
+                for (std::size_t b = 0; b < k; ++b) {
+                    double d = 0.0;
+                    for (std::size_t c = 0; c < D; ++c) d += tb(i, c, a) * tb(i, c, b);
+                    worst_orth = std::max(worst_orth, std::abs(d - (a == b ? 1.0 : 0.0)));
+                }
+                // Orthogonal to the radial direction and to the complement of the subspace.
+                double rad = 0.0;
+                for (std::size_t c = 0; c < D; ++c) rad += tb(i, c, a) * x(i, c) / r;
+                std::vector<double> tv(D), zc(m), back(D);
+                for (std::size_t c = 0; c < D; ++c) tv[c] = tb(i, c, a);
+                q.coords_row(tv.data(), zc.data());
+                q.embed_row(zc.data(), back.data());
+                double off = 0.0;
+                for (std::size_t c = 0; c < D; ++c) off = std::max(off, std::abs(back[c] - tv[c]));
+                worst_normal = std::max({worst_normal, std::abs(rad), off});
+            }
+            if (i < 3) continue;  // the angles are singular at the poles
+            // Central differences along each hyperspherical angle lie in the span of the basis.
+            for (std::size_t j = 0; j < k; ++j) {
+                std::vector<double> tp(th.data() + i * k, th.data() + (i + 1) * k), tm = tp;
+                tp[j] += h;
+                tm[j] -= h;
+                const std::vector<double> up = from_angles(tp), um = from_angles(tm);
+                std::vector<double> fz(m), fd(D);
+                for (std::size_t c = 0; c < m; ++c) fz[c] = r * (up[c] - um[c]) / (2.0 * h);
+                q.embed_row(fz.data(), fd.data());
+                const double nf = norm(fd);
+                if (nf < 1e-3) continue;
+                std::vector<double> res = fd;
+                for (std::size_t a = 0; a < k; ++a) {
+                    double d = 0.0;
+                    for (std::size_t c = 0; c < D; ++c) d += tb(i, c, a) * fd[c];
+                    for (std::size_t c = 0; c < D; ++c) res[c] -= d * tb(i, c, a);
+                }
+                worst_fd = std::max(worst_fd, norm(res) / nf);
+            }
+        }
+        INFO("orthonormality " << worst_orth << ", normal components " << worst_normal << ", FD residual " << worst_fd);
+        CHECK(worst_orth < 1e-14);
+        CHECK(worst_normal < 1e-14);
+        CHECK(worst_fd < 1e-8);
+    }
+}
+
+TEST_CASE("sphere: normal noise has the right scale and is normal to M", "[manifold][sphere][noise]") {
+    check_normal_noise("sphere", R"({"k": 2, "ambient_dim": 6, "density": "von_mises"})",
+                       R"({"k": 2, "ambient_dim": 6, "density": "von_mises", "noise": 0.001})", 1e-3, 4);
+    check_normal_noise("sphere", R"({"k": 3, "ambient_dim": 4, "radius": 2.0, "density": "irregular"})",
+                       R"({"k": 3, "ambient_dim": 4, "radius": 2.0, "density": "irregular", "noise": 0.001})", 1e-3, 1);
+}
+
+TEST_CASE("circle and sphere: densities and noise are reproducible and independent of the thread count",
+          "[manifold][circle][sphere]") {
+    for (const std::string& spec :
+         {std::string("circle|{\"ambient_dim\": 6, \"density\": \"von_mises\", \"noise\": 0.01}"),
+          std::string("circle|{\"ambient_dim\": 6, \"density\": \"irregular\"}"),
+          std::string("sphere|{\"k\": 3, \"ambient_dim\": 6, \"density\": \"von_mises\", \"kappa\": 20, \"noise\": 0.01}"),
+          std::string("sphere|{\"k\": 2, \"ambient_dim\": 6, \"density\": \"irregular\", \"noise\": 0.01}")}) {
+        const std::string name = spec.substr(0, spec.find('|')), json = spec.substr(spec.find('|') + 1);
+        INFO(name << " " << json);
+        mdlab::test::TestContext a(42), b(42), other(43);
+        auto ma = prepared(name, json, a);
+        const Matrix xa = ma->sample(3000, a.stream("data"));
+        CHECK(identical(xa, prepared(name, json, b)->sample(3000, b.stream("data"))));
+        CHECK(max_abs_diff(xa, prepared(name, json, other)->sample(3000, other.stream("data"))) > 0.1);
+        const Matrix probe = gaussian_points(3000, 6, 1.0, 8);
+        Matrix x[2], qn[2];
+        Vector qw[2];
+        mdlab::TangentBases tb[2];
+        for (int threads : {1, 2}) {
+            tbb::task_arena arena(threads);
+            arena.execute([&] {
+                const int i = threads - 1;
+                x[i] = ma->sample(3000, a.stream("data"));
+                ma->tangent_bases(probe, tb[i]);
+                const mdlab::Quadrature q = ma->quadrature(30);
+                qn[i] = q.nodes;
+                qw[i] = q.weights;
+            });
+        }
+        CHECK(identical(x[0], x[1]));
+        CHECK(identical(x[0], xa));
+        CHECK((tb[0].shape() == tb[1].shape() && std::equal(tb[0].begin(), tb[0].end(), tb[1].begin())));
+        CHECK(identical(qn[0], qn[1]));
+        CHECK((qw[0].shape() == qw[1].shape() && std::equal(qw[0].begin(), qw[0].end(), qw[1].begin())));
+    }
 }

@@ -1,8 +1,11 @@
-// The circle of radius r in a random 2-plane of R^D, with the uniform density on the angle.
+// The circle of radius r in a random 2-plane of R^D, with a density on the angle (uniform,
+// von Mises or irregular, see mdlab/densities.hpp) and optional Gaussian noise in the normal space.
 #include <cmath>
 #include <cstddef>
 #include <string>
+#include <vector>
 
+#include <mdlab/densities.hpp>
 #include <mdlab/embedding.hpp>
 #include <mdlab/mdlab.hpp>
 
@@ -13,14 +16,19 @@ constexpr double two_pi = 6.283185307179586476925286766559;
 class Circle : public mdlab::Manifold {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::PluginSpec("circle", "1.0.0",
-                                 "circle of radius r in a random isometric 2-plane of R^D, uniform in the angle")
-            .param(mdlab::real("radius", 1.0, "radius r of the circle").greater_than(0.0))
-            .param(mdlab::integer("ambient_dim", 2, "ambient dimension D").at_least(2));
+        mdlab::PluginSpec spec("circle", "1.1.0",
+                               "circle of radius r in a random isometric 2-plane of R^D, with a density on the angle");
+        spec.param(mdlab::real("radius", 1.0, "radius r of the circle").greater_than(0.0))
+            .param(mdlab::integer("ambient_dim", 2, "ambient dimension D").at_least(2))
+            .param(mdlab::normal_noise_param());
+        mdlab::CoordinateDensity::declare(spec, "angle");
+        return spec;
     }
 
     explicit Circle(const mdlab::Params& p)
-        : r_(p.real("radius")), d_(static_cast<std::size_t>(p.integer("ambient_dim"))) {}
+        : r_(p.real("radius")), d_(static_cast<std::size_t>(p.integer("ambient_dim"))), density_(p) {
+        set_normal_noise(p.real("noise"));
+    }
 
     // Q (D x 2, orthonormal columns) from the node's "embedding" stream: depends only on the
     // pipeline seed and the node id.
@@ -32,11 +40,12 @@ public:
     std::size_t ambient_dim() const override { return d_; }
     std::size_t intrinsic_dim() const override { return 1; }
 
-    // x = Q r (cos theta, sin theta), theta ~ U[0, 2 pi).
+    // x = Q r (cos theta, sin theta), theta = 2 pi u, u drawn from the coordinate density
+    // (for the uniform density u = rng.uniform(), one draw per point).
     void sample_rows(mdlab::Rng& rng, double* out, std::size_t count) const override {
         require_prepared();
         for (std::size_t i = 0; i < count; ++i) {
-            const double theta = two_pi * rng.uniform();
+            const double theta = two_pi * density_.sample(rng);
             const double z[2] = {r_ * std::cos(theta), r_ * std::sin(theta)};
             q_.embed_row(z, out + i * d_);
         }
@@ -63,6 +72,56 @@ public:
         return a;
     }
 
+    // `resolution` equispaced angles theta_i = 2 pi i / n with weights p(u_i) / sum_j p(u_j):
+    // the periodic trapezoidal rule for E f = int_0^1 f(x(2 pi u)) p(u) du, spectrally accurate
+    // for smooth f and p (second order at the kinks of the irregular density).
+    mdlab::Quadrature quadrature(std::size_t resolution) const override {
+        require_prepared();
+        if (resolution == 0) throw mdlab::InputError("circle: quadrature needs resolution >= 1", "resolution");
+        mdlab::Quadrature q;
+        q.nodes = mdlab::Matrix::from_shape({resolution, d_});
+        q.weights = mdlab::Vector::from_shape({resolution});
+        double total = 0.0;
+        for (std::size_t i = 0; i < resolution; ++i) {
+            const double u = static_cast<double>(i) / static_cast<double>(resolution);
+            const double theta = two_pi * u;
+            const double z[2] = {r_ * std::cos(theta), r_ * std::sin(theta)};
+            q_.embed_row(z, mdlab::row(q.nodes, i));
+            q.weights(i) = density_.pdf(u);
+            total += q.weights(i);
+        }
+        for (std::size_t i = 0; i < resolution; ++i) q.weights(i) /= total;
+        return q;
+    }
+
+    // T = Q (-sin theta, cos theta) with theta the angle of the nearest point (theta = 0 at the
+    // centre, where every point of the circle is nearest).
+    void tangent_bases(const mdlab::Matrix& points, mdlab::TangentBases& out) const override {
+        require_prepared();
+        if (mdlab::cols(points) != d_)
+            throw mdlab::InputError("circle: tangent_bases: points have " + std::to_string(mdlab::cols(points)) +
+                                    " columns, expected ambient_dim = " + std::to_string(d_), "points");
+        const std::size_t n = mdlab::rows(points);
+        out = mdlab::TangentBases::from_shape({n, d_, 1});
+        mdlab::for_chunks(n, mdlab::Isometry::chunk_rows, [&](std::size_t, std::size_t b, std::size_t e) {
+            double z[2], t[2];
+            std::vector<double> x(d_);
+            for (std::size_t i = b; i < e; ++i) {
+                q_.coords_row(mdlab::row(points, i), z);
+                const double nz = std::hypot(z[0], z[1]);
+                if (nz > 0.0) {
+                    t[0] = -z[1] / nz;
+                    t[1] = z[0] / nz;
+                } else {
+                    t[0] = 0.0;
+                    t[1] = 1.0;
+                }
+                q_.embed_row(t, x.data());
+                for (std::size_t a = 0; a < d_; ++a) out(i, a, 0) = x[a];
+            }
+        });
+    }
+
 private:
     void require_prepared() const {
         if (q_.empty()) throw mdlab::Error("circle: prepare() must be called before use");
@@ -70,6 +129,7 @@ private:
 
     double r_;
     std::size_t d_;
+    mdlab::CoordinateDensity density_;
     mdlab::Isometry q_;
 };
 

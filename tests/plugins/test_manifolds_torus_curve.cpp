@@ -1,0 +1,855 @@
+// The `torus` (flat and ring) and `curve` manifolds against closed forms and independent
+// computations: the documented parametrisations rebuilt here from the same random streams,
+// exact projection and distance (explicit points, brute force over dense point sets of M,
+// first-order optimality), the densities of the intrinsic coordinates (Kolmogorov-Smirnov at the
+// 0.1% level), quadrature against closed-form expectations and Monte Carlo averages, tangent
+// bases against finite differences of the parametrisation, normal noise, and reproducibility
+// independent of the thread count.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <tbb/task_arena.h>
+
+#include <mdlab/embedding.hpp>
+#include <mdlab/mdlab.hpp>
+
+#include "mdlab_test.hpp"
+
+namespace {
+
+using mdlab::Matrix;
+using mdlab::Vector;
+constexpr double pi = 3.14159265358979323846;
+constexpr double two_pi = 2.0 * pi;
+
+std::shared_ptr<mdlab::Manifold> prepared(const std::string& name, const std::string& json,
+                                          mdlab::test::TestContext& ctx) {
+    auto m = mdlab::test::make<mdlab::Manifold>(name, json);
+    m->prepare(ctx);
+    return m;
+}
+
+mdlab::Isometry embedding_of(const mdlab::Context& ctx, std::size_t D, std::size_t m) {
+    mdlab::Rng rng = ctx.stream("embedding").chunk(0);
+    return mdlab::Isometry::random(D, m, rng);
+}
+
+double dot(const double* a, const double* b, std::size_t n) {
+    double s = 0.0;
+    for (std::size_t i = 0; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+double norm(const std::vector<double>& v) { return std::sqrt(dot(v.data(), v.data(), v.size())); }
+
+double row_dist(const Matrix& a, std::size_t i, const Matrix& b, std::size_t k) {
+    double s = 0.0;
+    for (std::size_t j = 0; j < mdlab::cols(a); ++j) s += (a(i, j) - b(k, j)) * (a(i, j) - b(k, j));
+    return std::sqrt(s);
+}
+
+double max_abs_diff(const Matrix& a, const Matrix& b) {
+    REQUIRE(a.shape() == b.shape());
+    double m = 0.0;
+    for (std::size_t k = 0; k < a.size(); ++k) m = std::max(m, std::abs(a.data()[k] - b.data()[k]));
+    return m;
+}
+
+template <class A>
+bool identical(const A& a, const A& b) {
+    return a.shape() == b.shape() && std::equal(a.data(), a.data() + a.size(), b.data());
+}
+
+Matrix gaussian_points(std::size_t n, std::size_t D, double scale, std::uint64_t seed) {
+    mdlab::Rng rng(seed);
+    Matrix x = Matrix::from_shape({n, D});
+    for (std::size_t k = 0; k < x.size(); ++k) x.data()[k] = scale * rng.normal();
+    return x;
+}
+
+// The coordinate densities of mdlab/densities.hpp, written out from their formulas.
+double coord_pdf(const std::string& shape, double kappa, double mode, double u) {
+    if (shape == "uniform") return 1.0;
+    if (shape == "von_mises") return std::exp(kappa * std::cos(two_pi * (u - mode))) / std::cyl_bessel_i(0.0, kappa);
+    return (0.25 + std::abs(std::sin(two_pi * u))) / (0.25 + 2.0 / pi);
+}
+
+// The CDF on [lo, hi] of an unnormalised density, by the trapezoidal rule on a fine grid
+// (error ~1e-8, far below the KS thresholds used here), linearly interpolated.
+class NumericCdf {
+public:
+    NumericCdf(const std::function<double(double)>& f, double lo, double hi, std::size_t n = 40000)
+        : lo_(lo), hi_(hi), F_(n + 1, 0.0) {
+        const double h = (hi - lo) / static_cast<double>(n);
+        double prev = f(lo);
+        for (std::size_t i = 1; i <= n; ++i) {
+            const double cur = f(lo + h * static_cast<double>(i));
+            F_[i] = F_[i - 1] + 0.5 * h * (prev + cur);
+            prev = cur;
+        }
+        for (double& v : F_) v /= F_[n];
+    }
+    double operator()(double x) const {
+        const double s = (x - lo_) / (hi_ - lo_) * static_cast<double>(F_.size() - 1);
+        if (s <= 0.0) return 0.0;
+        const std::size_t i = static_cast<std::size_t>(s);
+        if (i + 1 >= F_.size()) return 1.0;
+        return F_[i] + (s - static_cast<double>(i)) * (F_[i + 1] - F_[i]);
+    }
+
+private:
+    double lo_, hi_;
+    std::vector<double> F_;
+};
+
+// Kolmogorov-Smirnov statistic sup |F_n - F|.
+double ks_statistic(std::vector<double> v, const std::function<double(double)>& cdf) {
+    std::sort(v.begin(), v.end());
+    const double n = static_cast<double>(v.size());
+    double d = 0.0;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const double f = cdf(v[i]);
+        d = std::max({d, static_cast<double>(i + 1) / n - f, f - static_cast<double>(i) / n});
+    }
+    return d;
+}
+// P(sqrt(n) D_n > 1.949) = 0.001 (Kolmogorov distribution).
+double ks_critical(std::size_t n) { return 1.949 / std::sqrt(static_cast<double>(n)); }
+
+// Sample mean and its standard error.
+std::pair<double, double> mean_se(const std::vector<double>& v) {
+    double m = 0.0, s2 = 0.0;
+    for (double x : v) m += x;
+    m /= static_cast<double>(v.size());
+    for (double x : v) s2 += (x - m) * (x - m);
+    s2 /= static_cast<double>(v.size() - 1);
+    return {m, std::sqrt(s2 / static_cast<double>(v.size()))};
+}
+
+std::vector<double> unit_vector(std::size_t D, std::uint64_t seed) {
+    mdlab::Rng rng(seed);
+    std::vector<double> v(D);
+    for (double& c : v) c = rng.normal();
+    const double n = norm(v);
+    for (double& c : v) c /= n;
+    return v;
+}
+
+double quad_mean(const mdlab::Quadrature& q, const std::function<double(const double*)>& f) {
+    double s = 0.0;
+    for (std::size_t i = 0; i < mdlab::rows(q.nodes); ++i) s += q.weights(i) * f(mdlab::row(q.nodes, i));
+    return s;
+}
+
+// ---- torus ----------------------------------------------------------------------------------
+
+struct TorusModel {
+    bool flat;
+    double r1, r2;
+    std::size_t m() const { return flat ? 4 : 3; }
+    std::vector<double> z(double a, double b) const {
+        if (flat) return {r1 * std::cos(a), r1 * std::sin(a), r2 * std::cos(b), r2 * std::sin(b)};
+        const double rho = r1 + r2 * std::cos(b);
+        return {rho * std::cos(a), rho * std::sin(a), r2 * std::sin(b)};
+    }
+    double area_element(double b) const { return flat ? r1 * r2 : r2 * (r1 + r2 * std::cos(b)); }
+};
+
+std::string torus_json(bool flat, std::size_t D, const std::string& extra = "") {
+    return std::string("{\"variant\": \"") + (flat ? "flat" : "ring") + "\", \"ambient_dim\": " + std::to_string(D) +
+           (flat ? ", \"radius_1\": 1.0, \"radius_2\": 0.7" : ", \"radius_1\": 1.2, \"radius_2\": 0.5") + extra + "}";
+}
+TorusModel torus_model(bool flat) { return flat ? TorusModel{true, 1.0, 0.7} : TorusModel{false, 1.2, 0.5}; }
+
+// ---- curve ------------------------------------------------------------------------------------
+
+// The documented curve, rebuilt from the node's streams.
+struct CurveModel {
+    std::size_t m, J;
+    std::vector<double> a, b;
+    mdlab::Isometry q;
+    CurveModel(const mdlab::Context& ctx, std::size_t D, std::size_t m_, std::size_t J_, double beta, double radius)
+        : m(m_), J(J_), a(J_ * m_), b(J_ * m_), q(embedding_of(ctx, D, m_)) {
+        mdlab::Rng rng = ctx.stream("curve").chunk(0);
+        double power = 0.0;
+        for (std::size_t j = 0; j < J; ++j) {
+            const double c = std::pow(double(j + 1), -(beta + 1.0));
+            for (std::size_t k = 0; k < m; ++k) a[j * m + k] = c * rng.normal();
+            for (std::size_t k = 0; k < m; ++k) b[j * m + k] = c * rng.normal();
+            for (std::size_t k = 0; k < m; ++k) power += 0.5 * (a[j * m + k] * a[j * m + k] + b[j * m + k] * b[j * m + k]);
+        }
+        const double s = radius / std::sqrt(power);
+        for (double& v : a) v *= s;
+        for (double& v : b) v *= s;
+    }
+    // d-th derivative of gamma (d = 0 or 1) in R^m.
+    std::vector<double> gamma(double th, int d = 0) const {
+        std::vector<double> g(m, 0.0);
+        for (std::size_t j = 0; j < J; ++j) {
+            const double f = double(j + 1), c = std::cos(f * th), s = std::sin(f * th);
+            for (std::size_t k = 0; k < m; ++k)
+                g[k] += d == 0 ? a[j * m + k] * c + b[j * m + k] * s : f * (b[j * m + k] * c - a[j * m + k] * s);
+        }
+        return g;
+    }
+    std::vector<double> point(double th) const {
+        std::vector<double> x(q.ambient_dim());
+        q.embed_row(gamma(th).data(), x.data());
+        return x;
+    }
+};
+
+const char* curve_json = R"({"ambient_dim": 6, "curve_dim": 3, "modes": 16, "beta": 1.5, "radius": 1.0)";
+std::string curve_params(const std::string& extra = "") { return std::string(curve_json) + extra + "}"; }
+
+}  // namespace
+
+// ============================================================================================
+// torus
+// ============================================================================================
+
+TEST_CASE("torus: specification and parameters", "[manifold][torus]") {
+    mdlab::test::TestContext ctx(3);
+    auto t = prepared("torus", "{}", ctx);
+    CHECK(t->ambient_dim() == 4);
+    CHECK(t->intrinsic_dim() == 2);
+    CHECK_NOTHROW(mdlab::test::make<mdlab::Manifold>("torus", R"({"variant": "ring", "ambient_dim": 3})"));
+    CHECK_NOTHROW(mdlab::test::make<mdlab::Manifold>("torus", R"({"variant": "flat", "ambient_dim": 4})"));
+    try {
+        mdlab::test::make<mdlab::Manifold>("torus", R"({"variant": "flat", "ambient_dim": 3})");
+        FAIL("a flat torus in R^3 was accepted");
+    } catch (const mdlab::InputError& e) {
+        CHECK(e.key() == "ambient_dim");
+    } catch (const std::exception& e) {
+        CHECK_THAT(std::string(e.what()), Catch::Contains("ambient_dim"));
+    }
+    try {
+        mdlab::test::make<mdlab::Manifold>("torus", R"({"variant": "ring", "radius_1": 1.0, "radius_2": 1.0})");
+        FAIL("a self-intersecting ring torus was accepted");
+    } catch (const mdlab::InputError& e) {
+        CHECK(e.key() == "radius_2");
+    } catch (const std::exception& e) {
+        CHECK_THAT(std::string(e.what()), Catch::Contains("radius_2"));
+    }
+    // The flat torus has no such constraint.
+    CHECK_NOTHROW(mdlab::test::make<mdlab::Manifold>("torus", R"({"variant": "flat", "radius_1": 0.5, "radius_2": 2.0})"));
+    CHECK_THROWS(mdlab::test::make<mdlab::Manifold>("torus", R"({"variant": "donut"})"));
+    CHECK_THROWS(mdlab::test::make<mdlab::Manifold>("torus", R"({"noise": -0.1})"));
+    CHECK_THROWS(mdlab::test::make<mdlab::Manifold>("torus", R"({"density": "gaussian"})"));
+    auto bad = prepared("torus", "{}", ctx);
+    CHECK_THROWS_AS(bad->project(Matrix::from_shape({2, 3})), mdlab::InputError);
+}
+
+TEST_CASE("torus: samples follow the documented parametrisation and lie on M", "[manifold][torus]") {
+    for (bool flat : {false, true}) {
+        INFO((flat ? "flat" : "ring"));
+        const std::size_t D = 7;
+        mdlab::test::TestContext ctx(11);
+        auto t = prepared("torus", torus_json(flat, D), ctx);
+        const TorusModel model = torus_model(flat);
+        const mdlab::Isometry q = embedding_of(ctx, D, model.m());
+        const Matrix x = t->sample(5000, ctx.stream("data"));
+        REQUIRE(mdlab::cols(x) == D);
+        const Vector d = t->distance(x);
+        CHECK(*std::max_element(d.begin(), d.end()) < 1e-12);
+        const Matrix ab = t->intrinsic_coords(x);
+        REQUIRE(mdlab::cols(ab) == 2);
+        double worst = 0.0;
+        for (std::size_t i = 0; i < 5000; ++i) {
+            REQUIRE(ab(i, 0) >= 0.0);
+            REQUIRE(ab(i, 0) < two_pi);
+            REQUIRE(ab(i, 1) >= 0.0);
+            REQUIRE(ab(i, 1) < two_pi);
+            const std::vector<double> z = model.z(ab(i, 0), ab(i, 1));
+            std::vector<double> y(D);
+            q.embed_row(z.data(), y.data());
+            for (std::size_t j = 0; j < D; ++j) worst = std::max(worst, std::abs(y[j] - x(i, j)));
+        }
+        CHECK(worst < 1e-12);
+        // Projection of points of M is the identity.
+        CHECK(max_abs_diff(t->project(x), x) < 1e-12);
+    }
+}
+
+TEST_CASE("torus: projection is exact, idempotent, and gives the distance", "[manifold][torus]") {
+    for (bool flat : {false, true}) {
+        INFO((flat ? "flat" : "ring"));
+        const std::size_t D = 5;
+        mdlab::test::TestContext ctx(17);
+        auto t = prepared("torus", torus_json(flat, D), ctx);
+        const TorusModel model = torus_model(flat);
+        const mdlab::Isometry q = embedding_of(ctx, D, model.m());
+
+        const Matrix x = gaussian_points(30, D, 1.2, 5);
+        const Matrix p = t->project(x);
+        CHECK(max_abs_diff(t->project(p), p) < 1e-12);
+        const Vector dp = t->distance(p);
+        CHECK(*std::max_element(dp.begin(), dp.end()) < 1e-12);
+        const Vector d = t->distance(x);
+
+        // Brute force over a G x G grid of M: the nearest grid point is within half a cell
+        // diagonal of the true nearest point, so  exact <= brute <= exact + half diagonal.
+        const std::size_t G = 500;
+        const double h = two_pi / G;
+        const double half_diag = 0.5 * std::hypot((flat ? model.r1 : model.r1 + model.r2) * h, model.r2 * h);
+        Matrix grid = Matrix::from_shape({G * G, D});
+        for (std::size_t i = 0; i < G; ++i)
+            for (std::size_t j = 0; j < G; ++j) {
+                const std::vector<double> z = model.z(h * double(i), h * double(j));
+                q.embed_row(z.data(), mdlab::row(grid, i * G + j));
+            }
+        for (std::size_t i = 0; i < 30; ++i) {
+            CHECK(std::abs(d(i) - row_dist(x, i, p, i)) < 1e-12);
+            double brute = std::numeric_limits<double>::infinity();
+            for (std::size_t g = 0; g < G * G; ++g) brute = std::min(brute, row_dist(x, i, grid, g));
+            INFO("point " << i << ": distance " << d(i) << ", brute force " << brute << ", half cell " << half_diag);
+            CHECK(d(i) <= brute + 1e-12);
+            CHECK(brute - d(i) <= half_diag + 1e-12);
+        }
+
+        // Explicit points, with a component in the normal complement of the subspace.
+        Matrix nrm = gaussian_points(1, D, 1.0, 9);
+        nrm = nrm - q.embed(q.coords(nrm));
+        const double nn = std::sqrt(dot(nrm.data(), nrm.data(), D));
+        auto at = [&](std::vector<double> z, bool with_normal) {
+            Matrix zz = Matrix::from_shape({1, model.m()});
+            for (std::size_t j = 0; j < model.m(); ++j) zz(0, j) = z[j];
+            Matrix y = q.embed(zz);
+            if (with_normal)
+                for (std::size_t j = 0; j < D; ++j) y(0, j) += nrm(0, j);
+            return y;
+        };
+        auto dist_of = [&](const Matrix& y) { return t->distance(y)(0); };
+        if (flat) {
+            CHECK(std::abs(dist_of(at({0, 0, 0, 0}, false)) - std::hypot(model.r1, model.r2)) < 1e-14);
+            CHECK(std::abs(dist_of(at({0.3, -0.4, 0.0, 2.0}, true)) -
+                           std::sqrt(nn * nn + 0.5 * 0.5 + 1.3 * 1.3)) < 1e-12);
+        } else {
+            const double R = model.r1, r = model.r2;
+            CHECK(std::abs(dist_of(at({0, 0, 0}, false)) - (R - r)) < 1e-14);               // centre of the hole
+            CHECK(std::abs(dist_of(at({0, R, 0}, false)) - r) < 1e-14);                     // on the tube's centre circle
+            CHECK(std::abs(dist_of(at({0, 0, 0.9}, false)) - (std::hypot(R, 0.9) - r)) < 1e-14);  // on the axis
+            const double inside = dist_of(at({R + 0.1, 0, 0.2}, true));                    // inside the tube, off the subspace
+            CHECK(std::abs(inside - std::hypot(nn, r - std::hypot(0.1, 0.2))) < 1e-12);
+            // The nearest point of an outside point in the plane a = pi/2.
+            const Matrix pp = t->project(at({0, 3.0, 1.0}, true));
+            const double s = r / std::hypot(3.0 - R, 1.0);
+            const Matrix expect = at({0, R + (3.0 - R) * s, 1.0 * s}, false);
+            CHECK(max_abs_diff(pp, expect) < 1e-14);
+        }
+    }
+}
+
+TEST_CASE("torus: the angles follow the density, with the area element on the ring torus", "[manifold][torus]") {
+    const std::size_t n = 20000;
+    for (bool flat : {false, true})
+        for (const std::string shape : {"uniform", "von_mises", "irregular"}) {
+            INFO((flat ? "flat" : "ring") << ", density " << shape);
+            const TorusModel model = torus_model(flat);
+            const double kappa = 2.0, mode = 0.3;
+            mdlab::test::TestContext ctx(23);
+            auto t = prepared("torus",
+                              torus_json(flat, 5, ", \"density\": \"" + shape + "\", \"kappa\": 2.0, \"mode\": 0.3"), ctx);
+            const Matrix ab = t->intrinsic_coords(t->sample(n, ctx.stream("data")));
+            std::vector<double> ua(n), ub(n);
+            for (std::size_t i = 0; i < n; ++i) ua[i] = ab(i, 0) / two_pi, ub[i] = ab(i, 1) / two_pi;
+            const NumericCdf fa([&](double u) { return coord_pdf(shape, kappa, mode, u); }, 0.0, 1.0);
+            const NumericCdf fb(
+                [&](double u) { return coord_pdf(shape, kappa, mode, u) * model.area_element(two_pi * u); }, 0.0, 1.0);
+            const double ks_a = ks_statistic(ua, fa), ks_b = ks_statistic(ub, fb);
+            INFO("KS a = " << ks_a << ", KS b = " << ks_b << ", critical " << ks_critical(n));
+            CHECK(ks_a < ks_critical(n));
+            CHECK(ks_b < ks_critical(n));
+            // The test has power: on the ring torus, b without the area element is rejected.
+            if (!flat) {
+                const NumericCdf wrong([&](double u) { return coord_pdf(shape, kappa, mode, u); }, 0.0, 1.0);
+                CHECK(ks_statistic(ub, wrong) > 3.0 * ks_critical(n));
+            }
+            // ... and a is not uniform unless it should be.
+            if (shape != "uniform") CHECK(ks_statistic(ua, [](double u) { return u; }) > 2.0 * ks_critical(n));
+        }
+}
+
+TEST_CASE("torus: quadrature integrates closed forms and agrees with Monte Carlo", "[manifold][torus][quadrature]") {
+    const double kappa = 2.0, mode = 0.3, mu = two_pi * mode;
+    const double A1 = std::cyl_bessel_i(1.0, kappa) / std::cyl_bessel_i(0.0, kappa);
+    const double A2 = std::cyl_bessel_i(2.0, kappa) / std::cyl_bessel_i(0.0, kappa);
+    for (bool flat : {false, true}) {
+        INFO((flat ? "flat" : "ring"));
+        const TorusModel model = torus_model(flat);
+        const double R = model.r1, r = model.r2;
+        const std::size_t D = 5;
+        mdlab::test::TestContext ctx(29);
+        auto tu = prepared("torus", torus_json(flat, D), ctx);
+        const mdlab::Quadrature qu = tu->quadrature(64);
+        REQUIRE(mdlab::rows(qu.nodes) == 64 * 64);
+        REQUIRE(qu.weights.size() == 64 * 64);
+        double wsum = 0.0;
+        for (double w : qu.weights) {
+            CHECK(w >= 0.0);
+            wsum += w;
+        }
+        // (Tolerances 1e-12: sums of 4096 weighted terms carry rounding errors ~1e-13.)
+        CHECK(std::abs(wsum - 1.0) < 1e-12);
+        const Vector dq = tu->distance(qu.nodes);
+        CHECK(*std::max_element(dq.begin(), dq.end()) < 1e-12);
+
+        // Uniform on the surface: E|x|^2 = r1^2 + r2^2 (flat) and R^2 + 2 r^2 (ring, where
+        // E cos b = int (R + r cos b) cos b / int (R + r cos b) = r / (2R)).
+        const double m2 = quad_mean(qu, [&](const double* x) { return dot(x, x, D); });
+        INFO("E|x|^2 - exact = " << m2 - (flat ? R * R + r * r : R * R + 2.0 * r * r));
+        CHECK(std::abs(m2 - (flat ? R * R + r * r : R * R + 2.0 * r * r)) < 1e-12);
+        const Matrix ab = tu->intrinsic_coords(qu.nodes);
+        double ecb = 0.0;
+        for (std::size_t i = 0; i < mdlab::rows(ab); ++i) ecb += qu.weights(i) * std::cos(ab(i, 1));
+        CHECK(std::abs(ecb - (flat ? 0.0 : r / (2.0 * R))) < 1e-12);
+
+        // von Mises on both angles: E cos a = A1 cos mu; E cos b = A1 cos mu (flat) or, with the
+        // area element, (R A1 cos mu + r E cos^2 b) / (R + r A1 cos mu), E cos^2 b = (1 + A2 cos 2 mu) / 2.
+        auto tv = prepared("torus", torus_json(flat, D, ", \"density\": \"von_mises\", \"kappa\": 2.0, \"mode\": 0.3"), ctx);
+        const mdlab::Quadrature qv = tv->quadrature(48);
+        const Matrix abv = tv->intrinsic_coords(qv.nodes);
+        double eca = 0.0, esa = 0.0, ecbv = 0.0;
+        for (std::size_t i = 0; i < mdlab::rows(abv); ++i) {
+            eca += qv.weights(i) * std::cos(abv(i, 0));
+            esa += qv.weights(i) * std::sin(abv(i, 0));
+            ecbv += qv.weights(i) * std::cos(abv(i, 1));
+        }
+        const double ecb_exact = flat ? A1 * std::cos(mu)
+                                      : (R * A1 * std::cos(mu) + r * 0.5 * (1.0 + A2 * std::cos(2.0 * mu))) /
+                                            (R + r * A1 * std::cos(mu));
+        INFO("E cos a " << eca << " vs " << A1 * std::cos(mu) << ", E cos b " << ecbv << " vs " << ecb_exact);
+        CHECK(std::abs(eca - A1 * std::cos(mu)) < 1e-12);
+        CHECK(std::abs(esa - A1 * std::sin(mu)) < 1e-12);
+        CHECK(std::abs(ecbv - ecb_exact) < 1e-12);
+
+        // Monte Carlo: f(x) = v.x and (v.x)^2 for a fixed direction v within 4 standard errors.
+        const std::size_t n = 20000;
+        const Matrix xs = tv->sample(n, ctx.stream("data"));
+        const std::vector<double> v = unit_vector(D, 31);
+        for (int power : {1, 2}) {
+            std::vector<double> f(n);
+            for (std::size_t i = 0; i < n; ++i) f[i] = std::pow(dot(mdlab::row(xs, i), v.data(), D), power);
+            const auto [mc, se] = mean_se(f);
+            const double qm = quad_mean(qv, [&](const double* x) { return std::pow(dot(x, v.data(), D), power); });
+            INFO("power " << power << ": Monte Carlo " << mc << " +- " << se << ", quadrature " << qm);
+            CHECK(std::abs(mc - qm) < 4.0 * se);
+        }
+    }
+}
+
+TEST_CASE("torus: quadrature converges at second order for the irregular density", "[manifold][torus][quadrature]") {
+    // p(u) = (1/4 + |sin 2 pi u|) / (1/4 + 2/pi): E|sin a| = (1 + pi) / (pi/2 + 4) (flat torus, so
+    // a and b are independent with law p). The kinks of p make the trapezoidal rule second order.
+    mdlab::test::TestContext ctx(31);
+    auto t = prepared("torus", torus_json(true, 4, ", \"density\": \"irregular\""), ctx);
+    const double exact = (1.0 + pi) / (pi / 2.0 + 4.0);
+    std::vector<double> err;
+    for (std::size_t res : {16, 32, 64, 128}) {
+        const mdlab::Quadrature q = t->quadrature(res);
+        const Matrix ab = t->intrinsic_coords(q.nodes);
+        double e = 0.0;
+        for (std::size_t i = 0; i < mdlab::rows(ab); ++i) e += q.weights(i) * std::abs(std::sin(ab(i, 0)));
+        err.push_back(std::abs(e - exact));
+    }
+    for (std::size_t i = 0; i + 1 < err.size(); ++i) {
+        const double order = std::log2(err[i] / err[i + 1]);
+        INFO("errors " << err[i] << " -> " << err[i + 1] << ", order " << order);
+        CHECK(order > 1.8);
+        CHECK(order < 2.2);
+    }
+    CHECK(err.back() < 1e-4);
+}
+
+TEST_CASE("torus: tangent bases are orthonormal and match the parametrisation", "[manifold][torus]") {
+    for (bool flat : {false, true}) {
+        INFO((flat ? "flat" : "ring"));
+        const std::size_t D = 6;
+        mdlab::test::TestContext ctx(37);
+        auto t = prepared("torus", torus_json(flat, D), ctx);
+        const TorusModel model = torus_model(flat);
+        const mdlab::Isometry q = embedding_of(ctx, D, model.m());
+        const Matrix x = t->sample(300, ctx.stream("data"));
+        mdlab::TangentBases tb;
+        t->tangent_bases(x, tb);
+        REQUIRE(tb.shape()[0] == 300);
+        REQUIRE(tb.shape()[1] == D);
+        REQUIRE(tb.shape()[2] == 2);
+        const Matrix ab = t->intrinsic_coords(x);
+        const double h = 1e-5;
+        double worst_orth = 0.0, worst_fd = 0.0;
+        for (std::size_t i = 0; i < 300; ++i) {
+            for (std::size_t j = 0; j < 2; ++j)
+                for (std::size_t k = 0; k < 2; ++k) {
+                    double s = 0.0;
+                    for (std::size_t c = 0; c < D; ++c) s += tb(i, c, j) * tb(i, c, k);
+                    worst_orth = std::max(worst_orth, std::abs(s - (j == k ? 1.0 : 0.0)));
+                }
+            // Central differences of the parametrisation along a and b, normalised.
+            for (std::size_t j = 0; j < 2; ++j) {
+                const double da = j == 0 ? h : 0.0, db = j == 1 ? h : 0.0;
+                const std::vector<double> zp = model.z(ab(i, 0) + da, ab(i, 1) + db);
+                const std::vector<double> zm = model.z(ab(i, 0) - da, ab(i, 1) - db);
+                std::vector<double> fz(model.m()), fd(D);
+                for (std::size_t c = 0; c < model.m(); ++c) fz[c] = (zp[c] - zm[c]) / (2.0 * h);
+                q.embed_row(fz.data(), fd.data());
+                const double nf = norm(fd);
+                for (std::size_t c = 0; c < D; ++c) worst_fd = std::max(worst_fd, std::abs(fd[c] / nf - tb(i, c, j)));
+            }
+        }
+        CHECK(worst_orth < 1e-14);
+        CHECK(worst_fd < 1e-8);
+        // Off M, the bases are those of the nearest point.
+        const Matrix probe = x + gaussian_points(300, D, 0.05, 3);
+        mdlab::TangentBases t1, t2;
+        t->tangent_bases(probe, t1);
+        t->tangent_bases(t->project(probe), t2);
+        double worst = 0.0;
+        for (std::size_t k = 0; k < t1.size(); ++k) worst = std::max(worst, std::abs(t1.data()[k] - t2.data()[k]));
+        CHECK(worst < 1e-12);
+    }
+}
+
+namespace {
+// Draws with `noise` = s and without from the same stream: the difference must be normal noise
+// of scale s: orthogonal to the tangent space at the clean point, mapped back onto that point by
+// the projection, with E dist^2 = c s^2 (c = D - k, the codimension; dist^2 / s^2 ~ chi^2_c).
+void check_normal_noise(const std::string& name, const std::string& clean_json, const std::string& noisy_json,
+                        double s, std::size_t codim, double project_tol) {
+    const std::size_t n = 20000;
+    mdlab::test::TestContext ctx(41);
+    auto clean_m = prepared(name, clean_json, ctx);
+    auto noisy_m = prepared(name, noisy_json, ctx);
+    CHECK(clean_m->normal_noise() == 0.0);
+    CHECK(noisy_m->normal_noise() == s);
+    const Matrix clean = clean_m->sample(n, ctx.stream("data"));
+    const Matrix noisy = noisy_m->sample(n, ctx.stream("data"));
+    const std::size_t D = mdlab::cols(clean), k = clean_m->intrinsic_dim();
+    REQUIRE(codim == D - k);
+    mdlab::TangentBases tb;
+    clean_m->tangent_bases(clean, tb);
+    const Vector d = noisy_m->distance(noisy);
+    const Matrix p = noisy_m->project(noisy);
+    double worst_tan = 0.0, worst_dist = 0.0, sum = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+        std::vector<double> diff(D);
+        for (std::size_t c = 0; c < D; ++c) diff[c] = noisy(i, c) - clean(i, c);
+        for (std::size_t j = 0; j < k; ++j) {
+            double t = 0.0;
+            for (std::size_t c = 0; c < D; ++c) t += tb(i, c, j) * diff[c];
+            worst_tan = std::max(worst_tan, std::abs(t));
+        }
+        worst_dist = std::max(worst_dist, std::abs(d(i) - norm(diff)));
+        sum += d(i) * d(i) / (s * s);
+    }
+    const double mean = sum / double(n), se = std::sqrt(2.0 * double(codim) / double(n));
+    INFO(name << ": |T^T noise| <= " << worst_tan << ", |dist - |noise|| <= " << worst_dist << ", E dist^2 / s^2 = " << mean
+              << " (codimension " << codim << ", standard error " << se << ")");
+    CHECK(worst_tan < 1e-11 * s);
+    CHECK(worst_dist < project_tol);
+    CHECK(max_abs_diff(p, clean) < project_tol);
+    CHECK(std::abs(mean - double(codim)) < 4.0 * se);
+}
+}  // namespace
+
+TEST_CASE("torus: normal noise has the right scale and is normal to M", "[manifold][torus][noise]") {
+    check_normal_noise("torus", torus_json(false, 5), torus_json(false, 5, ", \"noise\": 0.001"), 1e-3, 3, 1e-12);
+    check_normal_noise("torus", torus_json(true, 6, ", \"density\": \"von_mises\""),
+                       torus_json(true, 6, ", \"density\": \"von_mises\", \"noise\": 0.001"), 1e-3, 4, 1e-12);
+}
+
+TEST_CASE("torus: reproducible by seed and independent of the thread count", "[manifold][torus]") {
+    for (bool flat : {false, true}) {
+        const std::string json = torus_json(flat, 6, ", \"density\": \"irregular\", \"noise\": 0.01");
+        mdlab::test::TestContext a(42), b(42), other(43);
+        auto ta = prepared("torus", json, a);
+        const Matrix xa = ta->sample(3000, a.stream("data"));
+        CHECK(identical(xa, prepared("torus", json, b)->sample(3000, b.stream("data"))));
+        CHECK(max_abs_diff(xa, prepared("torus", json, other)->sample(3000, other.stream("data"))) > 0.1);
+        const Matrix probe = gaussian_points(3000, 6, 1.0, 8);
+        Matrix x[2], p[2], c[2], qn[2];
+        Vector d[2], qw[2];
+        mdlab::TangentBases tb[2];
+        for (int threads : {1, 2}) {
+            tbb::task_arena arena(threads);
+            arena.execute([&] {
+                const int i = threads - 1;
+                x[i] = ta->sample(3000, a.stream("data"));
+                p[i] = ta->project(probe);
+                d[i] = ta->distance(probe);
+                c[i] = ta->intrinsic_coords(probe);
+                ta->tangent_bases(probe, tb[i]);
+                const mdlab::Quadrature q = ta->quadrature(40);
+                qn[i] = q.nodes;
+                qw[i] = q.weights;
+            });
+        }
+        CHECK(identical(x[0], x[1]));
+        CHECK(identical(x[0], xa));
+        CHECK(identical(p[0], p[1]));
+        CHECK(identical(d[0], d[1]));
+        CHECK(identical(c[0], c[1]));
+        CHECK(identical(tb[0], tb[1]));
+        CHECK(identical(qn[0], qn[1]));
+        CHECK(identical(qw[0], qw[1]));
+    }
+}
+
+// ============================================================================================
+// curve
+// ============================================================================================
+
+TEST_CASE("curve: specification and parameters", "[manifold][curve]") {
+    mdlab::test::TestContext ctx(3);
+    auto c = prepared("curve", "{}", ctx);
+    CHECK(c->ambient_dim() == 3);
+    CHECK(c->intrinsic_dim() == 1);
+    try {
+        mdlab::test::make<mdlab::Manifold>("curve", R"({"ambient_dim": 3, "curve_dim": 4})");
+        FAIL("curve_dim > ambient_dim was accepted");
+    } catch (const mdlab::InputError& e) {
+        CHECK(e.key() == "ambient_dim");
+    } catch (const std::exception& e) {
+        CHECK_THAT(std::string(e.what()), Catch::Contains("ambient_dim"));
+    }
+    CHECK_THROWS(mdlab::test::make<mdlab::Manifold>("curve", R"({"beta": 0})"));
+    CHECK_THROWS(mdlab::test::make<mdlab::Manifold>("curve", R"({"modes": 0})"));
+    CHECK_THROWS(mdlab::test::make<mdlab::Manifold>("curve", R"({"curve_dim": 1})"));
+    CHECK_THROWS(mdlab::test::make<mdlab::Manifold>("curve", R"({"radius": 0})"));
+    CHECK_THROWS_AS(c->distance(Matrix::from_shape({2, 4})), mdlab::InputError);
+}
+
+TEST_CASE("curve: samples follow the documented formula and lie on M", "[manifold][curve]") {
+    mdlab::test::TestContext ctx(5);
+    auto c = prepared("curve", curve_params(), ctx);
+    const CurveModel model(ctx, 6, 3, 16, 1.5, 1.0);
+    const Matrix x = c->sample(3000, ctx.stream("data"));
+    REQUIRE(mdlab::cols(x) == 6);
+    const Vector d = c->distance(x);
+    CHECK(*std::max_element(d.begin(), d.end()) < 1e-12);
+    CHECK(max_abs_diff(c->project(x), x) < 1e-12);
+    const Matrix th = c->intrinsic_coords(x);
+    REQUIRE(mdlab::cols(th) == 1);
+    double worst = 0.0;
+    for (std::size_t i = 0; i < 3000; ++i) {
+        REQUIRE(th(i, 0) >= 0.0);
+        REQUIRE(th(i, 0) < two_pi);
+        const std::vector<double> y = model.point(th(i, 0));
+        for (std::size_t j = 0; j < 6; ++j) worst = std::max(worst, std::abs(y[j] - x(i, j)));
+    }
+    CHECK(worst < 1e-12);
+    // The scale: (1/2pi) int |gamma|^2 = radius^2, by the trapezoidal rule (exact for a
+    // trigonometric polynomial of degree 2J with more than 2J nodes), and the centroid is 0.
+    double m2 = 0.0;
+    std::vector<double> centroid(6, 0.0);
+    for (std::size_t i = 0; i < 64; ++i) {
+        const std::vector<double> y = model.point(two_pi * double(i) / 64.0);
+        m2 += dot(y.data(), y.data(), 6) / 64.0;
+        for (std::size_t j = 0; j < 6; ++j) centroid[j] += y[j] / 64.0;
+    }
+    CHECK(std::abs(m2 - 1.0) < 1e-13);
+    CHECK(norm(centroid) < 1e-14);
+    // Another seed draws another curve.
+    mdlab::test::TestContext other(6);
+    auto c2 = prepared("curve", curve_params(), other);
+    CHECK(max_abs_diff(c2->sample(100, ctx.stream("data")), c->sample(100, ctx.stream("data"))) > 0.1);
+}
+
+TEST_CASE("curve: projection is optimal, idempotent and gives the distance", "[manifold][curve]") {
+    const std::size_t D = 6;
+    mdlab::test::TestContext ctx(7);
+    auto c = prepared("curve", curve_params(), ctx);
+    const CurveModel model(ctx, D, 3, 16, 1.5, 1.0);
+    const Matrix x = gaussian_points(40, D, 0.8, 12);
+    const Matrix p = c->project(x);
+    const Vector d = c->distance(x);
+    const Matrix th = c->intrinsic_coords(x);
+    CHECK(max_abs_diff(c->project(p), p) < 1e-12);
+    const Vector dp = c->distance(p);
+    CHECK(*std::max_element(dp.begin(), dp.end()) < 1e-12);
+
+    // Brute force over G points of the curve: the nearest of them is within L h / 2 of the
+    // nearest point (L = max |gamma'|), so exact <= brute <= exact + L h / 2.
+    const std::size_t G = 100000;
+    const double h = two_pi / double(G);
+    Matrix grid = Matrix::from_shape({G, D});
+    double L = 0.0;
+    for (std::size_t g = 0; g < G; ++g) {
+        const std::vector<double> y = model.point(h * double(g));
+        std::copy(y.begin(), y.end(), mdlab::row(grid, g));
+        L = std::max(L, norm(model.gamma(h * double(g), 1)));
+    }
+    for (std::size_t i = 0; i < 40; ++i) {
+        CHECK(std::abs(d(i) - row_dist(x, i, p, i)) < 1e-12);
+        // p is gamma(theta) of the reported coordinate, and x - p is normal to the curve there
+        // (first-order optimality, to rounding).
+        const std::vector<double> y = model.point(th(i, 0));
+        for (std::size_t j = 0; j < D; ++j) CHECK(std::abs(y[j] - p(i, j)) < 1e-12);
+        std::vector<double> tz = model.gamma(th(i, 0), 1), t(D), r(D);
+        model.q.embed_row(tz.data(), t.data());
+        for (std::size_t j = 0; j < D; ++j) r[j] = x(i, j) - p(i, j);
+        CHECK(std::abs(dot(r.data(), t.data(), D)) / norm(t) < 1e-11 * (1.0 + d(i)));
+        double brute = std::numeric_limits<double>::infinity();
+        for (std::size_t g = 0; g < G; ++g) brute = std::min(brute, row_dist(x, i, grid, g));
+        INFO("point " << i << ": distance " << d(i) << ", brute force " << brute << ", L h / 2 = " << L * h / 2);
+        CHECK(d(i) <= brute + 1e-12);
+        CHECK(brute - d(i) <= L * h / 2 + 1e-12);
+    }
+
+    // Points pushed off M along a normal direction by eps project back onto their foot point.
+    const Matrix on = c->sample(200, ctx.stream("data"));
+    mdlab::TangentBases tb;
+    c->tangent_bases(on, tb);
+    Matrix off = on;
+    const Matrix g = gaussian_points(200, D, 1.0, 13);
+    const double eps = 1e-4;
+    for (std::size_t i = 0; i < 200; ++i) {
+        std::vector<double> v(D);
+        double tv = 0.0;
+        for (std::size_t j = 0; j < D; ++j) tv += tb(i, j, 0) * g(i, j);
+        for (std::size_t j = 0; j < D; ++j) v[j] = g(i, j) - tv * tb(i, j, 0);
+        const double nv = norm(v);
+        for (std::size_t j = 0; j < D; ++j) off(i, j) += eps * v[j] / nv;
+    }
+    CHECK(max_abs_diff(c->project(off), on) < 1e-11);
+    const Vector doff = c->distance(off);
+    for (std::size_t i = 0; i < 200; ++i) CHECK(std::abs(doff(i) - eps) < 1e-13);
+}
+
+TEST_CASE("curve: the parameter follows the density", "[manifold][curve]") {
+    const std::size_t n = 20000;
+    for (const std::string shape : {"uniform", "von_mises", "irregular"}) {
+        INFO("density " << shape);
+        mdlab::test::TestContext ctx(9);
+        auto c = prepared("curve", curve_params(", \"density\": \"" + shape + "\", \"kappa\": 3.0, \"mode\": 0.8"), ctx);
+        const Matrix th = c->intrinsic_coords(c->sample(n, ctx.stream("data")));
+        std::vector<double> u(n);
+        for (std::size_t i = 0; i < n; ++i) u[i] = th(i, 0) / two_pi;
+        const NumericCdf cdf([&](double v) { return coord_pdf(shape, 3.0, 0.8, v); }, 0.0, 1.0);
+        const double ks = ks_statistic(u, cdf);
+        INFO("KS " << ks << ", critical " << ks_critical(n));
+        CHECK(ks < ks_critical(n));
+        if (shape != "uniform") CHECK(ks_statistic(u, [](double v) { return v; }) > 2.0 * ks_critical(n));
+    }
+}
+
+TEST_CASE("curve: quadrature weights are the theta density, not arc length", "[manifold][curve][quadrature]") {
+    const std::size_t D = 6;
+    mdlab::test::TestContext ctx(10);
+    auto cu = prepared("curve", curve_params(), ctx);
+    const CurveModel model(ctx, D, 3, 16, 1.5, 1.0);
+    // Uniform: E|x|^2 = radius^2 and E x = 0 exactly once there are more than 2J nodes.
+    const mdlab::Quadrature q = cu->quadrature(40);
+    REQUIRE(mdlab::rows(q.nodes) == 40);
+    double wsum = 0.0;
+    for (double w : q.weights) wsum += w;
+    CHECK(std::abs(wsum - 1.0) < 1e-14);
+    const Vector dq = cu->distance(q.nodes);
+    CHECK(*std::max_element(dq.begin(), dq.end()) < 1e-12);
+    CHECK(std::abs(quad_mean(q, [&](const double* x) { return dot(x, x, D); }) - 1.0) < 1e-13);
+    for (std::size_t j = 0; j < D; ++j) CHECK(std::abs(quad_mean(q, [&](const double* x) { return x[j]; })) < 1e-14);
+
+    // von Mises: spectral convergence (64 nodes agree with 2048 to rounding), agreement with an
+    // independent evaluation through the rebuilt curve, and with Monte Carlo.
+    auto cv = prepared("curve", curve_params(", \"density\": \"von_mises\", \"kappa\": 3.0, \"mode\": 0.8"), ctx);
+    const std::vector<double> v = unit_vector(D, 4);
+    auto f = [&](const double* x) { return dot(x, v.data(), D) + 0.5 * dot(x, x, D); };
+    const double q64 = quad_mean(cv->quadrature(64), f), q2048 = quad_mean(cv->quadrature(2048), f);
+    CHECK(std::abs(q64 - q2048) < 1e-12);
+    double indep = 0.0, norm_p = 0.0, arc = 0.0, norm_arc = 0.0;
+    for (std::size_t i = 0; i < 3000; ++i) {
+        const double u = (double(i) + 0.5) / 3000.0;  // midpoint rule: another node set
+        const double p = coord_pdf("von_mises", 3.0, 0.8, u);
+        const std::vector<double> y = model.point(two_pi * u);
+        const double speed = norm(model.gamma(two_pi * u, 1));
+        indep += p * f(y.data());
+        norm_p += p;
+        arc += p * speed * f(y.data());
+        norm_arc += p * speed;
+    }
+    indep /= norm_p;
+    arc /= norm_arc;
+    CHECK(std::abs(q2048 - indep) < 1e-12);
+    const std::size_t n = 20000;
+    const Matrix xs = cv->sample(n, ctx.stream("data"));
+    std::vector<double> fs(n);
+    for (std::size_t i = 0; i < n; ++i) fs[i] = f(mdlab::row(xs, i));
+    const auto [mc, se] = mean_se(fs);
+    INFO("Monte Carlo " << mc << " +- " << se << ", quadrature " << q2048 << ", arc-length weighting " << arc);
+    CHECK(std::abs(mc - q2048) < 4.0 * se);
+    // The arc-length-weighted rule would be a different (wrong) law, and the data can tell.
+    CHECK(std::abs(mc - arc) > 8.0 * se);
+}
+
+TEST_CASE("curve: tangent bases are unit vectors along gamma'", "[manifold][curve]") {
+    const std::size_t D = 6;
+    mdlab::test::TestContext ctx(14);
+    auto c = prepared("curve", curve_params(), ctx);
+    const CurveModel model(ctx, D, 3, 16, 1.5, 1.0);
+    const Matrix x = c->sample(300, ctx.stream("data"));
+    const Matrix th = c->intrinsic_coords(x);
+    mdlab::TangentBases tb;
+    c->tangent_bases(x, tb);
+    REQUIRE(tb.shape()[0] == 300);
+    REQUIRE(tb.shape()[1] == D);
+    REQUIRE(tb.shape()[2] == 1);
+    const double h = 1e-5;
+    double worst_unit = 0.0, worst_fd = 0.0;
+    for (std::size_t i = 0; i < 300; ++i) {
+        double s = 0.0;
+        for (std::size_t j = 0; j < D; ++j) s += tb(i, j, 0) * tb(i, j, 0);
+        worst_unit = std::max(worst_unit, std::abs(s - 1.0));
+        const std::vector<double> xp = model.point(th(i, 0) + h), xm = model.point(th(i, 0) - h);
+        std::vector<double> fd(D);
+        for (std::size_t j = 0; j < D; ++j) fd[j] = xp[j] - xm[j];
+        const double nf = norm(fd);
+        for (std::size_t j = 0; j < D; ++j) worst_fd = std::max(worst_fd, std::abs(fd[j] / nf - tb(i, j, 0)));
+    }
+    CHECK(worst_unit < 1e-14);
+    CHECK(worst_fd < 1e-8);
+}
+
+TEST_CASE("curve: normal noise has the right scale and is normal to M", "[manifold][curve][noise]") {
+    check_normal_noise("curve", R"({"ambient_dim": 5, "curve_dim": 3})",
+                       R"({"ambient_dim": 5, "curve_dim": 3, "noise": 0.0001})", 1e-4, 4, 1e-11);
+}
+
+TEST_CASE("curve: reproducible by seed and independent of the thread count", "[manifold][curve]") {
+    const std::string json = curve_params(", \"density\": \"von_mises\", \"noise\": 0.001");
+    mdlab::test::TestContext a(42), b(42);
+    auto ca = prepared("curve", json, a);
+    const Matrix xa = ca->sample(3000, a.stream("data"));
+    CHECK(identical(xa, prepared("curve", json, b)->sample(3000, b.stream("data"))));
+    const Matrix probe = gaussian_points(2000, 6, 1.0, 8);
+    Matrix x[2], p[2], c[2], qn[2];
+    Vector d[2], qw[2];
+    mdlab::TangentBases tb[2];
+    for (int threads : {1, 2}) {
+        tbb::task_arena arena(threads);
+        arena.execute([&] {
+            const int i = threads - 1;
+            x[i] = ca->sample(3000, a.stream("data"));
+            p[i] = ca->project(probe);
+            d[i] = ca->distance(probe);
+            c[i] = ca->intrinsic_coords(probe);
+            ca->tangent_bases(probe, tb[i]);
+            const mdlab::Quadrature q = ca->quadrature(100);
+            qn[i] = q.nodes;
+            qw[i] = q.weights;
+        });
+    }
+    CHECK(identical(x[0], x[1]));
+    CHECK(identical(x[0], xa));
+    CHECK(identical(p[0], p[1]));
+    CHECK(identical(d[0], d[1]));
+    CHECK(identical(c[0], c[1]));
+    CHECK(identical(tb[0], tb[1]));
+    CHECK(identical(qn[0], qn[1]));
+    CHECK(identical(qw[0], qw[1]));
+}
