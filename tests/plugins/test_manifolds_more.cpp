@@ -999,6 +999,23 @@ TEST_CASE("dataset: draws are data rows, uniform with replacement, distinct with
     }
 }
 
+TEST_CASE("dataset: without replacement a draw larger than one random chunk has distinct rows", "[manifold][dataset]") {
+    mdlab::test::TestContext ctx(9, "data");
+    const auto dir = ctx.output_dir();
+    const std::size_t n = 3 * mdlab::random_chunk_rows + 17;
+    Matrix big = Matrix::from_shape({n, 2});
+    for (std::size_t i = 0; i < n; ++i) {
+        big(i, 0) = double(i);
+        big(i, 1) = -double(i);
+    }
+    mdlab::npy::write(dir / "big.npy", big);
+    auto w = prepared("dataset", "{\"path\": " + json_path(dir / "big.npy") + ", \"replace\": false}", ctx);
+    const Matrix all = w->sample(n, ctx.stream("perm"));
+    std::set<double> seen;
+    for (std::size_t i = 0; i < n; ++i) seen.insert(all(i, 0));
+    CHECK(seen.size() == n);
+}
+
 TEST_CASE("dataset: projection and distance are to the nearest data point", "[manifold][dataset]") {
     mdlab::test::TestContext ctx(53);
     const auto dir = ctx.output_dir();

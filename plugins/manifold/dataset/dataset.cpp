@@ -154,7 +154,7 @@ public:
             .param(mdlab::boolean("embed", false,
                                   "embed the rows in R^D by a random isometry when ambient_dim exceeds the file's columns"))
             .param(mdlab::boolean("replace", true,
-                                  "draw rows with replacement (false: distinct rows within each block of 256 draws)"))
+                                  "draw rows with replacement (false: n distinct rows, n at most the number of rows)"))
             .param(mdlab::integer("intrinsic_dim", 0, "intrinsic dimension reported for the data (0: unknown, report D)")
                        .at_least(0))
             .param(mdlab::normal_noise_param());
@@ -202,9 +202,18 @@ public:
     // The data set as used (embedded when embed = true), n x D.
     const Matrix& points() const { return points_; }
 
+    // Without replacement the n draws are one selection of distinct rows, drawn in one pass from
+    // the stream's first chunk (with replacement the draws are independent and chunked as usual).
+    Matrix sample(std::size_t n, const mdlab::RandomStream& stream) const override {
+        if (replace_) return Manifold::sample(n, stream);
+        Matrix out = Matrix::from_shape({n, d_});
+        mdlab::Rng rng = stream.chunk(0);
+        sample_rows(rng, out.data(), n);
+        return out;
+    }
+
     // Uniform row indices, with replacement; without: a uniformly random ordered selection of
-    // `count` distinct rows (sparse Fisher-Yates). Manifold::sample calls this once per block of
-    // mdlab::random_chunk_rows draws, so distinctness holds within each block only.
+    // `count` distinct rows (sparse Fisher-Yates).
     void sample_rows(mdlab::Rng& rng, double* out, std::size_t count) const override {
         require_prepared();
         const std::size_t n = mdlab::rows(points_);

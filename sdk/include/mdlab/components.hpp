@@ -90,8 +90,9 @@ public:
     double normal_noise() const { return normal_noise_; }
 
     // n draws, chunked over the stream so the result is independent of the thread count; with
-    // normal noise, the noise comes from the stream's child "normal_noise".
-    Matrix sample(std::size_t n, const RandomStream& stream) const {
+    // normal noise, the noise comes from the stream's child "normal_noise". Override only when
+    // the draws are not independent (sampling without replacement).
+    virtual Matrix sample(std::size_t n, const RandomStream& stream) const {
         const std::size_t d = ambient_dim();
         Matrix out = Matrix::from_shape({n, d});
         for_chunks(n, random_chunk_rows, [&](std::size_t c, std::size_t b, std::size_t e) {
