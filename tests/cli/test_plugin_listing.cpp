@@ -8,8 +8,18 @@
 using namespace mdlab::test;
 
 namespace {
-const std::vector<std::string> builtins{"circle", "sphere", "vp", "ve", "empirical", "euler_maruyama",
-                                        "pf_ode_heun", "memorization", "manifold_distance"};
+const std::vector<std::string> builtins{
+    // manifolds
+    "circle", "sphere", "torus", "swiss_roll", "curve", "linear_subspace", "gaussian_mixture", "dataset",
+    // processes
+    "ou", "vp", "subvp", "ve", "edm", "cosine",
+    // estimators
+    "empirical",
+    // samplers
+    "euler_maruyama", "ddpm_ancestral", "ddim", "pf_ode_euler", "pf_ode_heun", "rk45", "dpmpp_2m",
+    "predictor_corrector", "annealed_langevin", "drifting",
+    // metrics
+    "memorization", "manifold_distance"};
 }
 
 TEST_CASE("mdlab plugins lists the built-in plugins with one-line summaries") {
@@ -24,6 +34,15 @@ TEST_CASE("mdlab plugins lists the built-in plugins with one-line summaries") {
     }
     for (const char* kind : {"manifold:", "process:", "estimator:", "sampler:", "metric:"})
         CHECK(r.out.find(kind) != std::string::npos);
+}
+
+TEST_CASE("mdlab describe works for every plugin") {
+    for (const auto& name : builtins) {
+        INFO(name);
+        const auto r = run_mdlab({"describe", name});
+        CHECK(r.exit_code == 0);
+        CHECK(r.out.rfind(name + " (", 0) == 0);
+    }
 }
 
 TEST_CASE("mdlab plugins --kind and --json") {
