@@ -21,57 +21,19 @@
 #include <mdlab/embedding.hpp>
 #include <mdlab/mdlab.hpp>
 
+#include "manifold_check.hpp"
 #include "mdlab_test.hpp"
 
 namespace {
 
 using mdlab::Matrix;
 using mdlab::Vector;
-constexpr double pi = 3.14159265358979323846;
-constexpr double two_pi = 2.0 * pi;
-
-std::shared_ptr<mdlab::Manifold> prepared(const std::string& name, const std::string& json,
-                                          mdlab::test::TestContext& ctx) {
-    auto m = mdlab::test::make<mdlab::Manifold>(name, json);
-    m->prepare(ctx);
-    return m;
-}
-
-// The embedding the plugins draw: Isometry::random from the node's "embedding" stream, chunk 0.
-mdlab::Isometry embedding_of(const mdlab::Context& ctx, std::size_t D, std::size_t m) {
-    mdlab::Rng rng = ctx.stream("embedding").chunk(0);
-    return mdlab::Isometry::random(D, m, rng);
-}
+using namespace mdlab::test;  // the helpers of manifold_check.hpp
 
 double row_norm(const Matrix& x, std::size_t i) {
     double s = 0.0;
     for (std::size_t j = 0; j < mdlab::cols(x); ++j) s += x(i, j) * x(i, j);
     return std::sqrt(s);
-}
-
-double row_dist(const Matrix& a, std::size_t i, const Matrix& b, std::size_t k) {
-    double s = 0.0;
-    for (std::size_t j = 0; j < mdlab::cols(a); ++j) s += (a(i, j) - b(k, j)) * (a(i, j) - b(k, j));
-    return std::sqrt(s);
-}
-
-double max_abs_diff(const Matrix& a, const Matrix& b) {
-    REQUIRE(a.shape() == b.shape());
-    double m = 0.0;
-    for (std::size_t k = 0; k < a.size(); ++k) m = std::max(m, std::abs(a.data()[k] - b.data()[k]));
-    return m;
-}
-
-bool identical(const Matrix& a, const Matrix& b) {
-    return a.shape() == b.shape() && std::equal(a.data(), a.data() + a.size(), b.data());
-}
-
-// Points scattered around the origin at scale `scale`, off M with probability one.
-Matrix gaussian_points(std::size_t n, std::size_t D, double scale, std::uint64_t seed) {
-    mdlab::Rng rng(seed);
-    Matrix x = Matrix::from_shape({n, D});
-    for (std::size_t k = 0; k < x.size(); ++k) x.data()[k] = scale * rng.normal();
-    return x;
 }
 
 // Pearson chi-square statistic of values against the uniform law on [lo, hi) with `bins` bins.
@@ -88,8 +50,6 @@ double chi_square_uniform(const std::vector<double>& v, double lo, double hi, st
     for (double c : count) chi2 += (c - expected) * (c - expected) / expected;
     return chi2;
 }
-// Upper 0.1% point of chi-square with 19 degrees of freedom (20 bins).
-constexpr double chi2_19_999 = 43.820;
 
 // Unit vector in R^{k+1} with hyperspherical angles th (th_1..th_{k-1} polar, th_k azimuthal).
 std::vector<double> from_angles(const std::vector<double>& th) {
@@ -603,85 +563,6 @@ TEST_CASE("sphere: reproducible by seed and node, and independent of the thread 
 
 namespace {
 
-double dot(const double* a, const double* b, std::size_t n) {
-    double s = 0.0;
-    for (std::size_t i = 0; i < n; ++i) s += a[i] * b[i];
-    return s;
-}
-double norm(const std::vector<double>& v) { return std::sqrt(dot(v.data(), v.data(), v.size())); }
-
-std::vector<double> unit_vector(std::size_t D, std::uint64_t seed) {
-    mdlab::Rng rng(seed);
-    std::vector<double> v(D);
-    for (double& c : v) c = rng.normal();
-    const double n = norm(v);
-    for (double& c : v) c /= n;
-    return v;
-}
-
-// The coordinate densities of mdlab/densities.hpp, written out from their formulas.
-double coord_pdf(const std::string& shape, double kappa, double mode, double u) {
-    if (shape == "uniform") return 1.0;
-    if (shape == "von_mises") return std::exp(kappa * std::cos(two_pi * (u - mode))) / std::cyl_bessel_i(0.0, kappa);
-    return (0.25 + std::abs(std::sin(two_pi * u))) / (0.25 + 2.0 / pi);
-}
-
-// CDF on [lo, hi] of an unnormalised density by the trapezoidal rule on a fine grid (error
-// ~1e-8, far below the KS thresholds), linearly interpolated.
-class NumericCdf {
-public:
-    NumericCdf(const std::function<double(double)>& f, double lo, double hi, std::size_t n = 40000)
-        : lo_(lo), hi_(hi), F_(n + 1, 0.0) {
-        const double h = (hi - lo) / static_cast<double>(n);
-        double prev = f(lo);
-        for (std::size_t i = 1; i <= n; ++i) {
-            const double cur = f(lo + h * static_cast<double>(i));
-            F_[i] = F_[i - 1] + 0.5 * h * (prev + cur);
-            prev = cur;
-        }
-        for (double& v : F_) v /= F_[n];
-    }
-    double operator()(double x) const {
-        const double s = (x - lo_) / (hi_ - lo_) * static_cast<double>(F_.size() - 1);
-        if (s <= 0.0) return 0.0;
-        const std::size_t i = static_cast<std::size_t>(s);
-        if (i + 1 >= F_.size()) return 1.0;
-        return F_[i] + (s - static_cast<double>(i)) * (F_[i + 1] - F_[i]);
-    }
-
-private:
-    double lo_, hi_;
-    std::vector<double> F_;
-};
-
-double ks_statistic(std::vector<double> v, const std::function<double(double)>& cdf) {
-    std::sort(v.begin(), v.end());
-    const double n = static_cast<double>(v.size());
-    double d = 0.0;
-    for (std::size_t i = 0; i < v.size(); ++i) {
-        const double f = cdf(v[i]);
-        d = std::max({d, static_cast<double>(i + 1) / n - f, f - static_cast<double>(i) / n});
-    }
-    return d;
-}
-// P(sqrt(n) D_n > 1.949) = 0.001 (Kolmogorov distribution).
-double ks_critical(std::size_t n) { return 1.949 / std::sqrt(static_cast<double>(n)); }
-
-std::pair<double, double> mean_se(const std::vector<double>& v) {
-    double m = 0.0, s2 = 0.0;
-    for (double x : v) m += x;
-    m /= static_cast<double>(v.size());
-    for (double x : v) s2 += (x - m) * (x - m);
-    s2 /= static_cast<double>(v.size() - 1);
-    return {m, std::sqrt(s2 / static_cast<double>(v.size()))};
-}
-
-double quad_mean(const mdlab::Quadrature& q, const std::function<double(const double*)>& f) {
-    double s = 0.0;
-    for (std::size_t i = 0; i < mdlab::rows(q.nodes); ++i) s += q.weights(i) * f(mdlab::row(q.nodes, i));
-    return s;
-}
-
 void check_weights(const mdlab::Quadrature& q, std::size_t count, const mdlab::Manifold& m) {
     REQUIRE(mdlab::rows(q.nodes) == count);
     REQUIRE(mdlab::cols(q.nodes) == m.ambient_dim());
@@ -694,45 +575,6 @@ void check_weights(const mdlab::Quadrature& q, std::size_t count, const mdlab::M
     CHECK(std::abs(s - 1.0) < 1e-12);
     const Vector d = m.distance(q.nodes);
     CHECK(*std::max_element(d.begin(), d.end()) < 1e-12);
-}
-
-// Draws with `noise` = s and without from the same stream: the difference must be normal noise
-// of scale s: orthogonal to the tangent space at the clean point, mapped back onto that point by
-// the projection, with E dist^2 = c s^2 (c = D - k; dist^2 / s^2 ~ chi^2_c).
-void check_normal_noise(const std::string& name, const std::string& clean_json, const std::string& noisy_json,
-                        double s, std::size_t codim) {
-    const std::size_t n = 20000;
-    mdlab::test::TestContext ctx(41);
-    auto clean_m = prepared(name, clean_json, ctx);
-    auto noisy_m = prepared(name, noisy_json, ctx);
-    CHECK(clean_m->normal_noise() == 0.0);
-    CHECK(noisy_m->normal_noise() == s);
-    const Matrix clean = clean_m->sample(n, ctx.stream("data"));
-    const Matrix noisy = noisy_m->sample(n, ctx.stream("data"));
-    const std::size_t D = mdlab::cols(clean), k = clean_m->intrinsic_dim();
-    REQUIRE(codim == D - k);
-    mdlab::TangentBases tb;
-    clean_m->tangent_bases(clean, tb);
-    const Vector d = noisy_m->distance(noisy);
-    double worst_tan = 0.0, worst_dist = 0.0, sum = 0.0;
-    for (std::size_t i = 0; i < n; ++i) {
-        std::vector<double> diff(D);
-        for (std::size_t c = 0; c < D; ++c) diff[c] = noisy(i, c) - clean(i, c);
-        for (std::size_t j = 0; j < k; ++j) {
-            double t = 0.0;
-            for (std::size_t c = 0; c < D; ++c) t += tb(i, c, j) * diff[c];
-            worst_tan = std::max(worst_tan, std::abs(t));
-        }
-        worst_dist = std::max(worst_dist, std::abs(d(i) - norm(diff)));
-        sum += d(i) * d(i) / (s * s);
-    }
-    const double mean = sum / double(n), se = std::sqrt(2.0 * double(codim) / double(n));
-    INFO(name << ": |T^T noise| <= " << worst_tan << ", |dist - |noise|| <= " << worst_dist << ", E dist^2 / s^2 = " << mean
-              << " (codimension " << codim << ", standard error " << se << ")");
-    CHECK(worst_tan < 1e-11 * s);
-    CHECK(worst_dist < 1e-12);
-    CHECK(max_abs_diff(noisy_m->project(noisy), clean) < 1e-12);
-    CHECK(std::abs(mean - double(codim)) < 4.0 * se);
 }
 
 }  // namespace

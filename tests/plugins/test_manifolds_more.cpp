@@ -23,51 +23,21 @@
 #include <mdlab/embedding.hpp>
 #include <mdlab/mdlab.hpp>
 
+#include "manifold_check.hpp"
 #include "mdlab_test.hpp"
 
 namespace {
 
 using mdlab::Matrix;
 using mdlab::Vector;
-constexpr double pi = 3.14159265358979323846;
-
-std::shared_ptr<mdlab::Manifold> prepared(const std::string& name, const std::string& json,
-                                          mdlab::test::TestContext& ctx) {
-    auto m = mdlab::test::make<mdlab::Manifold>(name, json);
-    m->prepare(ctx);
-    return m;
-}
-
-// The embedding the plugins document: Isometry::random from the node's "embedding" stream, chunk 0.
-mdlab::Isometry embedding_of(const mdlab::Context& ctx, std::size_t D, std::size_t m) {
-    mdlab::Rng rng = ctx.stream("embedding").chunk(0);
-    return mdlab::Isometry::random(D, m, rng);
-}
-
-double max_abs_diff(const Matrix& a, const Matrix& b) {
-    REQUIRE(a.shape() == b.shape());
-    double m = 0.0;
-    for (std::size_t k = 0; k < a.size(); ++k) m = std::max(m, std::abs(a.data()[k] - b.data()[k]));
-    return m;
-}
-
-template <class A>
-bool identical(const A& a, const A& b) {
-    return a.shape() == b.shape() && std::equal(a.data(), a.data() + a.size(), b.data());
-}
-
-double row_dist(const Matrix& a, std::size_t i, const Matrix& b, std::size_t k) {
-    double s = 0.0;
-    for (std::size_t j = 0; j < mdlab::cols(a); ++j) s += (a(i, j) - b(k, j)) * (a(i, j) - b(k, j));
-    return std::sqrt(s);
-}
-
-Matrix gaussian_points(std::size_t n, std::size_t D, double scale, std::uint64_t seed) {
-    mdlab::Rng rng(seed);
-    Matrix x = Matrix::from_shape({n, D});
-    for (std::size_t k = 0; k < x.size(); ++k) x.data()[k] = scale * rng.normal();
-    return x;
-}
+using mdlab::test::chi2_19_999;
+using mdlab::test::embedding_of;
+using mdlab::test::gaussian_points;
+using mdlab::test::identical;
+using mdlab::test::max_abs_diff;
+using mdlab::test::pi;
+using mdlab::test::prepared;
+using mdlab::test::row_dist;
 
 // Pearson chi-square of values in [0, 1) against the density pdf on [0, 1), `bins` equal bins
 // (bin probabilities by composite Simpson, 200 panels per bin).
@@ -91,7 +61,6 @@ double chi_square(const std::vector<double>& v, Pdf pdf, std::size_t bins) {
     }
     return chi2;
 }
-constexpr double chi2_19_999 = 43.820;  // upper 0.1% point, 19 degrees of freedom (20 bins)
 constexpr double chi2_49_999 = 85.351;  // upper 0.1% point, 49 degrees of freedom
 
 // Kolmogorov-Smirnov statistic sqrt(n) sup |F_n - F|; below 1.949 with probability 0.999.
