@@ -5,32 +5,26 @@
 #include <string>
 
 #include <mdlab/mdlab.hpp>
+#include <mdlab/schedules.hpp>
 
 namespace {
 
 class SubVP : public mdlab::ForwardProcess {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::PluginSpec("subvp", "1.0.0",
-                                 "sub-VP SDE, beta(t) = beta_min + t (beta_max - beta_min), alpha = exp(-B(t)/2), "
-                                 "sigma = 1 - alpha^2, g^2 = beta (1 - exp(-2B))")
-            .param(mdlab::real("beta_min", 0.1, "beta(0), noise rate at t = 0").at_least(0.0))
-            .param(mdlab::real("beta_max", 20.0, "beta(1), noise rate at t = 1 (>= beta_min)").greater_than(0.0))
-            .param(mdlab::real("t_end", 1.0, "end time T of the forward process").greater_than(0.0));
+        mdlab::PluginSpec spec("subvp", "1.0.0",
+                               "sub-VP SDE, beta(t) = beta_min + t (beta_max - beta_min), alpha = exp(-B(t)/2), "
+                               "sigma = 1 - alpha^2, g^2 = beta (1 - exp(-2B))");
+        mdlab::LinearBetaSchedule::declare(spec);
+        return spec;
     }
 
-    explicit SubVP(const mdlab::Params& p)
-        : b0_(p.real("beta_min")), b1_(p.real("beta_max")), t_end_(p.real("t_end")) {
-        if (b1_ < b0_)
-            throw mdlab::InputError("subvp: beta_max = " + std::to_string(b1_) + " must be at least beta_min = " +
-                                        std::to_string(b0_),
-                                    "beta_max");
-    }
+    explicit SubVP(const mdlab::Params& p) : schedule_(p, "subvp") {}
 
-    double t_end() const override { return t_end_; }
+    double t_end() const override { return schedule_.t_end(); }
 
-    double beta(double t) const { return b0_ + t * (b1_ - b0_); }
-    double big_b(double t) const { return t * (b0_ + 0.5 * t * (b1_ - b0_)); }
+    double beta(double t) const { return schedule_.beta(t); }
+    double big_b(double t) const { return schedule_.big_b(t); }
 
     double alpha(double t) const override { return std::exp(-0.5 * big_b(t)); }
     // sigma = 1 - exp(-B) = -expm1(-B): accurate at tiny t, where sigma ~ beta_min t.
@@ -44,7 +38,7 @@ public:
     double prior_std() const override { return 1.0; }
 
 private:
-    double b0_, b1_, t_end_;
+    mdlab::LinearBetaSchedule schedule_;
 };
 
 }  // namespace

@@ -5,33 +5,27 @@
 #include <string>
 
 #include <mdlab/mdlab.hpp>
+#include <mdlab/schedules.hpp>
 
 namespace {
 
 class VP : public mdlab::ForwardProcess {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::PluginSpec("vp", "1.0.0",
-                                 "variance-preserving SDE, beta(t) = beta_min + t (beta_max - beta_min), "
-                                 "alpha = exp(-B(t)/2), sigma^2 = 1 - alpha^2")
-            .param(mdlab::real("beta_min", 0.1, "beta(0), noise rate at t = 0").at_least(0.0))
-            .param(mdlab::real("beta_max", 20.0, "beta(1), noise rate at t = 1 (>= beta_min)").greater_than(0.0))
-            .param(mdlab::real("t_end", 1.0, "end time T of the forward process").greater_than(0.0));
+        mdlab::PluginSpec spec("vp", "1.0.0",
+                               "variance-preserving SDE, beta(t) = beta_min + t (beta_max - beta_min), "
+                               "alpha = exp(-B(t)/2), sigma^2 = 1 - alpha^2");
+        mdlab::LinearBetaSchedule::declare(spec);
+        return spec;
     }
 
-    explicit VP(const mdlab::Params& p)
-        : b0_(p.real("beta_min")), b1_(p.real("beta_max")), t_end_(p.real("t_end")) {
-        if (b1_ < b0_)
-            throw mdlab::InputError("vp: beta_max = " + std::to_string(b1_) + " must be at least beta_min = " +
-                                        std::to_string(b0_),
-                                    "beta_max");
-    }
+    explicit VP(const mdlab::Params& p) : schedule_(p, "vp") {}
 
-    double t_end() const override { return t_end_; }
+    double t_end() const override { return schedule_.t_end(); }
 
-    double beta(double t) const { return b0_ + t * (b1_ - b0_); }
+    double beta(double t) const { return schedule_.beta(t); }
     // B(t) = integral_0^t beta = beta_min t + (beta_max - beta_min) t^2 / 2.
-    double big_b(double t) const { return t * (b0_ + 0.5 * t * (b1_ - b0_)); }
+    double big_b(double t) const { return schedule_.big_b(t); }
 
     double alpha(double t) const override { return std::exp(-0.5 * big_b(t)); }
     // sigma = sqrt(1 - exp(-B)) through expm1: no cancellation at tiny t.
@@ -41,8 +35,8 @@ public:
     double dsigma_dt(double t) const override {
         const double s = sigma(t);
         if (s > 0.0) return beta(t) * std::exp(-big_b(t)) / (2.0 * s);
-        if (b0_ > 0.0) return std::numeric_limits<double>::infinity();
-        return std::sqrt(0.5 * (b1_ - b0_));  // beta_min = 0: sigma ~ t sqrt(beta_max / 2)
+        if (schedule_.beta_min() > 0.0) return std::numeric_limits<double>::infinity();
+        return std::sqrt(0.5 * (schedule_.beta_max() - schedule_.beta_min()));  // beta_min = 0: sigma ~ t sqrt(beta_max / 2)
     }
     // N(0, I): the stationary law of the VP SDE and the prior of score_sde's VPSDE
     // (prior_sampling = randn); for data of unit variance it is also the exact marginal variance,
@@ -50,7 +44,7 @@ public:
     double prior_std() const override { return 1.0; }
 
 private:
-    double b0_, b1_, t_end_;
+    mdlab::LinearBetaSchedule schedule_;
 };
 
 }  // namespace

@@ -45,11 +45,7 @@ public:
         mdlab::Trajectory trajectory(settings_, steps);
         trajectory.record(0, t[0], x);
 
-        auto each = [&](auto&& f) {
-            mdlab::for_chunks(size, mdlab::random_chunk_rows * 16, [&](std::size_t, std::size_t b, std::size_t e) {
-                for (std::size_t k = b; k < e; ++k) f(k);
-            });
-        };
+        auto each = [&](auto&& f) { mdlab::for_each_index(size, f); };
 
         for (std::size_t i = 0; i < steps; ++i) {
             if (ctx.cancelled()) throw mdlab::Error("cancelled");

@@ -179,11 +179,7 @@ public:
         mdlab::Matrix to_data = mdlab::Matrix::from_shape({n, d}), to_model = mdlab::Matrix::from_shape({n, d});
         mdlab::Matrix v = mdlab::Matrix::from_shape({n, d});
 
-        auto each = [&](auto&& f) {
-            mdlab::for_chunks(size, mdlab::random_chunk_rows * 16, [&](std::size_t, std::size_t b, std::size_t e) {
-                for (std::size_t k = b; k < e; ++k) f(k);
-            });
-        };
+        auto each = [&](auto&& f) { mdlab::for_each_index(size, f); };
         // V at the current particles; returns the RMS of |V| over the particles.
         auto field = [&]() {
             const SoftmaxKeys model_keys(y);

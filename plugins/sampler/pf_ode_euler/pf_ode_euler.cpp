@@ -40,18 +40,13 @@ public:
         double score_evals = 0.0;
 
         // Elementwise loops over all values, chunked for the thread pool (deterministic: no reductions).
-        auto each = [&](auto&& f) {
-            mdlab::for_chunks(size, mdlab::random_chunk_rows * 16, [&](std::size_t, std::size_t b, std::size_t e) {
-                for (std::size_t k = b; k < e; ++k) f(k);
-            });
-        };
+        auto each = [&](auto&& f) { mdlab::for_each_index(size, f); };
 
         // Frames are in the original variable x = alpha xh, converted only when a frame is taken
         // (x still holds the initial points exactly at step 0).
         mdlab::Trajectory trajectory(settings_, steps);
-        const std::size_t every = settings_.record_every;
         auto record = [&](std::size_t step) {
-            if (every == 0 || (step % every != 0 && step != steps)) return;
+            if (!trajectory.wants(step)) return;
             if (step > 0) {
                 const double a = process.alpha(t[step]);
                 each([&](std::size_t k) { x.data()[k] = a * xh.data()[k]; });

@@ -58,12 +58,10 @@ constexpr double E1 = 71.0 / 57600.0, E3 = -71.0 / 16695.0, E4 = 71.0 / 1920.0, 
 // Step-size controller (safety factor, bounds of the step ratio, exponent 1 / (4 + 1)).
 constexpr double safety = 0.9, min_factor = 0.2, max_factor = 10.0, exponent = 1.0 / 5.0;
 
-// Elementwise loops over all values, chunked for the thread pool (no reductions: deterministic).
+// Elementwise loops over all values (mdlab::for_each_index: no reductions, deterministic).
 template <class F>
 void each(std::size_t size, F&& f) {
-    mdlab::for_chunks(size, mdlab::random_chunk_rows * 16, [&](std::size_t, std::size_t b, std::size_t e) {
-        for (std::size_t k = b; k < e; ++k) f(k);
-    });
+    mdlab::for_each_index(size, std::forward<F>(f));
 }
 
 // out = y + h sum_j c_j k_j over the given stages, summed in a fixed order.

@@ -25,6 +25,15 @@ void for_chunks(std::size_t n, std::size_t chunk, Body&& body) {
         tbb::simple_partitioner());
 }
 
+// Calls f(k) for every k in [0, n), in parallel over fixed chunks: for elementwise updates of a
+// sampler's state (no reduction, so the result never depends on the thread count).
+template <class F>
+void for_each_index(std::size_t n, F&& f) {
+    for_chunks(n, 4096, [&](std::size_t, std::size_t b, std::size_t e) {
+        for (std::size_t k = b; k < e; ++k) f(k);
+    });
+}
+
 // Sum of f(i) for i in [0, n): chunked, partial sums added in chunk order (bit-reproducible).
 template <class F>
 double ordered_sum(std::size_t n, F&& f, std::size_t chunk = 1024) {

@@ -88,9 +88,11 @@ class Trajectory {
 public:
     Trajectory(const SamplerSettings& s, std::size_t steps) : every_(s.record_every), steps_(steps) {}
     bool enabled() const { return every_ > 0; }
+    // Whether step `step` is a frame: step 0, every `record_every` steps, and the last step.
+    bool wants(std::size_t step) const { return enabled() && (step % every_ == 0 || step == steps_); }
     // Call with step 0 for the initial points and i + 1 after step i.
     void record(std::size_t step, double t, const Matrix& x) {
-        if (!enabled() || (step % every_ != 0 && step != steps_)) return;
+        if (!wants(step)) return;
         if (!frames_.empty() && step == last_step_) return;
         shape_ = {rows(x), cols(x)};
         frames_.insert(frames_.end(), x.data(), x.data() + x.size());
