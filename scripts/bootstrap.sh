@@ -22,7 +22,8 @@ esac
 packages=(g++ cmake ninja-build
           libboost1.81-dev libboost-json1.81-dev libtbb-dev
           libxtensor-dev xtl-dev libxsimd-dev catch2
-          libcli11-dev libfmt-dev)
+          libcli11-dev libfmt-dev
+          libtorch-dev)  # only the mlp estimator plugin uses libtorch
 
 missing=()
 for p in "${packages[@]}"; do

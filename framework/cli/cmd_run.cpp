@@ -15,8 +15,6 @@
 
 namespace mdlab::cli {
 
-namespace {
-
 runtime::ValidatedPipeline read_and_validate(const std::filesystem::path& file, const std::vector<std::string>& sets,
                                              const runtime::Registry& registry) {
     std::vector<runtime::Override> overrides;
@@ -31,8 +29,6 @@ runtime::ValidatedPipeline read_and_validate(const std::filesystem::path& file, 
     if (!bad.empty()) throw runtime::BadInput(bad);
     return runtime::validate(runtime::read_pipeline(file), overrides, registry);
 }
-
-}  // namespace
 
 int validate(const std::filesystem::path& file, const std::vector<std::string>& sets, const runtime::Registry& registry) {
     const runtime::ValidatedPipeline vp = read_and_validate(file, sets, registry);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "mdlab/runtime/pipeline.hpp"
 #include "mdlab/runtime/registry.hpp"
 
 namespace mdlab::cli {
@@ -29,6 +30,22 @@ struct DescribeArgs {
     bool json = false;
 };
 
+struct ScoreArgs {
+    std::filesystem::path pipeline;
+    std::string node;
+    double t = 0.0;
+    std::filesystem::path points;
+    std::filesystem::path out;
+    std::vector<std::string> sets;
+    std::size_t cell = 0;
+    bool denoise = false;  // write the Tweedie denoiser instead of the score
+    int threads = 0;
+};
+
+// Reads a pipeline file, applies --set overrides and validates it against the registry.
+runtime::ValidatedPipeline read_and_validate(const std::filesystem::path& file, const std::vector<std::string>& sets,
+                                             const runtime::Registry& registry);
+
 // Loads the plugins from --plugin-dir folders, MDLAB_PLUGIN_PATH and the standard places.
 void load_plugins(runtime::Registry& registry, const std::vector<std::filesystem::path>& plugin_dirs);
 
@@ -36,5 +53,6 @@ int run(const RunArgs& args, const runtime::Registry& registry);
 int validate(const std::filesystem::path& pipeline, const std::vector<std::string>& sets, const runtime::Registry& registry);
 int list_plugins(const ListArgs& args, const runtime::Registry& registry);
 int describe(const DescribeArgs& args, const runtime::Registry& registry);
+int score(const ScoreArgs& args, const runtime::Registry& registry);
 
 }  // namespace mdlab::cli

@@ -49,6 +49,19 @@ int main(int argc, char** argv) {
     describe_cmd->add_flag("--json", describe.json, "machine-readable output");
     add_plugin_dir(describe_cmd);
 
+    cli::ScoreArgs score;
+    CLI::App* score_cmd = app.add_subcommand("score", "evaluate an estimator node at given points and time, writing .npy");
+    score_cmd->add_option("pipeline", score.pipeline, "pipeline JSON file")->required();
+    score_cmd->add_option("--node", score.node, "id of the estimator node")->required();
+    score_cmd->add_option("--t", score.t, "diffusion time")->required();
+    score_cmd->add_option("--points", score.points, "query points: a 2-D float64 .npy file, one point per row")->required();
+    score_cmd->add_option("--out,-o", score.out, "output .npy file (same shape as the points)")->required();
+    score_cmd->add_option("--cell", score.cell, "sweep cell to take the node from (default 0)");
+    score_cmd->add_option("--set", score.sets, "override a parameter: node.key=value (repeatable)");
+    score_cmd->add_flag("--denoise", score.denoise, "write the Tweedie denoiser (x + sigma^2 s) / alpha instead of the score");
+    score_cmd->add_option("--threads,-j", score.threads, "worker threads (default: all cores)")->check(CLI::PositiveNumber);
+    add_plugin_dir(score_cmd);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -69,6 +82,7 @@ int main(int argc, char** argv) {
         if (*validate_cmd) return cli::validate(validate_file, validate_sets, registry);
         if (*plugins_cmd) return cli::list_plugins(list, registry);
         if (*describe_cmd) return cli::describe(describe, registry);
+        if (*score_cmd) return cli::score(score, registry);
     } catch (const runtime::BadInput& e) {
         for (const auto& d : e.diagnostics()) std::cerr << d.format() << "\n";
         return 2;

@@ -61,13 +61,20 @@ std::vector<std::string> signatures(const ValidatedPipeline& vp, const Cell& cel
 
 class CellRun {
 public:
+    // `needed` (by node index, empty: all) limits the cell to some nodes; the others are skipped.
     CellRun(const ValidatedPipeline& vp, const Cell& cell, const Registry& reg, NodeCache& cache,
-            RunObserver& observer, const std::atomic<bool>& cancel)
+            RunObserver& observer, const std::atomic<bool>& cancel, std::vector<bool> needed = {})
         : vp_(vp), cell_(cell), reg_(reg), cache_(cache), observer_(observer), cancel_(cancel),
-          sig_(signatures(vp, cell)), results_(vp.nodes.size()) {
+          sig_(signatures(vp, cell)), results_(vp.nodes.size()), needed_(std::move(needed)) {
         outcome_.index = cell.index;
         outcome_.nodes.resize(vp.nodes.size());
+        if (needed_.empty()) needed_.assign(vp.nodes.size(), true);
+        for (std::size_t i = 0; i < vp.nodes.size(); ++i)
+            if (!needed_[i]) outcome_.nodes[i].error = "not needed";
     }
+
+    // A node's output after run().
+    const NodeValue& value(std::size_t i) const { return results_[i].value; }
 
     CellOutcome run() {
         cache_.retain(std::set<std::string>(sig_.begin(), sig_.end()));
@@ -78,6 +85,7 @@ public:
             nodes.push_back(std::make_unique<tbb::flow::continue_node<tbb::flow::continue_msg>>(
                 g, [this, i](const tbb::flow::continue_msg&) { run_node_safely(i); }));
         for (std::size_t i = 0; i < vp_.nodes.size(); ++i) {
+            if (!needed_[i]) continue;
             std::set<std::size_t> sources;
             for (const auto& in : vp_.nodes[i].inputs) sources.insert(in.second);
             if (sources.empty()) tbb::flow::make_edge(start, *nodes[i]);
@@ -155,6 +163,7 @@ private:
     const std::atomic<bool>& cancel_;
     std::vector<std::string> sig_;
     std::vector<NodeResult> results_;  // each written by its own node's task only
+    std::vector<bool> needed_;
     CellOutcome outcome_;
 };
 
@@ -173,6 +182,23 @@ RunOutcome execute(const ValidatedPipeline& pipeline, const Registry& registry, 
     }
     if (cancel.load()) outcome.cancelled = true;
     return outcome;
+}
+
+NodeValue compute_node(const ValidatedPipeline& pipeline, const Registry& registry, std::size_t cell,
+                       std::size_t target, RunObserver& observer, const std::atomic<bool>& cancel,
+                       CellOutcome* outcome) {
+    // The target and everything upstream of it: walk the topological order backwards.
+    std::vector<bool> needed(pipeline.nodes.size(), false);
+    needed.at(target) = true;
+    for (auto it = pipeline.order.rbegin(); it != pipeline.order.rend(); ++it)
+        if (needed[*it])
+            for (const auto& in : pipeline.nodes[*it].inputs) needed[in.second] = true;
+    NodeCache cache;
+    CellRun run(pipeline, pipeline.cells.at(cell), registry, cache, observer, cancel, needed);
+    CellOutcome result = run.run();
+    NodeValue value = run.value(target);
+    if (outcome) *outcome = std::move(result);
+    return value;
 }
 
 }  // namespace mdlab::runtime

@@ -57,4 +57,10 @@ public:
 RunOutcome execute(const ValidatedPipeline& pipeline, const Registry& registry, RunObserver& observer,
                    const std::atomic<bool>& cancel);
 
+// Runs node `target` of sweep cell `cell` and the nodes it depends on (nothing else), and returns
+// its output: monostate when it or a node upstream failed; `outcome` (if given) says which and why.
+NodeValue compute_node(const ValidatedPipeline& pipeline, const Registry& registry, std::size_t cell,
+                       std::size_t target, RunObserver& observer, const std::atomic<bool>& cancel,
+                       CellOutcome* outcome = nullptr);
+
 }  // namespace mdlab::runtime

@@ -1,0 +1,145 @@
+// mdlab score: evaluate one estimator node of a pipeline at user-given points and time.
+//
+// The node and everything upstream of it (data, process, training) run exactly as in
+// `mdlab run` for the chosen sweep cell, so the scores written are those the pipeline's
+// samplers would see. Extra files the nodes write (trajectories, loss curves) go to a scratch
+// folder that is removed afterwards.
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <random>
+
+#include <tbb/global_control.h>
+
+#include <mdlab/npy.hpp>
+
+#include "commands.hpp"
+#include "mdlab/runtime/cancel.hpp"
+#include "mdlab/runtime/diagnostics.hpp"
+#include "mdlab/runtime/executor.hpp"
+
+namespace mdlab::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Observer for a partial run: files into a scratch folder, log lines to stderr on failure only.
+class ScratchObserver : public runtime::RunObserver {
+public:
+    ScratchObserver() {
+        std::random_device rd;
+        dir_ = fs::temp_directory_path() / ("mdlab-score-" + std::to_string(rd()) + std::to_string(rd()));
+        fs::create_directories(dir_);
+    }
+    ~ScratchObserver() override {
+        std::error_code ec;
+        fs::remove_all(dir_, ec);
+    }
+    fs::path cell_dir(std::size_t) override { return dir_; }
+    void log(const std::string&) override {}
+    void progress(std::size_t, std::size_t, double) override {}
+    void points(std::size_t, const std::string&, const Matrix&) override {}
+
+private:
+    fs::path dir_;
+};
+
+runtime::Diagnostic argument_error(const std::string& key, std::string message, std::string hint = {}) {
+    runtime::Diagnostic d;
+    d.file = "command line";
+    d.key = key;
+    d.message = std::move(message);
+    d.hint = std::move(hint);
+    return d;
+}
+
+std::string estimator_nodes(const runtime::ValidatedPipeline& vp) {
+    std::string list;
+    for (const auto& n : vp.nodes)
+        if (n.plugin->spec.kind == Kind::estimator) list += (list.empty() ? "" : ", ") + n.id;
+    return list.empty() ? "the pipeline has no estimator node" : "estimator nodes: " + list;
+}
+
+}  // namespace
+
+int score(const ScoreArgs& args, const runtime::Registry& registry) {
+    const runtime::ValidatedPipeline vp = read_and_validate(args.pipeline, args.sets, registry);
+
+    std::size_t target = vp.nodes.size();
+    for (std::size_t i = 0; i < vp.nodes.size(); ++i)
+        if (vp.nodes[i].id == args.node) target = i;
+    if (target == vp.nodes.size())
+        throw runtime::BadInput(argument_error("--node", "no node '" + args.node + "' in " + args.pipeline.string(),
+                                               estimator_nodes(vp)));
+    if (vp.nodes[target].plugin->spec.kind != Kind::estimator)
+        throw runtime::BadInput(argument_error(
+            "--node", "node '" + args.node + "' is a " + std::string(to_string(vp.nodes[target].plugin->spec.kind)) +
+                          " (" + vp.nodes[target].plugin->spec.name + "), not a score estimator",
+            estimator_nodes(vp)));
+    if (args.cell >= vp.cells.size())
+        throw runtime::BadInput(argument_error("--cell", "cell " + std::to_string(args.cell) + " does not exist",
+                                               "the pipeline has " + std::to_string(vp.cells.size()) +
+                                                   " sweep cell(s), numbered from 0"));
+    if (!std::isfinite(args.t))
+        throw runtime::BadInput(argument_error("--t", "the time must be a finite number"));
+
+    Matrix points;
+    try {
+        points = npy::read(args.points);
+    } catch (const std::exception& e) {
+        throw runtime::BadInput(argument_error("--points", e.what(), "a 2-D float64 .npy array, one point per row"));
+    }
+
+    for (std::size_t k = 0; k < points.size(); ++k)
+        if (!std::isfinite(points.data()[k]))
+            throw runtime::BadInput(argument_error("--points", args.points.string() + ": row " +
+                                                                   std::to_string(k / std::max<std::size_t>(cols(points), 1)) +
+                                                                   " is not finite"));
+
+    std::optional<tbb::global_control> threads;
+    if (args.threads > 0)
+        threads.emplace(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(args.threads));
+    ScratchObserver observer;
+    const std::atomic<bool>& cancel = runtime::install_interrupt_handler();
+    runtime::CellOutcome outcome;
+    const NodeValue value = runtime::compute_node(vp, registry, args.cell, target, observer, cancel, &outcome);
+
+    const auto* estimator = std::get_if<std::shared_ptr<const ScoreEstimator>>(&value);
+    if (!estimator || !*estimator) {
+        bool input_error = false;
+        for (std::size_t i = 0; i < outcome.nodes.size(); ++i)
+            if (outcome.nodes[i].status == runtime::NodeStatus::failed) {
+                input_error = input_error || outcome.nodes[i].input_error;
+                std::cerr << args.pipeline.string() << ": error: cell " << args.cell << ", node '" << vp.nodes[i].id
+                          << "'"
+                          << (outcome.nodes[i].error_key.empty() ? "" : ", key '" + outcome.nodes[i].error_key + "'")
+                          << ": " << outcome.nodes[i].error << "\n";
+            }
+        if (cancel.load()) std::cerr << "mdlab: cancelled\n";
+        return input_error ? 2 : 1;
+    }
+    const ScoreEstimator& est = **estimator;
+    if (cols(points) != est.dim())
+        throw runtime::BadInput(argument_error("--points",
+                                               args.points.string() + " has " + std::to_string(cols(points)) +
+                                                   " columns but node '" + args.node + "' scores points in R^" +
+                                                   std::to_string(est.dim()),
+                                               "one point per row, " + std::to_string(est.dim()) + " columns"));
+    Matrix out;
+    try {
+        if (args.denoise)
+            est.denoise(points, args.t, out);
+        else
+            est.score(points, args.t, out);
+    } catch (const Error& e) {
+        // The points and the time are the only things chosen here: a refusal is about them.
+        throw runtime::BadInput(argument_error("--t", e.what(), "a time where the node's process has sigma(t) > 0"));
+    }
+    npy::write(args.out, out);
+    std::cout << "wrote " << rows(out) << " x " << cols(out) << (args.denoise ? " denoised points" : " scores")
+              << " of node '" << args.node << "' at t = " << args.t << " to " << args.out.string() << "\n";
+    return 0;
+}
+
+}  // namespace mdlab::cli
