@@ -15,108 +15,21 @@
 // Gaussian identity above holds exactly, and particles sitting on the data (q = mu_data) are a
 // fixed point, V = 0. (Excluding it would only enlarge the repulsion by the normalisation.)
 //
-// Both weighted means are computed streaming over blocks of keys with an online maximum of the
-// log-weights (flash-attention style, as mdlab/kernels/softmax_score.hpp): no n x N matrix is
-// held, nothing over- or underflows at small tau. One loop, generic over the kernel's
-// log-weight as a function of the squared distance, serves both kernels.
-#include <algorithm>
+// Both weighted means come from the shared kernel mdlab/kernels/mean_shift.hpp, computed
+// streaming over blocks of points with an online maximum of the log-weights (flash-attention
+// style): no n x N matrix is held, nothing over- or underflows at small tau.
+#include <cfloat>
 #include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
 
-#include <mdlab/kernels/softmax_score.hpp>
+#include <mdlab/kernels/mean_shift.hpp>
 #include <mdlab/mdlab.hpp>
 
 namespace {
 
 using mdlab::kernels::SoftmaxKeys;
-
-constexpr std::size_t block = SoftmaxKeys::block;  // keys per packed block
-constexpr std::size_t lanes = 8;                    // fixed partial sums (order fixed by the code)
-constexpr std::size_t query_chunk = 16;             // queries per parallel task
-static_assert(block % lanes == 0, "the key block must be a multiple of the lane count");
-
-struct GaussianLogWeight {
-    double inv_2tau2;
-    double operator()(double d2) const { return -d2 * inv_2tau2; }
-};
-struct LaplaceLogWeight {
-    double inv_tau;
-    double operator()(double d2) const { return -std::sqrt(d2) * inv_tau; }
-};
-
-// out_i = sum_j w_ij (k_j - x_i) / sum_j w_ij, w_ij = exp(logw(|x_i - k_j|^2)): the kernel-weighted
-// mean of the keys minus the query. Each query depends only on itself: bit-identical for any
-// thread count.
-template <class LogW>
-void mean_shift(const mdlab::Matrix& x, const SoftmaxKeys& keys, LogW logw, mdlab::Matrix& out) {
-    constexpr double inf = std::numeric_limits<double>::infinity();
-    const std::size_t m = mdlab::rows(x), d = keys.dim();
-    mdlab::for_chunks(m, query_chunk, [&](std::size_t, std::size_t q0, std::size_t q1) {
-        std::vector<double> acc(d * lanes);
-        alignas(64) double dist[block];
-        alignas(64) double e[block];
-        alignas(64) double sum[lanes];
-        for (std::size_t q = q0; q < q1; ++q) {
-            const double* xq = mdlab::row(x, q);
-            std::fill(acc.begin(), acc.end(), 0.0);
-            std::fill(sum, sum + lanes, 0.0);
-            double mx = -inf;  // running maximum log-weight
-            for (std::size_t b = 0; b < keys.blocks(); ++b) {
-                const double* kb = keys.data(b);
-                const std::size_t valid = keys.count(b);
-                for (std::size_t k = 0; k < block; ++k) dist[k] = 0.0;
-                for (std::size_t j = 0; j < d; ++j) {
-                    const double xj = xq[j];
-                    const double* kj = kb + j * block;
-                    for (std::size_t k = 0; k < block; ++k) {
-                        const double r = kj[k] - xj;
-                        dist[k] += r * r;
-                    }
-                }
-                double bmax = -inf;
-                for (std::size_t k = 0; k < block; ++k) {
-                    e[k] = k < valid ? logw(dist[k]) : -inf;  // padding: weight 0
-                    bmax = e[k] > bmax ? e[k] : bmax;
-                }
-                if (!(bmax > -inf)) continue;  // nothing finite in this block
-                if (bmax > mx) {               // new maximum: rescale what was accumulated
-                    const double scale = std::exp(mx - bmax);  // 0 on the first block
-                    for (std::size_t l = 0; l < lanes; ++l) sum[l] *= scale;
-                    for (double& a : acc) a *= scale;
-                    mx = bmax;
-                }
-                for (std::size_t k = 0; k < block; ++k) e[k] = std::exp(e[k] - mx);  // in [0, 1]
-                for (std::size_t k = 0; k < block; k += lanes)
-                    for (std::size_t l = 0; l < lanes; ++l) sum[l] += e[k + l];
-                // acc_j += e_k (k_j - x_j) directly, not as a weighted mean minus x: accurate when
-                // the keys nearly coincide with the query.
-                for (std::size_t j = 0; j < d; ++j) {
-                    const double xj = xq[j];
-                    const double* kj = kb + j * block;
-                    alignas(64) double t[lanes];
-                    for (std::size_t l = 0; l < lanes; ++l) t[l] = acc[j * lanes + l];
-                    for (std::size_t k = 0; k < block; k += lanes)
-                        for (std::size_t l = 0; l < lanes; ++l) t[l] += e[k + l] * (kj[k + l] - xj);
-                    for (std::size_t l = 0; l < lanes; ++l) acc[j * lanes + l] = t[l];
-                }
-            }
-            double total = 0.0;
-            for (std::size_t l = 0; l < lanes; ++l) total += sum[l];
-            double* o = mdlab::row(out, q);
-            if (!(total > 0.0)) {  // NaN query, or every distance overflowed: let the caller catch it
-                for (std::size_t j = 0; j < d; ++j) o[j] = std::numeric_limits<double>::quiet_NaN();
-                continue;
-            }
-            for (std::size_t j = 0; j < d; ++j) {
-                double s = 0.0;
-                for (std::size_t l = 0; l < lanes; ++l) s += acc[j * lanes + l];
-                o[j] = s / total;
-            }
-        }
-    });
-}
 
 // The Trajectory recorder only needs record_every from the sampler settings; drifting has no
 // time grid, so it is built from a settings object carrying just that value.
@@ -159,8 +72,13 @@ public:
 
     explicit Drifting(const mdlab::Params& p)
         : n_(p.count("n")), steps_(p.count("steps")), init_(p.string("init")), record_every_(p.count("record_every")),
-          tau_(p.real("tau")), laplace_(p.string("kernel") == "laplace"), eta_(p.real("eta")), tol_(p.real("tol")),
-          prior_scale_(p.real("prior_scale")) {}
+          tau_(p.real("tau")), kernel_(mdlab::kernels::mean_shift_kernel(p.string("kernel"))), eta_(p.real("eta")),
+          tol_(p.real("tol")), prior_scale_(p.real("prior_scale")) {
+        // The kernels need 1 / (2 tau^2) finite.
+        if (!(tau_ * tau_ >= DBL_MIN))
+            throw mdlab::InputError("drifting: tau = " + std::to_string(tau_) + " is too small (tau^2 must be a normal "
+                                    "double, tau >= 1.5e-154)", "tau");
+    }
 
     mdlab::SampleResult sample(const mdlab::Inputs& inputs, mdlab::Context& ctx) const override {
         const auto data = inputs.points("data");
@@ -183,15 +101,8 @@ public:
         // V at the current particles; returns the RMS of |V| over the particles.
         auto field = [&]() {
             const SoftmaxKeys model_keys(y);
-            if (laplace_) {
-                const LaplaceLogWeight w{1.0 / tau_};
-                mean_shift(y, data_keys, w, to_data);
-                mean_shift(y, model_keys, w, to_model);
-            } else {
-                const GaussianLogWeight w{0.5 / (tau_ * tau_)};
-                mean_shift(y, data_keys, w, to_data);
-                mean_shift(y, model_keys, w, to_model);
-            }
+            mdlab::kernels::mean_shift(y, data_keys, kernel_, tau_, to_data);
+            mdlab::kernels::mean_shift(y, model_keys, kernel_, tau_, to_model);
             each([&](std::size_t k) { v.data()[k] = to_data.data()[k] - to_model.data()[k]; });
             const double s = mdlab::ordered_sum(size, [&](std::size_t k) { return v.data()[k] * v.data()[k]; });
             return std::sqrt(s / double(n));
@@ -266,7 +177,7 @@ private:
     std::string init_;
     std::size_t record_every_;
     double tau_;
-    bool laplace_;
+    mdlab::kernels::MeanShiftKernel kernel_;
     double eta_, tol_, prior_scale_;
 };
 
