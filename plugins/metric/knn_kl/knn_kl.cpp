@@ -1,0 +1,114 @@
+// knn_kl: the k-nearest-neighbour estimate of KL(q || mu_data), q the law of the generated
+// samples, on the manifold (SCIENCE.md §4; Wang, Kulkarni and Verdu 2009, see
+// mdlab/kernels/knn_divergence.hpp):
+//
+//   KL_hat = (k_M / n) sum_i log( nu_k(i) / rho_k(i) ) + log( m / (n - 1) ),
+//
+// with k_M = manifold->intrinsic_dim(), n generated samples, m reference points. Both densities
+// are taken with respect to the volume of M, where they exist: every point (samples, reference,
+// baseline) is first projected onto M (manifold->project), and distances are the ambient
+// Euclidean distances between the projected points. Those chord distances equal the intrinsic
+// distances of M up to a factor 1 + O(curvature^2 r^2) for small r, and the estimator only uses
+// ratios of k-th neighbour distances, which shrink as the samples grow; so it is consistent with
+// d = k_M. This also handles periodic intrinsic coordinates (angles on the circle and torus)
+// without special cases: near-by points across the seam theta = 0 = 2 pi are near-by in R^D.
+// The reference (reference_size points, default the number of samples) comes from the stream
+// "reference"; baseline_kl is the same estimate for a second fresh sample of n points (stream
+// "baseline") against the same reference: a perfect generator's score, near 0 up to noise.
+// Samples off M are judged by their nearest points on M: combine with manifold_distance.
+// Atoms: when k + 1 projected samples coincide (a memorising generator copying one training
+// point several times) the samples' law has no density and kl = +inf, its true value; the run's
+// log says so. A manifold whose mu_data is itself atomic (the dataset manifold: projection onto
+// the nearest data point) has no density, and the metric stops with an error.
+#include <cmath>
+#include <string>
+
+#include <mdlab/kernels/knn_divergence.hpp>
+#include <mdlab/mdlab.hpp>
+
+namespace {
+
+std::string shape_text(const mdlab::Matrix& m) {
+    return std::to_string(mdlab::rows(m)) + " x " + std::to_string(mdlab::cols(m));
+}
+
+void require_samples(const mdlab::Matrix& y, std::size_t d, const std::string& port) {
+    if (mdlab::cols(y) != d)
+        throw mdlab::InputError("knn_kl: '" + port + "' is " + shape_text(y) + " but the manifold lives in R^" +
+                                    std::to_string(d),
+                                port);
+    for (std::size_t k = 0; k < y.size(); ++k)
+        if (!std::isfinite(y.data()[k]))
+            throw mdlab::InputError("knn_kl: row " + std::to_string(k / d) + " of '" + port + "' is not finite", port);
+}
+
+}  // namespace
+
+class KnnKl : public mdlab::Metric {
+public:
+    static mdlab::PluginSpec describe() {
+        return mdlab::PluginSpec("knn_kl", "0.1.0",
+                                 "k-nearest-neighbour estimate (Wang-Kulkarni-Verdu) of KL(samples || mu_data) on the "
+                                 "manifold, beside the fresh-sample baseline")
+            .input("samples", mdlab::ValueKind::points, "generated samples Y (n x D, n > k)")
+            .input("manifold", mdlab::ValueKind::manifold,
+                   "the data manifold: projection, intrinsic dimension, reference and baseline samples")
+            .param(mdlab::integer("k", 5, "neighbour rank k of the distances rho_k and nu_k")
+                       .at_least(1)
+                       .at_most(static_cast<double>(mdlab::kernels::max_neighbours)))
+            .param(mdlab::integer("reference_size", 0,
+                                  "size of the fresh reference sample of mu_data (0: as many as the samples)")
+                       .at_least(0));
+    }
+
+    explicit KnnKl(const mdlab::Params& p) : k_(p.count("k")), reference_size_(p.count("reference_size")) {}
+
+    mdlab::Values evaluate(const mdlab::Inputs& inputs, mdlab::Context& ctx) const override {
+        const auto samples = inputs.points("samples");
+        const auto manifold = inputs.manifold("manifold");
+        const mdlab::Matrix& y = *samples;
+        require_samples(y, manifold->ambient_dim(), "samples");
+        const std::size_t n = mdlab::rows(y), m = reference_size_ == 0 ? n : reference_size_;
+        if (n < k_ + 1)
+            throw mdlab::InputError("knn_kl: " + std::to_string(n) + " samples, but the k-th nearest other sample "
+                                        "needs at least k + 1 = " + std::to_string(k_ + 1),
+                                    "samples");
+        if (m < k_)
+            throw mdlab::InputError("knn_kl: reference_size = " + std::to_string(m) + " is below k = " +
+                                        std::to_string(k_),
+                                    "reference_size");
+        const std::size_t dim = manifold->intrinsic_dim();
+        const mdlab::Matrix ref = manifold->project(manifold->sample(m, ctx.stream("reference")));
+        const mdlab::Matrix base = manifold->project(manifold->sample(n, ctx.stream("baseline")));
+        const mdlab::Matrix yp = manifold->project(y);
+        if (ctx.cancelled()) throw mdlab::Error("knn_kl: cancelled");
+        ctx.progress(0.2);
+
+        const auto estimate = [&](const mdlab::Matrix& p, const char* what) {
+            try {
+                return mdlab::kernels::knn_kl_divergence(p, ref, k_, dim);
+            } catch (const mdlab::InputError&) {
+                throw;
+            } catch (const mdlab::Error& e) {
+                throw mdlab::Error(std::string("knn_kl (") + what + " projected onto the manifold): " + e.what());
+            }
+        };
+        const double kl = estimate(yp, "samples");
+        if (std::isinf(kl))
+            ctx.log("knn_kl: more than k = " + std::to_string(k_) + " projected samples coincide: their law has "
+                    "atoms, so KL(samples || mu_data) = +inf (memorised copies of training points?)");
+        ctx.progress(0.6);
+        const double baseline = estimate(base, "baseline sample");
+        ctx.progress(1.0);
+        return {{"kl", kl},
+                {"baseline_kl", baseline},
+                {"n_samples", static_cast<double>(n)},
+                {"n_reference", static_cast<double>(m)}};
+    }
+
+private:
+    std::size_t k_;
+    std::size_t reference_size_;
+};
+
+MDLAB_PLUGINS(KnnKl)
