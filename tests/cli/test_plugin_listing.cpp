@@ -2,6 +2,8 @@
 #include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
 #include "command.hpp"
 #include "mdlab_test.hpp"
 
@@ -13,13 +15,14 @@ const std::vector<std::string> builtins{
     "circle", "sphere", "torus", "swiss_roll", "curve", "linear_subspace", "gaussian_mixture", "dataset",
     // processes
     "ou", "vp", "subvp", "ve", "edm", "cosine",
-    // estimators
-    "empirical",
+    // estimators (mlp is listed when libtorch was found at build time; see mlp_listed below)
+    "empirical", "kernel_smoothed", "tangent_smoothed", "oracle", "drift", "perturbed",
     // samplers
     "euler_maruyama", "ddpm_ancestral", "ddim", "pf_ode_euler", "pf_ode_heun", "rk45", "dpmpp_2m",
     "predictor_corrector", "annealed_langevin", "drifting",
     // metrics
-    "memorization", "manifold_distance"};
+    "memorization", "manifold_distance", "generalization", "wasserstein", "sliced_wasserstein", "mmd",
+    "tv_intrinsic", "knn_kl", "score_error", "gradient_error", "drift_score_gap"};
 }
 
 TEST_CASE("mdlab plugins lists the built-in plugins with one-line summaries") {
@@ -43,6 +46,19 @@ TEST_CASE("mdlab describe works for every plugin") {
         CHECK(r.exit_code == 0);
         CHECK(r.out.rfind(name + " (", 0) == 0);
     }
+}
+
+TEST_CASE("the mlp estimator is listed and described whenever it was built (libtorch present)") {
+    if (!std::filesystem::exists(plugin_dir() / "mdlab_mlp.so")) {
+        WARN("libtorch was not found at build time: the mlp plugin is not built");
+        return;
+    }
+    const auto r = run_mdlab({"plugins", "--kind", "estimator"});
+    CHECK(r.out.find("  mlp ") != std::string::npos);
+    const auto d = run_mdlab({"describe", "mlp"});
+    CHECK(d.exit_code == 0);
+    for (const char* key : {"width", "depth", "time_features", "epochs", "batch_size", "learning_rate", "patience"})
+        CHECK(d.out.find(key) != std::string::npos);
 }
 
 TEST_CASE("mdlab plugins --kind and --json") {

@@ -287,7 +287,10 @@ public:
         check(x);
         if (!(sigma > 0.0)) throw mdlab::Error("linear_subspace: noised_score needs sigma > 0");
         const double in_plane = 1.0 / (alpha * alpha * scale_ * scale_ + sigma * sigma);
-        const double normal = 1.0 / (sigma * sigma);
+        // Normal `noise` s_n makes the law Gaussian across the subspace too: variance
+        // alpha^2 s_n^2 + sigma^2 in the normal directions once noised.
+        const double s_n = normal_noise();
+        const double normal = 1.0 / (alpha * alpha * s_n * s_n + sigma * sigma);
         out = Matrix::from_shape({mdlab::rows(x), d_});
         mdlab::for_chunks(mdlab::rows(x), mdlab::Isometry::chunk_rows, [&](std::size_t, std::size_t b, std::size_t e) {
             std::vector<double> z(k_), par(d_);

@@ -80,7 +80,8 @@ public:
         throw Error("this manifold does not provide tangent spaces");
     }
     // The exact score of the law of alpha x0 + sigma eps, x0 ~ mu_data, eps ~ N(0, I), when it has
-    // a closed form (Gaussian and Gaussian-mixture data): writes it and returns true.
+    // a closed form (Gaussian and Gaussian-mixture data): writes it and returns true. mu_data is
+    // the law sample() draws from, normal noise included.
     virtual bool noised_score(const Matrix& x, double alpha, double sigma, Matrix& out) const {
         (void)x, (void)alpha, (void)sigma, (void)out;
         return false;
