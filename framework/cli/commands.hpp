@@ -1,6 +1,7 @@
 // The mdlab subcommands. Each returns the process exit code: 0 success, 1 a failed run,
 // 2 bad input (BadInput thrown from here is reported by main and also gives 2).
 #pragma once
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -42,6 +43,31 @@ struct ScoreArgs {
     int threads = 0;
 };
 
+struct BenchScoreArgs {
+    std::string estimator = "empirical";
+    std::size_t train = 4096;
+    std::size_t queries = 4096;
+    std::size_t dim = 16;
+    std::size_t steps = 5;
+    std::size_t warmup = 1;             // untimed score calls before the timed steps
+    std::string precision;              // empty: the estimator's default (not passed)
+    std::optional<double> bandwidth;    // the estimator's `bandwidth` parameter
+    std::optional<double> sigma;        // fix every step at sigma(t) = sigma
+    double t_min = 1e-3;
+    std::string init;                   // prior | data; empty: prior, or data with --sigma
+    std::vector<std::string> params;    // further estimator parameters, key=value
+    int threads = 0;
+    bool json = false;
+    std::uint64_t seed = 1;
+    double peak_seconds = 0.2;
+};
+
+struct BenchPeakArgs {
+    int threads = 0;
+    bool json = false;
+    double seconds = 0.2;
+};
+
 // Reads a pipeline file, applies --set overrides and validates it against the registry.
 runtime::ValidatedPipeline read_and_validate(const std::filesystem::path& file, const std::vector<std::string>& sets,
                                              const runtime::Registry& registry);
@@ -54,5 +80,7 @@ int validate(const std::filesystem::path& pipeline, const std::vector<std::strin
 int list_plugins(const ListArgs& args, const runtime::Registry& registry);
 int describe(const DescribeArgs& args, const runtime::Registry& registry);
 int score(const ScoreArgs& args, const runtime::Registry& registry);
+int bench_score(const BenchScoreArgs& args, const runtime::Registry& registry);
+int bench_peak(const BenchPeakArgs& args);
 
 }  // namespace mdlab::cli

@@ -1,5 +1,6 @@
 // mdlab: run, validate and inspect diffusion-on-manifolds pipelines.
 #include <iostream>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -62,6 +63,55 @@ int main(int argc, char** argv) {
     score_cmd->add_option("--threads,-j", score.threads, "worker threads (default: all cores)")->check(CLI::PositiveNumber);
     add_plugin_dir(score_cmd);
 
+    // A count of at least 1, with a message that says so (CLI::PositiveNumber prints the double range).
+    const CLI::Validator at_least_one(
+        [](std::string& text) -> std::string {
+            try {
+                std::size_t used = 0;
+                const long long v = std::stoll(text, &used);
+                if (used == text.size() && v >= 1) return {};
+            } catch (const std::exception&) {
+            }
+            return "'" + text + "' is not an integer >= 1";
+        },
+        "INT>=1");
+    CLI::App* bench_cmd = app.add_subcommand("bench", "measure the score kernels' speed and the machine's FMA peak");
+    bench_cmd->require_subcommand(1);
+    cli::BenchScoreArgs bench;
+    CLI::App* bench_score_cmd = bench_cmd->add_subcommand(
+        "score", "time reverse-SDE steps of an estimator on circle data: ms per step, GFLOP/s, fraction of FMA peak, peak RSS");
+    bench_score_cmd->add_option("--estimator,-e", bench.estimator, "estimator plugin with a `data` input")
+        ->capture_default_str();
+    bench_score_cmd->add_option("--train,-N", bench.train, "training points N on the circle")
+        ->check(at_least_one)->capture_default_str();
+    bench_score_cmd->add_option("--queries,-M", bench.queries, "query points M")->check(at_least_one)->capture_default_str();
+    bench_score_cmd->add_option("--dim,-D", bench.dim, "ambient dimension D (>= 2)")->capture_default_str();
+    bench_score_cmd->add_option("--steps,-S", bench.steps, "timed reverse-SDE steps")->check(at_least_one)->capture_default_str();
+    bench_score_cmd->add_option("--warmup", bench.warmup, "untimed score calls before the timed steps")->capture_default_str();
+    bench_score_cmd->add_option("--precision", bench.precision, "the estimator's `precision` parameter (default: its own)")
+        ->check(CLI::IsMember({"f64", "f32"}));
+    bench_score_cmd->add_option("--bandwidth", bench.bandwidth, "the estimator's `bandwidth` parameter");
+    bench_score_cmd->add_option("--sigma", bench.sigma,
+                                "run every step at the time where sigma(t) = this (small-noise measurement)");
+    bench_score_cmd->add_option("--t-min", bench.t_min, "end of the log-SNR time grid")->capture_default_str();
+    bench_score_cmd->add_option("--init", bench.init, "queries from the prior N(0, I) or from the noised data "
+                                                      "(default: prior; data with --sigma)")
+        ->check(CLI::IsMember({"prior", "data"}));
+    bench_score_cmd->add_option("--param", bench.params, "another estimator parameter: key=value (repeatable)");
+    bench_score_cmd->add_option("--threads,-j", bench.threads, "worker threads (default: all cores)")->check(at_least_one);
+    bench_score_cmd->add_option("--seed", bench.seed, "seed of the data, queries and noise")->capture_default_str();
+    bench_score_cmd->add_option("--peak-seconds", bench.peak_seconds, "duration of the FMA peak measurement")
+        ->capture_default_str();
+    bench_score_cmd->add_flag("--json", bench.json, "one JSON object on stdout");
+    add_plugin_dir(bench_score_cmd);
+
+    cli::BenchPeakArgs bench_peak;
+    CLI::App* bench_peak_cmd = bench_cmd->add_subcommand("peak", "measure the FMA peak (f64 and f32) on every thread");
+    bench_peak_cmd->add_option("--threads,-j", bench_peak.threads, "worker threads (default: all cores)")
+        ->check(at_least_one);
+    bench_peak_cmd->add_option("--seconds", bench_peak.seconds, "duration of each measurement")->capture_default_str();
+    bench_peak_cmd->add_flag("--json", bench_peak.json, "one JSON object on stdout");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -83,6 +133,8 @@ int main(int argc, char** argv) {
         if (*plugins_cmd) return cli::list_plugins(list, registry);
         if (*describe_cmd) return cli::describe(describe, registry);
         if (*score_cmd) return cli::score(score, registry);
+        if (*bench_score_cmd) return cli::bench_score(bench, registry);
+        if (*bench_peak_cmd) return cli::bench_peak(bench_peak);
     } catch (const runtime::BadInput& e) {
         for (const auto& d : e.diagnostics()) std::cerr << d.format() << "\n";
         return 2;
