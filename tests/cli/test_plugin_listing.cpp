@@ -87,7 +87,8 @@ TEST_CASE("mdlab describe prints inputs and parameters with types, defaults and 
     CHECK(e.out.find("data") != std::string::npos);
     CHECK(e.out.find("training points") != std::string::npos);
     CHECK(e.out.find("process") != std::string::npos);
-    CHECK(e.out.find("parameters: none") != std::string::npos);
+    CHECK(e.out.find("precision") != std::string::npos);
+    CHECK(e.out.find("f64|f32") != std::string::npos);
 
     const auto s = run_mdlab({"describe", "euler_maruyama"});
     REQUIRE(s.exit_code == 0);

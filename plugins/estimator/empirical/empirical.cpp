@@ -17,16 +17,18 @@ public:
                                  "exact score of the noised empirical measure of the training set "
                                  "(memorises: samples collapse onto training points as t -> 0)")
             .input("data", mdlab::ValueKind::points, "training points x_1..x_N (N x D)")
-            .input("process", mdlab::ValueKind::process, "forward process giving alpha(t) and sigma(t)");
+            .input("process", mdlab::ValueKind::process, "forward process giving alpha(t) and sigma(t)")
+            .param(precision_param())
+            .param(spatial_index_param());
     }
 
-    explicit Empirical(const mdlab::Params&) : TrainingSetEstimator("empirical") {}
+    explicit Empirical(const mdlab::Params& p) : TrainingSetEstimator("empirical", p) {}
 
     void prepare(const mdlab::Inputs& inputs, mdlab::Context&) override { prepare_training_set(inputs); }
 
     void score(const mdlab::Matrix& x, double t, mdlab::Matrix& out) const override {
         const auto [a, s] = alpha_sigma(x, t);
-        mdlab::kernels::softmax_score(x, keys_, a, s * s, out);
+        mdlab::kernels::softmax_score(x, keys_, a, s * s, out, nullptr, 0.0, precision_);
     }
 };
 

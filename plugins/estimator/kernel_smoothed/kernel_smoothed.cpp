@@ -26,10 +26,13 @@ public:
             .input("process", mdlab::ValueKind::process, "forward process giving alpha(t) and sigma(t)")
             .param(mdlab::real("bandwidth", 0.05,
                                "KDE bandwidth h in data units (0: the empirical score)")
-                       .at_least(0.0));
+                       .at_least(0.0))
+            .param(precision_param())
+            .param(spatial_index_param());
     }
 
-    explicit KernelSmoothed(const mdlab::Params& p) : TrainingSetEstimator("kernel_smoothed"), h_(p.real("bandwidth")) {
+    explicit KernelSmoothed(const mdlab::Params& p)
+        : TrainingSetEstimator("kernel_smoothed", p), h_(p.real("bandwidth")) {
         if (!std::isfinite(h_) || !(h_ >= 0.0))
             throw mdlab::InputError("kernel_smoothed: bandwidth must be finite and >= 0, got " + std::to_string(h_),
                                     "bandwidth");
@@ -40,7 +43,7 @@ public:
     void score(const mdlab::Matrix& x, double t, mdlab::Matrix& out) const override {
         const auto [a, s] = alpha_sigma(x, t);
         const double ah = a * h_;
-        mdlab::kernels::softmax_score(x, keys_, a, s * s + ah * ah, out);
+        mdlab::kernels::softmax_score(x, keys_, a, s * s + ah * ah, out, nullptr, 0.0, precision_);
     }
 
 private:

@@ -107,7 +107,7 @@ public:
             for (std::size_t k = 0; k < q.nodes.size(); ++k)
                 if (!std::isfinite(q.nodes.data()[k]))
                     throw mdlab::Error("oracle: quadrature node " + std::to_string(k / d) + " is not finite");
-            keys_ = mdlab::kernels::SoftmaxKeys(q.nodes);
+            keys_ = mdlab::kernels::SoftmaxKeys::indexed(q.nodes);
             keys_.set_log_weights(log_w);
             ctx.log("oracle: quadrature over M with " + std::to_string(n) + " nodes (resolution " +
                     std::to_string(res) + ")");

@@ -40,11 +40,14 @@ public:
                        .at_most(static_cast<double>(mdlab::kernels::max_neighbours)))
             .param(mdlab::integer("intrinsic_dim", 0,
                                   "dimension k of the tangent spaces (0: the connected manifold's intrinsic dimension)")
-                       .at_least(0));
+                       .at_least(0))
+            .param(precision_param("; it applies to bandwidth = 0 (the empirical score), the tangent kernel "
+                                   "(bandwidth > 0) always runs in f64"))
+            .param(spatial_index_param());
     }
 
     explicit TangentSmoothed(const mdlab::Params& p)
-        : TrainingSetEstimator("tangent_smoothed"),
+        : TrainingSetEstimator("tangent_smoothed", p),
           h_(p.real("bandwidth")),
           neighbours_(p.count("neighbours")),
           k_param_(p.count("intrinsic_dim")) {
@@ -99,8 +102,9 @@ public:
     void score(const mdlab::Matrix& x, double t, mdlab::Matrix& out) const override {
         const auto [a, s] = alpha_sigma(x, t);
         const double ah = a * h_;
-        // tau = alpha^2 h^2 along U_i; tau = 0 is the plain (empirical) kernel.
-        mdlab::kernels::softmax_score(x, keys_, a, s * s, out, nullptr, ah * ah);
+        // tau = alpha^2 h^2 along U_i; tau = 0 is the plain (empirical) kernel. The tangent
+        // kernel runs in double whatever the precision.
+        mdlab::kernels::softmax_score(x, keys_, a, s * s, out, nullptr, ah * ah, precision_);
     }
 
 private:
