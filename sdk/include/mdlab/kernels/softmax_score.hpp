@@ -411,7 +411,7 @@ inline void stream_blocks(const SoftmaxKeys& keys, double a, double v, const dou
     }
 }
 
-// Queries for which the spatial index proves that a few blocks carry all but its tolerance of
+// Queries for which the spatial index proves that at most half of the blocks carry all but its tolerance of
 // the weight stream alone over those blocks; the others are compacted to the front of the
 // arrays and their count returned, for the dense path. Each query's result depends only on the
 // query (one query per stream), so results stay independent of the thread count.
@@ -424,7 +424,9 @@ inline std::size_t stream_pruned(const SoftmaxKeys& keys, double a, double v, co
     std::size_t dense = 0;
     for (std::size_t q = 0; q < n; ++q) {
         const std::size_t count = index.candidates(in[q], a, v, list, scratch);
-        if (index.worth_it(count)) {
+        // A query streamed alone fills half of the micro-kernel's 2-query tile, so the list pays
+        // off only below half of the blocks (measured: at 7/8 the step was 25% slower than dense).
+        if (2 * count <= keys.blocks()) {
             stream_blocks<T>(keys, a, v, in + q, 1, list.data(), count, res + q, with_log_norm ? ln + q : nullptr);
             continue;
         }
