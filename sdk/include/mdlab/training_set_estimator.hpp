@@ -45,10 +45,11 @@ protected:
     explicit TrainingSetEstimator(std::string name) : name_(std::move(name)) {}
     // Reads `precision` (declared with precision_param()).
     TrainingSetEstimator(std::string name, const mdlab::Params& p) : name_(std::move(name)) {
-        const std::string& precision = p.string("precision");
-        if (precision != "f64" && precision != "f32")
-            throw mdlab::InputError(name_ + ": precision must be f64 or f32, got '" + precision + "'", "precision");
-        precision_ = mdlab::kernels::precision_from_string(precision);
+        try {
+            precision_ = mdlab::kernels::precision_from_string(p.string("precision"));
+        } catch (const mdlab::Error& e) {
+            throw mdlab::InputError(name_ + ": " + e.what(), "precision");
+        }
         spatial_index_ = !p.has("spatial_index") || p.boolean("spatial_index");
     }
 
