@@ -30,6 +30,15 @@ runtime::ValidatedPipeline read_and_validate(const std::filesystem::path& file, 
     return runtime::validate(runtime::read_pipeline(file), overrides, registry);
 }
 
+void report_failures(const std::filesystem::path& pipeline, const runtime::ValidatedPipeline& vp,
+                     const runtime::CellOutcome& cell) {
+    for (std::size_t i = 0; i < cell.nodes.size(); ++i)
+        if (cell.nodes[i].status == runtime::NodeStatus::failed)
+            std::cerr << pipeline.string() << ": error: cell " << cell.index << ", node '" << vp.nodes[i].id << "'"
+                      << (cell.nodes[i].error_key.empty() ? "" : ", key '" + cell.nodes[i].error_key + "'") << ": "
+                      << cell.nodes[i].error << "\n";
+}
+
 int validate(const std::filesystem::path& file, const std::vector<std::string>& sets, const runtime::Registry& registry) {
     const runtime::ValidatedPipeline vp = read_and_validate(file, sets, registry);
     std::cout << file.string() << ": ok: " << vp.nodes.size() << " nodes, " << vp.cells.size() << " sweep cell"
@@ -58,12 +67,7 @@ int run(const RunArgs& args, const runtime::Registry& registry) {
     dir.write("results.json", runtime::json_pretty(runtime::results_json(vp, outcome)));
 
     if (!args.quiet) std::cout << runtime::results_text(vp, rows);
-    for (const auto& cell : outcome.cells)
-        for (std::size_t i = 0; i < cell.nodes.size(); ++i)
-            if (cell.nodes[i].status == runtime::NodeStatus::failed)
-                std::cerr << args.pipeline.string() << ": error: cell " << cell.index << ", node '" << vp.nodes[i].id
-                          << "'" << (cell.nodes[i].error_key.empty() ? "" : ", key '" + cell.nodes[i].error_key + "'")
-                          << ": " << cell.nodes[i].error << "\n";
+    for (const auto& cell : outcome.cells) report_failures(args.pipeline, vp, cell);
     if (outcome.cancelled) std::cerr << "mdlab: run cancelled after " << outcome.cells.size() << " of " << vp.cells.size() << " cells\n";
     std::cout << "run folder: " << dir.path().string() << "\n";
     if (outcome.ok()) return 0;

@@ -107,15 +107,9 @@ int score(const ScoreArgs& args, const runtime::Registry& registry) {
 
     const auto* estimator = std::get_if<std::shared_ptr<const ScoreEstimator>>(&value);
     if (!estimator || !*estimator) {
+        report_failures(args.pipeline, vp, outcome);
         bool input_error = false;
-        for (std::size_t i = 0; i < outcome.nodes.size(); ++i)
-            if (outcome.nodes[i].status == runtime::NodeStatus::failed) {
-                input_error = input_error || outcome.nodes[i].input_error;
-                std::cerr << args.pipeline.string() << ": error: cell " << args.cell << ", node '" << vp.nodes[i].id
-                          << "'"
-                          << (outcome.nodes[i].error_key.empty() ? "" : ", key '" + outcome.nodes[i].error_key + "'")
-                          << ": " << outcome.nodes[i].error << "\n";
-            }
+        for (const auto& node : outcome.nodes) input_error = input_error || node.input_error;
         if (cancel.load()) std::cerr << "mdlab: cancelled\n";
         return input_error ? 2 : 1;
     }

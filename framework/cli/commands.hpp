@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "mdlab/runtime/executor.hpp"
 #include "mdlab/runtime/pipeline.hpp"
 #include "mdlab/runtime/registry.hpp"
 
@@ -71,6 +72,10 @@ struct BenchPeakArgs {
 // Reads a pipeline file, applies --set overrides and validates it against the registry.
 runtime::ValidatedPipeline read_and_validate(const std::filesystem::path& file, const std::vector<std::string>& sets,
                                              const runtime::Registry& registry);
+
+// Prints one line per failed node of a cell to stderr: file, cell, node, key and the error.
+void report_failures(const std::filesystem::path& pipeline, const runtime::ValidatedPipeline& vp,
+                     const runtime::CellOutcome& cell);
 
 // Loads the plugins from --plugin-dir folders, MDLAB_PLUGIN_PATH and the standard places.
 void load_plugins(runtime::Registry& registry, const std::vector<std::filesystem::path>& plugin_dirs);
