@@ -15,24 +15,9 @@
 
 #include <mdlab/kernels/nearest.hpp>
 #include <mdlab/mdlab.hpp>
+#include <mdlab/point_checks.hpp>
 
 namespace {
-
-std::string shape_text(const mdlab::Matrix& m) {
-    return std::to_string(mdlab::rows(m)) + " x " + std::to_string(mdlab::cols(m));
-}
-
-void require_points(const mdlab::Matrix& y, std::size_t d, const std::string& port) {
-    if (mdlab::cols(y) != d)
-        throw mdlab::InputError("generalization: '" + port + "' is " + shape_text(y) +
-                                    " but the manifold lives in R^" + std::to_string(d),
-                                port);
-    for (std::size_t k = 0; k < y.size(); ++k)
-        if (!std::isfinite(y.data()[k]))
-            throw mdlab::InputError("generalization: row " + std::to_string(k / d) + " of '" + port +
-                                        "' is not finite",
-                                    port);
-}
 
 struct Figures {
     double fraction = 0.0, near = 0.0, novel = 0.0;
@@ -85,8 +70,8 @@ public:
         const mdlab::Matrix& y = *samples;
         const mdlab::Matrix& x = *data;
         const std::size_t d = manifold->ambient_dim();
-        require_points(y, d, "samples");
-        require_points(x, d, "data");
+        mdlab::require_points("generalization", y, d, "samples", 0);
+        mdlab::require_points("generalization", x, d, "data", 0);
         const std::size_t m = mdlab::rows(y);
         if (m == 0) throw mdlab::InputError("generalization: 'samples' is empty (0 rows)", "samples");
         if (mdlab::rows(x) < 2)

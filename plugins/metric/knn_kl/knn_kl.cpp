@@ -25,24 +25,7 @@
 
 #include <mdlab/kernels/knn_divergence.hpp>
 #include <mdlab/mdlab.hpp>
-
-namespace {
-
-std::string shape_text(const mdlab::Matrix& m) {
-    return std::to_string(mdlab::rows(m)) + " x " + std::to_string(mdlab::cols(m));
-}
-
-void require_samples(const mdlab::Matrix& y, std::size_t d, const std::string& port) {
-    if (mdlab::cols(y) != d)
-        throw mdlab::InputError("knn_kl: '" + port + "' is " + shape_text(y) + " but the manifold lives in R^" +
-                                    std::to_string(d),
-                                port);
-    for (std::size_t k = 0; k < y.size(); ++k)
-        if (!std::isfinite(y.data()[k]))
-            throw mdlab::InputError("knn_kl: row " + std::to_string(k / d) + " of '" + port + "' is not finite", port);
-}
-
-}  // namespace
+#include <mdlab/point_checks.hpp>
 
 class KnnKl : public mdlab::Metric {
 public:
@@ -67,7 +50,7 @@ public:
         const auto samples = inputs.points("samples");
         const auto manifold = inputs.manifold("manifold");
         const mdlab::Matrix& y = *samples;
-        require_samples(y, manifold->ambient_dim(), "samples");
+        mdlab::require_points("knn_kl", y, manifold->ambient_dim(), "samples", 0);
         const std::size_t n = mdlab::rows(y), m = reference_size_ == 0 ? n : reference_size_;
         if (n < k_ + 1)
             throw mdlab::InputError("knn_kl: " + std::to_string(n) + " samples, but the k-th nearest other sample "

@@ -22,27 +22,10 @@
 #include <vector>
 
 #include <mdlab/mdlab.hpp>
+#include <mdlab/point_checks.hpp>
 #include <mdlab/stats.hpp>
 
 namespace {
-
-std::string shape_text(const mdlab::Matrix& m) {
-    return std::to_string(mdlab::rows(m)) + " x " + std::to_string(mdlab::cols(m));
-}
-
-void require_samples(const mdlab::Matrix& y, std::size_t d, const std::string& port) {
-    if (mdlab::cols(y) != d)
-        throw mdlab::InputError("mmd: '" + port + "' is " + shape_text(y) + " but the manifold lives in R^" +
-                                    std::to_string(d),
-                                port);
-    if (mdlab::rows(y) < 2)
-        throw mdlab::InputError("mmd: '" + port + "' has " + std::to_string(mdlab::rows(y)) +
-                                    " rows; the unbiased statistic needs at least 2",
-                                port);
-    for (std::size_t k = 0; k < y.size(); ++k)
-        if (!std::isfinite(y.data()[k]))
-            throw mdlab::InputError("mmd: row " + std::to_string(k / d) + " of '" + port + "' is not finite", port);
-}
 
 inline double squared_distance(const double* a, const double* b, std::size_t d) {
     double s = 0.0;
@@ -134,7 +117,7 @@ public:
         const auto samples = inputs.points("samples");
         const auto manifold = inputs.manifold("manifold");
         const mdlab::Matrix& y = *samples;
-        require_samples(y, manifold->ambient_dim(), "samples");
+        mdlab::require_points("mmd", y, manifold->ambient_dim(), "samples", 2, "the unbiased statistic needs at least 2");
         const std::size_t m = mdlab::rows(y), n = reference_size_ == 0 ? m : reference_size_;
         if (n < 2)
             throw mdlab::InputError("mmd: reference_size = " + std::to_string(n) +

@@ -21,25 +21,9 @@
 #include <vector>
 
 #include <mdlab/mdlab.hpp>
+#include <mdlab/point_checks.hpp>
 
 namespace {
-
-std::string shape_text(const mdlab::Matrix& m) {
-    return std::to_string(mdlab::rows(m)) + " x " + std::to_string(mdlab::cols(m));
-}
-
-void require_samples(const mdlab::Matrix& y, std::size_t d, const std::string& port) {
-    if (mdlab::cols(y) != d)
-        throw mdlab::InputError("sliced_wasserstein: '" + port + "' is " + shape_text(y) +
-                                    " but the manifold lives in R^" + std::to_string(d),
-                                port);
-    if (mdlab::rows(y) == 0) throw mdlab::InputError("sliced_wasserstein: '" + port + "' is empty (0 rows)", port);
-    for (std::size_t k = 0; k < y.size(); ++k)
-        if (!std::isfinite(y.data()[k]))
-            throw mdlab::InputError("sliced_wasserstein: row " + std::to_string(k / d) + " of '" + port +
-                                        "' is not finite",
-                                    port);
-}
 
 double power(double x, int p) { return p == 1 ? x : x * x; }
 
@@ -98,7 +82,7 @@ public:
         const auto manifold = inputs.manifold("manifold");
         const mdlab::Matrix& y = *samples;
         const std::size_t d = manifold->ambient_dim();
-        require_samples(y, d, "samples");
+        mdlab::require_points("sliced_wasserstein", y, d, "samples");
         const std::size_t m = mdlab::rows(y), n = reference_size_ == 0 ? m : reference_size_;
         const mdlab::Matrix ref = manifold->sample(n, ctx.stream("reference"));
         const mdlab::Matrix base = manifold->sample(m, ctx.stream("baseline"));

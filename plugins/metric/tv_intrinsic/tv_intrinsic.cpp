@@ -23,27 +23,12 @@
 #include <vector>
 
 #include <mdlab/mdlab.hpp>
+#include <mdlab/point_checks.hpp>
 
 namespace {
 
 constexpr std::size_t max_coords = 3;
 constexpr double max_cells = 1e7;
-
-std::string shape_text(const mdlab::Matrix& m) {
-    return std::to_string(mdlab::rows(m)) + " x " + std::to_string(mdlab::cols(m));
-}
-
-void require_samples(const mdlab::Matrix& y, std::size_t d, const std::string& port) {
-    if (mdlab::cols(y) != d)
-        throw mdlab::InputError("tv_intrinsic: '" + port + "' is " + shape_text(y) + " but the manifold lives in R^" +
-                                    std::to_string(d),
-                                port);
-    if (mdlab::rows(y) == 0) throw mdlab::InputError("tv_intrinsic: '" + port + "' is empty (0 rows)", port);
-    for (std::size_t k = 0; k < y.size(); ++k)
-        if (!std::isfinite(y.data()[k]))
-            throw mdlab::InputError("tv_intrinsic: row " + std::to_string(k / d) + " of '" + port + "' is not finite",
-                                    port);
-}
 
 struct Box {
     std::vector<double> lo, hi;
@@ -113,7 +98,7 @@ public:
         const auto samples = inputs.points("samples");
         const auto manifold = inputs.manifold("manifold");
         const mdlab::Matrix& y = *samples;
-        require_samples(y, manifold->ambient_dim(), "samples");
+        mdlab::require_points("tv_intrinsic", y, manifold->ambient_dim(), "samples");
         const std::size_t k = manifold->intrinsic_dim();
         if (k > max_coords)
             throw mdlab::InputError("tv_intrinsic: the manifold has intrinsic dimension " + std::to_string(k) +
