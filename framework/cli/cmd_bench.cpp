@@ -18,7 +18,6 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
-#include <numeric>
 #include <random>
 
 #include <boost/json/object.hpp>
@@ -27,6 +26,7 @@
 #include <tbb/task_arena.h>
 
 #include <mdlab/sampling.hpp>
+#include <mdlab/stats.hpp>
 #include <mdlab/time_grid.hpp>
 
 #include "commands.hpp"
@@ -150,14 +150,6 @@ const runtime::PluginRecord& require_plugin(const runtime::Registry& registry, c
     if (!rec) throw Error("mdlab bench needs the '" + name + "' plugin, which is not loaded");
     return *rec;
 }
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-double mean(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / double(v.size()); }
 
 // Peak resident set size of this process in MB (Linux reports ru_maxrss in kB).
 double peak_rss_mb() {
@@ -380,7 +372,7 @@ int bench_score(const BenchScoreArgs& args, const runtime::Registry& registry) {
     // --- report
     const double pairs = double(M) * (double(args.train) + (wants_model ? double(M) : 0.0));
     const double flops = 4.0 * double(D) * pairs;
-    const double ms_med = median(step_ms), ms_mean = mean(step_ms), score_med = median(score_ms);
+    const double ms_med = stats::median(step_ms), ms_mean = stats::mean(step_ms), score_med = stats::median(score_ms);
     const double gflops = flops / (ms_med * 1e-3) * 1e-9, score_gflops = flops / (score_med * 1e-3) * 1e-9;
     const double rss = peak_rss_mb();
     const std::string flop_model = std::string(flop_model_text) + (wants_model ? "; pairs = M (N + M): data and model samples"
