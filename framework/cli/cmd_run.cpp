@@ -16,8 +16,11 @@
 namespace mdlab::cli {
 
 runtime::ValidatedPipeline read_and_validate(const std::filesystem::path& file, const std::vector<std::string>& sets,
-                                             const runtime::Registry& registry) {
+                                             const runtime::Registry& registry, bool smoke) {
+    runtime::Pipeline pipeline = runtime::read_pipeline(file);
+    // The smoke size's overrides go first, so the command line's --set has the last word.
     std::vector<runtime::Override> overrides;
+    if (smoke) overrides = runtime::apply_smoke(pipeline);
     std::vector<runtime::Diagnostic> bad;
     for (const auto& s : sets) {
         try {
@@ -27,7 +30,7 @@ runtime::ValidatedPipeline read_and_validate(const std::filesystem::path& file, 
         }
     }
     if (!bad.empty()) throw runtime::BadInput(bad);
-    return runtime::validate(runtime::read_pipeline(file), overrides, registry);
+    return runtime::validate(std::move(pipeline), overrides, registry);
 }
 
 void report_failures(const std::filesystem::path& pipeline, const runtime::ValidatedPipeline& vp,
@@ -39,15 +42,16 @@ void report_failures(const std::filesystem::path& pipeline, const runtime::Valid
                       << cell.nodes[i].error << "\n";
 }
 
-int validate(const std::filesystem::path& file, const std::vector<std::string>& sets, const runtime::Registry& registry) {
-    const runtime::ValidatedPipeline vp = read_and_validate(file, sets, registry);
+int validate(const std::filesystem::path& file, const std::vector<std::string>& sets, bool smoke,
+             const runtime::Registry& registry) {
+    const runtime::ValidatedPipeline vp = read_and_validate(file, sets, registry, smoke);
     std::cout << file.string() << ": ok: " << vp.nodes.size() << " nodes, " << vp.cells.size() << " sweep cell"
               << (vp.cells.size() == 1 ? "" : "s") << "\n";
     return 0;
 }
 
 int run(const RunArgs& args, const runtime::Registry& registry) {
-    const runtime::ValidatedPipeline vp = read_and_validate(args.pipeline, args.sets, registry);
+    const runtime::ValidatedPipeline vp = read_and_validate(args.pipeline, args.sets, registry, args.smoke);
     std::optional<tbb::global_control> threads;
     if (args.threads > 0)
         threads.emplace(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(args.threads));
@@ -55,12 +59,16 @@ int run(const RunArgs& args, const runtime::Registry& registry) {
     runtime::ProgressBar bar(vp.cells.size(), vp.nodes.size(), runtime::ProgressBar::stderr_is_terminal());
     runtime::RunDirectory dir(args.out.empty() ? runtime::default_run_dir(args.pipeline) : args.out, args.force, &bar);
     dir.write("pipeline.json", runtime::json_pretty(runtime::resolved_pipeline(vp)));
-    dir.log("mdlab run " + args.pipeline.string() + ": " + std::to_string(vp.nodes.size()) + " nodes, " +
-            std::to_string(vp.cells.size()) + (vp.cells.size() == 1 ? " cell" : " cells"));
+    dir.log("mdlab run " + args.pipeline.string() + (args.smoke ? " --smoke" : "") + ": " + std::to_string(vp.nodes.size()) +
+            " nodes, " + std::to_string(vp.cells.size()) + (vp.cells.size() == 1 ? " cell" : " cells") +
+            (dir.resuming() ? " (resuming the run in this folder)" : ""));
 
     const std::atomic<bool>& cancel = runtime::install_interrupt_handler();
     const runtime::RunOutcome outcome = runtime::execute(vp, registry, dir, cancel);
     bar.finish();
+    if (dir.resuming())
+        std::cerr << "mdlab: resumed " << dir.path().string() << ": " << dir.resumed_cells() << " of " << vp.cells.size()
+                  << " cells had finished in an earlier run and were not run again\n";
 
     const auto rows = runtime::metric_rows(vp, outcome);
     dir.write("results.csv", runtime::results_csv(vp, rows));

@@ -20,6 +20,7 @@ struct RunArgs {
     int threads = 0;  // 0: all cores
     bool force = false;
     bool quiet = false;
+    bool smoke = false;  // apply the pipeline's declared smoke size
 };
 
 struct ListArgs {
@@ -69,9 +70,10 @@ struct BenchPeakArgs {
     double seconds = 0.2;
 };
 
-// Reads a pipeline file, applies --set overrides and validates it against the registry.
+// Reads a pipeline file, applies its smoke size (if asked) and the --set overrides, and
+// validates it against the registry.
 runtime::ValidatedPipeline read_and_validate(const std::filesystem::path& file, const std::vector<std::string>& sets,
-                                             const runtime::Registry& registry);
+                                             const runtime::Registry& registry, bool smoke = false);
 
 // Prints one line per failed node of a cell to stderr: file, cell, node, key and the error.
 void report_failures(const std::filesystem::path& pipeline, const runtime::ValidatedPipeline& vp,
@@ -81,7 +83,8 @@ void report_failures(const std::filesystem::path& pipeline, const runtime::Valid
 void load_plugins(runtime::Registry& registry, const std::vector<std::filesystem::path>& plugin_dirs);
 
 int run(const RunArgs& args, const runtime::Registry& registry);
-int validate(const std::filesystem::path& pipeline, const std::vector<std::string>& sets, const runtime::Registry& registry);
+int validate(const std::filesystem::path& pipeline, const std::vector<std::string>& sets, bool smoke,
+             const runtime::Registry& registry);
 int list_plugins(const ListArgs& args, const runtime::Registry& registry);
 int describe(const DescribeArgs& args, const runtime::Registry& registry);
 int score(const ScoreArgs& args, const runtime::Registry& registry);

@@ -29,13 +29,16 @@ int main(int argc, char** argv) {
     run_cmd->add_option("--threads,-j", run.threads, "worker threads (default: all cores)")->check(CLI::PositiveNumber);
     run_cmd->add_flag("--force", run.force, "write into a non-empty run folder, replacing an earlier run's outputs");
     run_cmd->add_flag("--quiet,-q", run.quiet, "print no results table");
+    run_cmd->add_flag("--smoke", run.smoke, "run at the pipeline's declared small size (its \"smoke\" section)");
     add_plugin_dir(run_cmd);
 
     std::filesystem::path validate_file;
     std::vector<std::string> validate_sets;
+    bool validate_smoke = false;
     CLI::App* validate_cmd = app.add_subcommand("validate", "check a pipeline without running it");
     validate_cmd->add_option("pipeline", validate_file, "pipeline JSON file")->required();
     validate_cmd->add_option("--set", validate_sets, "override a parameter: node.key=value (repeatable)");
+    validate_cmd->add_flag("--smoke", validate_smoke, "check it at its declared smoke size");
     add_plugin_dir(validate_cmd);
 
     cli::ListArgs list;
@@ -129,7 +132,7 @@ int main(int argc, char** argv) {
         runtime::Registry registry;
         cli::load_plugins(registry, plugin_dirs);
         if (*run_cmd) return cli::run(run, registry);
-        if (*validate_cmd) return cli::validate(validate_file, validate_sets, registry);
+        if (*validate_cmd) return cli::validate(validate_file, validate_sets, validate_smoke, registry);
         if (*plugins_cmd) return cli::list_plugins(list, registry);
         if (*describe_cmd) return cli::describe(describe, registry);
         if (*score_cmd) return cli::score(score, registry);

@@ -49,7 +49,7 @@ namespace {
 std::vector<std::string> signatures(const ValidatedPipeline& vp, const Cell& cell) {
     std::vector<std::string> sig(vp.nodes.size());
     for (std::size_t i : vp.order) {
-        const Node& n = vp.nodes[i];
+        const Node& n = vp.node(cell, i);
         std::string s = n.id + "#" + n.plugin->spec.name + "@" + n.plugin->spec.version + "|seed=" +
                         std::to_string(cell.seed);
         for (const auto& [k, v] : cell.params[i].all()) s += "|" + k + "=" + boost::json::serialize(to_json(v));
@@ -75,6 +75,12 @@ public:
 
     // A node's output after run().
     const NodeValue& value(std::size_t i) const { return results_[i].value; }
+    // The cell's whole configuration: every node's signature, in file order.
+    std::string configuration() const {
+        std::string out;
+        for (const auto& s : sig_) out += s + "\n";
+        return out;
+    }
 
     CellOutcome run() {
         cache_.retain(std::set<std::string>(sig_.begin(), sig_.end()));
@@ -87,7 +93,7 @@ public:
         for (std::size_t i = 0; i < vp_.nodes.size(); ++i) {
             if (!needed_[i]) continue;
             std::set<std::size_t> sources;
-            for (const auto& in : vp_.nodes[i].inputs) sources.insert(in.second);
+            for (const auto& in : vp_.node(cell_, i).inputs) sources.insert(in.second);
             if (sources.empty()) tbb::flow::make_edge(start, *nodes[i]);
             for (std::size_t s : sources) tbb::flow::make_edge(*nodes[s], *nodes[i]);
         }
@@ -98,7 +104,7 @@ public:
 
 private:
     void run_node_safely(std::size_t i) {
-        const Node& node = vp_.nodes[i];
+        const Node& node = vp_.node(cell_, i);
         NodeOutcome& out = outcome_.nodes[i];
         for (const auto& [port, src] : node.inputs)
             if (outcome_.nodes[src].status != NodeStatus::ok) {
@@ -117,6 +123,7 @@ private:
             out.values = hit->values;
             out.status = NodeStatus::ok;
             out.reused = true;
+            out.origin_cell = hit->origin_cell;
             observer_.progress(cell_.index, i, 1.0);
             return;
         }
@@ -129,6 +136,7 @@ private:
             out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             out.values = results_[i].values;
             out.status = NodeStatus::ok;
+            results_[i].origin_cell = out.origin_cell = cell_.index;
             cache_.store(sig_[i], results_[i]);
             if (auto* pts = std::get_if<std::shared_ptr<const Matrix>>(&results_[i].value))
                 observer_.points(cell_.index, node.id, **pts);
@@ -151,7 +159,7 @@ private:
         out.error_key = key;
         results_[i] = NodeResult{};
         observer_.log("cell " + std::to_string(cell_.index) + " node " + vp_.nodes[i].id + " (" +
-                      vp_.nodes[i].plugin->spec.name + ") failed: " + out.error);
+                      vp_.node(cell_, i).plugin->spec.name + ") failed: " + out.error);
         observer_.progress(cell_.index, i, 1.0);
     }
 
@@ -178,7 +186,17 @@ RunOutcome execute(const ValidatedPipeline& pipeline, const Registry& registry, 
             outcome.cancelled = true;
             break;
         }
-        outcome.cells.push_back(CellRun(pipeline, cell, registry, cache, observer, cancel).run());
+        CellRun run(pipeline, cell, registry, cache, observer, cancel);
+        const std::string config = run.configuration();
+        if (auto earlier = observer.finished(cell.index, config)) {
+            earlier->index = cell.index;
+            earlier->resumed = true;
+            outcome.cells.push_back(std::move(*earlier));
+            continue;
+        }
+        outcome.cells.push_back(run.run());
+        // A cell stopped by Ctrl-C did not finish; one that failed on its own did.
+        if (!cancel.load()) observer.cell_finished(outcome.cells.back(), config);
     }
     if (cancel.load()) outcome.cancelled = true;
     return outcome;
@@ -192,7 +210,7 @@ NodeValue compute_node(const ValidatedPipeline& pipeline, const Registry& regist
     needed.at(target) = true;
     for (auto it = pipeline.order.rbegin(); it != pipeline.order.rend(); ++it)
         if (needed[*it])
-            for (const auto& in : pipeline.nodes[*it].inputs) needed[in.second] = true;
+            for (const auto& in : pipeline.node(pipeline.cells.at(cell), *it).inputs) needed[in.second] = true;
     NodeCache cache;
     CellRun run(pipeline, pipeline.cells.at(cell), registry, cache, observer, cancel, needed);
     CellOutcome result = run.run();

@@ -42,18 +42,30 @@ public:
         ValidatedPipeline out;
         for (std::size_t i = 0; i < p_.nodes.size(); ++i) ids_[p_.nodes[i].id] = i;
         base_.resize(p_.nodes.size());
+        variant_params_.resize(p_.nodes.size());
+        variant_decls_.assign(p_.nodes.size(), nullptr);
         out.nodes.resize(p_.nodes.size());
+        out.alternatives.resize(p_.nodes.size());
         for (std::size_t i = 0; i < p_.nodes.size(); ++i) {
             out.nodes[i].id = p_.nodes[i].id;
             out.nodes[i].plugin = plugin(p_.nodes[i]);
             if (out.nodes[i].plugin) params(p_.nodes[i], *out.nodes[i].plugin, base_[i]);
         }
+        alternatives(out);
         apply_overrides(out);
         for (std::size_t i = 0; i < p_.nodes.size(); ++i)
-            if (out.nodes[i].plugin) inputs(p_.nodes[i], *out.nodes[i].plugin, out);
+            if (out.nodes[i].plugin) inputs(p_.nodes[i], *out.nodes[i].plugin, out, out.nodes[i]);
+        for (const auto& a : p_.sweep)
+            if (a.type == SweepAxis::Type::alternatives) {
+                const std::size_t i = ids_.at(a.keys.front().node);
+                for (std::size_t v = 0; v < a.variants.size(); ++v)
+                    if (out.alternatives[i][v].plugin)
+                        inputs(a.variants[v], *out.alternatives[i][v].plugin, out, out.alternatives[i][v]);
+            }
         errors_.throw_if_any();
         out.order = topological_order(out);
         check_sweep(out);
+        check_rates(out);
         errors_.throw_if_any();
         out.cells = expand(out);
         errors_.throw_if_any();  // a missing file is reported once, not again by the plugin
@@ -108,6 +120,33 @@ private:
                 error(n.pointer, false, n.id, spec.key, "missing required parameter (" + expected_form(spec) + ")", spec.doc);
     }
 
+    // Each variant of a node with alternatives: its plugin (producing what the node produces)
+    // and its parameters.
+    void alternatives(ValidatedPipeline& vp) {
+        for (const auto& a : p_.sweep) {
+            if (a.type != SweepAxis::Type::alternatives) continue;
+            const std::size_t i = ids_.at(a.keys.front().node);
+            const PluginRecord* declared = vp.nodes[i].plugin;
+            variant_decls_[i] = &a.variants;
+            for (std::size_t v = 0; v < a.variants.size(); ++v) {
+                const NodeDecl& d = a.variants[v];
+                Node n;
+                n.id = d.id;
+                n.label = std::string(a.keys.front().values[v].as_string());
+                n.plugin = plugin(d);
+                variant_params_[i].emplace_back();
+                if (n.plugin) params(d, *n.plugin, variant_params_[i].back());
+                if (n.plugin && declared && output_of(n.plugin->spec.kind) != output_of(declared->spec.kind))
+                    error(d.pointer + "/plugin", false, d.id, "plugin",
+                          "alternative '" + n.label + "' of node '" + d.id + "' is a " + std::string(to_string(n.plugin->spec.kind)) +
+                              " giving " + value_kind_phrase(output_of(n.plugin->spec.kind)) + ", but the node gives " +
+                              value_kind_phrase(output_of(declared->spec.kind)),
+                          "every alternative must produce what the nodes downstream expect");
+                vp.alternatives[i].push_back(std::move(n));
+            }
+        }
+    }
+
     bool overridden(const std::string& node, const std::string& key) const {
         for (const auto& o : overrides_)
             if (o.node == node && o.key == key) return true;
@@ -117,7 +156,7 @@ private:
     void apply_overrides(const ValidatedPipeline& vp) {
         for (const auto& o : overrides_) {
             Diagnostic d;
-            d.file = "--set " + o.text;
+            d.file = o.origin.empty() ? "--set " + o.text : o.origin;
             d.node = o.node;
             d.key = o.key;
             auto it = ids_.find(o.node);
@@ -127,30 +166,41 @@ private:
                 errors_.add(d);
                 continue;
             }
-            const PluginRecord* rec = vp.nodes[it->second].plugin;
-            if (!rec) continue;
-            const ParamSpec* spec = rec->spec.find_param(o.key);
-            if (!spec) {
+            const std::size_t i = it->second;
+            // The node as declared and each of its alternatives that has the parameter.
+            std::vector<std::pair<const PluginRecord*, Params*>> targets{{vp.nodes[i].plugin, &base_[i]}};
+            for (std::size_t v = 0; v < vp.alternatives[i].size(); ++v)
+                targets.emplace_back(vp.alternatives[i][v].plugin, &variant_params_[i][v]);
+            bool applied = false, unknown = false;
+            for (const auto& [rec, params] : targets) {
+                if (!rec) continue;
+                const ParamSpec* spec = rec->spec.find_param(o.key);
+                if (!spec) continue;
+                Bound b = bind_param(*spec, o.value);
+                if (!b.value) {
+                    d.message = b.error + (rec == vp.nodes[i].plugin ? "" : " (plugin '" + rec->spec.name + "')");
+                    d.hint = spec->doc;
+                    errors_.add(d);
+                    unknown = true;
+                    break;
+                }
+                params->set(o.key, *b.value);
+                applied = true;
+            }
+            if (unknown || !vp.nodes[i].plugin) continue;
+            if (!applied) {
                 std::vector<std::string> valid;
-                for (const auto& s : rec->spec.params) valid.push_back(s.key);
-                d.message = "unknown parameter of plugin '" + rec->spec.name + "'";
+                for (const auto& s : vp.nodes[i].plugin->spec.params) valid.push_back(s.key);
+                d.message = "unknown parameter of plugin '" + vp.nodes[i].plugin->spec.name + "'";
                 d.hint = suggest(o.key, valid, "valid parameters");
                 errors_.add(d);
                 continue;
             }
-            Bound b = bind_param(*spec, o.value);
-            if (!b.value) {
-                d.message = b.error;
-                d.hint = spec->doc;
-                errors_.add(d);
-                continue;
-            }
-            base_[it->second].set(o.key, *b.value);
-            p_.nodes[it->second].params[o.key] = o.value;  // the resolved pipeline shows it
+            p_.nodes[i].params[o.key] = o.value;  // the resolved pipeline shows it
         }
     }
 
-    void inputs(const NodeDecl& n, const PluginRecord& rec, ValidatedPipeline& vp) {
+    void inputs(const NodeDecl& n, const PluginRecord& rec, const ValidatedPipeline& vp, Node& target) {
         std::vector<std::string> ports;
         for (const auto& s : rec.spec.inputs) ports.push_back(s.name);
         std::set<std::string> connected;
@@ -178,7 +228,7 @@ private:
                       suggest(source, producers(spec->kind, vp), "nodes giving " + value_kind_phrase(spec->kind)));
                 continue;
             }
-            vp.nodes[ids_.at(n.id)].inputs.emplace_back(port, it->second);
+            target.inputs.emplace_back(port, it->second);
         }
         for (const auto& s : rec.spec.inputs)
             if (s.required && !connected.count(s.name))
@@ -214,6 +264,8 @@ private:
             state[i] = 1;
             stack.push_back(i);
             for (const auto& in : vp.nodes[i].inputs) visit(in.second);
+            for (const auto& alt : vp.alternatives[i])  // one order serves every cell
+                for (const auto& in : alt.inputs) visit(in.second);
             stack.pop_back();
             state[i] = 2;
             order.push_back(i);
@@ -223,45 +275,92 @@ private:
         return order;
     }
 
+    // The plugins a sweep key's node runs with: its alternatives, or the node as declared.
+    std::vector<const PluginRecord*> plugins_of(const ValidatedPipeline& vp, std::size_t i) const {
+        std::vector<const PluginRecord*> out;
+        if (vp.alternatives[i].empty()) out.push_back(vp.nodes[i].plugin);
+        for (const auto& alt : vp.alternatives[i]) out.push_back(alt.plugin);
+        return out;
+    }
+
     void check_sweep(const ValidatedPipeline& vp) {
         std::set<std::string> keys;
         for (const auto& a : p_.sweep) {
-            if (!keys.insert(a.key).second) error(a.pointer, true, a.node, a.key, "this sweep key appears twice");
-            if (a.node.empty()) {
-                for (std::size_t i = 0; i < a.values.size(); ++i)
-                    if (!(a.values[i].is_int64() && a.values[i].as_int64() >= 0) && !a.values[i].is_uint64())
-                        error(a.pointer + "/" + std::to_string(i), false, {}, "seed", "a seed must be a non-negative integer");
+            for (const SweepKey& k : a.keys) {
+                if (!keys.insert(k.key).second) error(k.pointer, true, k.node, k.key, "this sweep key appears twice");
+                if (a.type == SweepAxis::Type::alternatives) continue;  // checked by the reader and alternatives()
+                if (k.node.empty()) {
+                    for (std::size_t i = 0; i < k.values.size(); ++i)
+                        if (!(k.values[i].is_int64() && k.values[i].as_int64() >= 0) && !k.values[i].is_uint64())
+                            error(k.pointer + "/" + std::to_string(i), false, {}, "seed", "a seed must be a non-negative integer");
+                    continue;
+                }
+                auto it = ids_.find(k.node);
+                if (it == ids_.end()) {
+                    error(k.pointer, true, k.node, k.param, "sweep names node '" + k.node + "', which does not exist",
+                          suggest(k.node, ids(), "node ids"));
+                    continue;
+                }
+                for (const PluginRecord* rec : plugins_of(vp, it->second)) {
+                    const ParamSpec* spec = rec ? rec->spec.find_param(k.param) : nullptr;
+                    if (!spec) {
+                        std::vector<std::string> valid;
+                        if (rec)
+                            for (const auto& s : rec->spec.params) valid.push_back(s.key);
+                        error(k.pointer, true, k.node, k.param,
+                              "unknown parameter of plugin '" + (rec ? rec->spec.name : "?") + "'" +
+                                  (vp.alternatives[it->second].empty() ? "" : " (a swept parameter must belong to every alternative of the node)"),
+                              suggest(k.param, valid, "valid parameters"));
+                        continue;
+                    }
+                    for (std::size_t i = 0; i < k.values.size(); ++i) {
+                        Bound b = bind_param(*spec, k.values[i]);
+                        if (!b.value) error(k.pointer + "/" + std::to_string(i), false, k.node, k.param, b.error, spec->doc);
+                    }
+                }
+            }
+        }
+    }
+
+    // A declared rate names a metric node and a numeric sweep key.
+    void check_rates(const ValidatedPipeline& vp) {
+        std::vector<std::string> numeric_keys;
+        for (const auto& a : p_.sweep)
+            if (a.type != SweepAxis::Type::alternatives)
+                for (const auto& k : a.keys)
+                    if (k.key != "seed") numeric_keys.push_back(k.key);
+        std::vector<std::string> metrics;
+        for (std::size_t i = 0; i < vp.nodes.size(); ++i)
+            if (vp.nodes[i].plugin && vp.nodes[i].plugin->spec.kind == Kind::metric) metrics.push_back(vp.nodes[i].id);
+        for (const auto& r : p_.rates) {
+            const auto dot = r.metric.find('.');
+            const std::string node = r.metric.substr(0, dot);
+            if (dot == std::string::npos || dot + 1 == r.metric.size() ||
+                std::find(metrics.begin(), metrics.end(), node) == metrics.end())
+                error(r.pointer + "/metric", false, node, "metric",
+                      "a rate's metric is \"<metric node id>.<value name>\"; '" + r.metric + "' is not",
+                      suggest(node, metrics, "metric nodes"));
+            const SweepKey* over = nullptr;
+            for (const SweepKey* k : p_.sweep_keys())
+                if (k->key == r.over) over = k;
+            if (!over || std::find(numeric_keys.begin(), numeric_keys.end(), r.over) == numeric_keys.end()) {
+                error(r.pointer + "/over", false, {}, "over", "a rate is fitted over a swept numeric parameter; '" + r.over + "' is not one",
+                      suggest(r.over, numeric_keys, "numeric sweep keys"));
                 continue;
             }
-            auto it = ids_.find(a.node);
-            if (it == ids_.end()) {
-                error(a.pointer, true, a.node, a.param, "sweep names node '" + a.node + "', which does not exist",
-                      suggest(a.node, ids(), "node ids"));
-                continue;
-            }
-            const PluginRecord* rec = vp.nodes[it->second].plugin;
-            const ParamSpec* spec = rec ? rec->spec.find_param(a.param) : nullptr;
-            if (!spec) {
-                std::vector<std::string> valid;
-                if (rec)
-                    for (const auto& s : rec->spec.params) valid.push_back(s.key);
-                error(a.pointer, true, a.node, a.param, "unknown parameter of plugin '" + (rec ? rec->spec.name : "?") + "'",
-                      suggest(a.param, valid, "valid parameters"));
-                continue;
-            }
-            for (std::size_t i = 0; i < a.values.size(); ++i) {
-                Bound b = bind_param(*spec, a.values[i]);
-                if (!b.value) error(a.pointer + "/" + std::to_string(i), false, a.node, a.param, b.error, spec->doc);
-            }
+            for (std::size_t i = 0; i < over->values.size(); ++i)
+                if (!over->values[i].is_number() || over->values[i].to_number<double>() <= 0)
+                    error(over->pointer + "/" + std::to_string(i), false, over->node, over->param,
+                          "a rate is fitted on log axes, so '" + r.over + "' needs positive numbers");
         }
     }
 
     std::vector<Cell> expand(const ValidatedPipeline& vp) {
         std::size_t total = 1;
         for (const auto& a : p_.sweep) {
-            total *= a.values.size();
+            total *= a.size();
             if (total > 1000000) {
-                error("/sweep/grid", false, {}, {}, "the sweep has more than a million cells");
+                error("/sweep", false, {}, {}, "the sweep has more than a million cells");
                 errors_.throw_if_any();
             }
         }
@@ -271,23 +370,34 @@ private:
             cell.index = c;
             cell.seed = p_.seed;
             cell.params = base_;
+            cell.variant.assign(vp.nodes.size(), 0);
             std::size_t rest = c;
             // Last axis varies fastest.
             std::vector<std::size_t> pick(p_.sweep.size());
             for (std::size_t k = p_.sweep.size(); k-- > 0;) {
-                pick[k] = rest % p_.sweep[k].values.size();
-                rest /= p_.sweep[k].values.size();
+                pick[k] = rest % p_.sweep[k].size();
+                rest /= p_.sweep[k].size();
             }
             for (std::size_t k = 0; k < p_.sweep.size(); ++k) {
                 const SweepAxis& a = p_.sweep[k];
-                const boost::json::value& v = a.values[pick[k]];
-                cell.assignments.emplace_back(a.key, v);
-                if (a.node.empty()) {
-                    cell.seed = v.is_uint64() ? v.as_uint64() : static_cast<std::uint64_t>(v.as_int64());
-                    continue;
+                if (a.type == SweepAxis::Type::alternatives) {
+                    const std::size_t i = ids_.at(a.keys.front().node);
+                    cell.variant[i] = pick[k];
+                    cell.params[i] = variant_params_[i][pick[k]];
                 }
-                const std::size_t i = ids_.at(a.node);
-                cell.params[i].set(a.param, *bind_param(*vp.nodes[i].plugin->spec.find_param(a.param), v).value);
+            }
+            for (std::size_t k = 0; k < p_.sweep.size(); ++k) {
+                for (const SweepKey& key : p_.sweep[k].keys) {
+                    const boost::json::value& v = key.values[pick[k]];
+                    cell.assignments.emplace_back(key.key, v);
+                    if (p_.sweep[k].type == SweepAxis::Type::alternatives) continue;
+                    if (key.node.empty()) {
+                        cell.seed = v.is_uint64() ? v.as_uint64() : static_cast<std::uint64_t>(v.as_int64());
+                        continue;
+                    }
+                    const std::size_t i = ids_.at(key.node);
+                    cell.params[i].set(key.param, *bind_param(*vp.node(cell, i).plugin->spec.find_param(key.param), v).value);
+                }
             }
             resolve_paths(vp, cell);
         }
@@ -298,8 +408,9 @@ private:
     void resolve_paths(const ValidatedPipeline& vp, Cell& cell) {
         const fs::path base = p_.file.parent_path();
         for (std::size_t i = 0; i < vp.nodes.size(); ++i) {
-            if (!vp.nodes[i].plugin) continue;
-            for (const auto& spec : vp.nodes[i].plugin->spec.params) {
+            const Node& node = vp.node(cell, i);
+            if (!node.plugin) continue;
+            for (const auto& spec : node.plugin->spec.params) {
                 if (spec.type != ParamType::path || !cell.params[i].has(spec.key)) continue;
                 const std::string& v = cell.params[i].string(spec.key);
                 if (v.empty()) continue;
@@ -307,8 +418,8 @@ private:
                 std::error_code ec;
                 if (!fs::is_regular_file(resolved, ec)) {
                     const std::string key = spec.key;
-                    if (reported_paths_.insert(vp.nodes[i].id + "." + key + "=" + v).second)
-                        error(p_.nodes[i].pointer + "/params/" + pointer_escape(key), false, vp.nodes[i].id, key,
+                    if (reported_paths_.insert(node.id + "." + key + "=" + v).second)
+                        error(decl(cell, i).pointer + "/params/" + pointer_escape(key), false, node.id, key,
                               "file '" + resolved.string() + "' does not exist or is not a regular file",
                               "relative paths are taken from the pipeline file's folder");
                     continue;
@@ -324,19 +435,20 @@ private:
         std::set<std::string> done;
         for (const auto& cell : vp.cells) {
             for (std::size_t i = 0; i < vp.nodes.size(); ++i) {
-                const PluginRecord* rec = vp.nodes[i].plugin;
+                const PluginRecord* rec = vp.node(cell, i).plugin;
                 if (!rec || rec->builtin()) continue;
-                std::string sig = vp.nodes[i].id;
+                std::string sig = vp.nodes[i].id + "#" + rec->spec.name;
                 for (const auto& [k, v] : cell.params[i].all()) sig += "|" + k + "=" + boost::json::serialize(to_json(v));
                 if (!done.insert(sig).second) continue;
                 try {
                     reg_.create(*rec, cell.params[i]);
                 } catch (const InputError& e) {
-                    const std::string ptr = p_.nodes[i].pointer + (e.key().empty() ? "" : "/params/" + pointer_escape(e.key()));
-                    error(p_.nodes[i].params.contains(e.key()) ? ptr : p_.nodes[i].pointer, false, vp.nodes[i].id, e.key(),
+                    const NodeDecl& d = decl(cell, i);
+                    const std::string ptr = d.pointer + (e.key().empty() ? "" : "/params/" + pointer_escape(e.key()));
+                    error(d.params.contains(e.key()) ? ptr : d.pointer, false, vp.nodes[i].id, e.key(),
                           e.what(), cell.assignments.empty() ? std::string() : "in sweep cell " + std::to_string(cell.index));
                 } catch (const std::exception& e) {
-                    error(p_.nodes[i].pointer, false, vp.nodes[i].id, {},
+                    error(decl(cell, i).pointer, false, vp.nodes[i].id, {},
                           std::string("plugin '") + rec->spec.name + "' failed to construct: " + e.what());
                 }
             }
@@ -349,6 +461,13 @@ private:
     const Registry& reg_;
     std::map<std::string, std::size_t> ids_;
     std::vector<Params> base_;
+    std::vector<std::vector<Params>> variant_params_;  // by node index, by alternative
+    std::vector<const std::vector<NodeDecl>*> variant_decls_;  // by node index; null without alternatives
+
+    // Node i as written for `cell`: its alternative's declaration there, or the node itself.
+    const NodeDecl& decl(const Cell& cell, std::size_t i) const {
+        return variant_decls_[i] ? (*variant_decls_[i])[cell.variant[i]] : p_.nodes[i];
+    }
     std::set<std::string> reported_paths_;
     DiagnosticList errors_;
 };

@@ -46,7 +46,7 @@ std::vector<ResultRow> metric_rows(const ValidatedPipeline& vp, const RunOutcome
     for (const CellOutcome& c : outcome.cells) {
         const Cell& cell = vp.cells[c.index];
         for (std::size_t i = 0; i < vp.nodes.size(); ++i) {
-            const Node& n = vp.nodes[i];
+            const Node& n = vp.node(cell, i);
             if (n.plugin->spec.kind != Kind::metric) continue;
             ResultRow r;
             r.cell = c.index;
@@ -70,8 +70,8 @@ std::string results_csv(const ValidatedPipeline& vp, const std::vector<ResultRow
             if (std::find(value_keys.begin(), value_keys.end(), kv.first) == value_keys.end())
                 value_keys.push_back(kv.first);
     std::vector<std::string> header{"cell"};
-    for (const auto& a : vp.pipeline.sweep)
-        if (a.key != "seed") header.push_back(a.key);
+    for (const SweepKey* k : vp.pipeline.sweep_keys())
+        if (k->key != "seed") header.push_back(k->key);
     header.insert(header.end(), fixed_columns.begin() + 1, fixed_columns.end());
     for (const auto& k : value_keys)
         header.push_back(std::find(header.begin(), header.end(), k) == header.end() ? k : "value." + k);
@@ -97,10 +97,46 @@ std::string results_csv(const ValidatedPipeline& vp, const std::vector<ResultRow
     return out;
 }
 
+namespace {
+
+// The sweep's columns, axis by axis, for readers of results.json (the report).
+boost::json::array axes_json(const Pipeline& p) {
+    boost::json::array axes;
+    for (std::size_t a = 0; a < p.sweep.size(); ++a)
+        for (const SweepKey& k : p.sweep[a].keys) {
+            boost::json::object o{{"key", k.key},
+                                  {"type", k.key == "seed" ? std::string("seed") : std::string(to_string(p.sweep[a].type))},
+                                  {"values", boost::json::array(k.values.begin(), k.values.end())},
+                                  {"axis", a}};
+            if (p.sweep[a].type == SweepAxis::Type::zip) o["group"] = a;
+            axes.push_back(std::move(o));
+        }
+    return axes;
+}
+
+boost::json::array rates_json(const Pipeline& p) {
+    boost::json::array rates;
+    for (const RateDecl& r : p.rates) {
+        boost::json::object ref;
+        for (const auto& [name, exponent] : r.reference) ref[name] = exponent;
+        rates.push_back(boost::json::object{{"metric", r.metric}, {"over", r.over}, {"reference", std::move(ref)}});
+    }
+    return rates;
+}
+
+// Where the points of node `id` in a cell are: the cell that computed them.
+bool writes_points(Kind k) { return k == Kind::data || k == Kind::sampler; }
+std::string points_file(std::size_t cell, const std::string& id) { return fmt::format("cells/{:04d}/{}.npy", cell, id); }
+
+}  // namespace
+
 boost::json::object results_json(const ValidatedPipeline& vp, const RunOutcome& outcome) {
     boost::json::object root;
     root["pipeline"] = vp.pipeline.name;
+    if (!vp.pipeline.description.empty()) root["description"] = vp.pipeline.description;
     root["status"] = outcome.cancelled ? "cancelled" : outcome.ok() ? "ok" : "failed";
+    root["axes"] = axes_json(vp.pipeline);
+    if (!vp.pipeline.rates.empty()) root["rates"] = rates_json(vp.pipeline);
     boost::json::array cells;
     for (const CellOutcome& c : outcome.cells) {
         const Cell& cell = vp.cells[c.index];
@@ -113,13 +149,22 @@ boost::json::object results_json(const ValidatedPipeline& vp, const RunOutcome& 
         boost::json::object nodes;
         for (std::size_t i = 0; i < vp.nodes.size(); ++i) {
             const NodeOutcome& n = c.nodes[i];
+            const Node& node = vp.node(cell, i);
             boost::json::object jn;
-            jn["plugin"] = vp.nodes[i].plugin->spec.name;
+            jn["plugin"] = node.plugin->spec.name;
+            jn["kind"] = std::string(to_string(node.plugin->spec.kind));
+            if (!node.label.empty()) jn["label"] = node.label;
+            boost::json::object inputs;
+            for (const auto& [port, src] : node.inputs) inputs[port] = vp.nodes[src].id;
+            jn["inputs"] = std::move(inputs);
             jn["status"] = std::string(to_string(n.status));
             if (!n.error.empty()) jn["error"] = n.error;
             if (!n.values.empty()) jn["values"] = values_object(n.values);
             jn["seconds"] = n.seconds;
             jn["reused"] = n.reused;
+            if (c.resumed) jn["resumed"] = true;
+            if (n.status == NodeStatus::ok && writes_points(node.plugin->spec.kind))
+                jn["points"] = points_file(n.origin_cell, node.id);
             nodes[vp.nodes[i].id] = std::move(jn);
         }
         jc["nodes"] = std::move(nodes);
@@ -145,6 +190,35 @@ boost::json::object results_json(const ValidatedPipeline& vp, const RunOutcome& 
     root["rows"] = std::move(rows);
     return root;
 }
+
+namespace {
+
+// A node's variants as they ran: plugin, version, library, inputs and (from the first cell that
+// uses each) parameters.
+boost::json::array alternatives_json(const ValidatedPipeline& vp, std::size_t i) {
+    boost::json::array out;
+    for (std::size_t v = 0; v < vp.alternatives[i].size(); ++v) {
+        const Node& n = vp.alternatives[i][v];
+        boost::json::object jn{{"label", n.label},
+                               {"plugin", n.plugin->spec.name},
+                               {"version", n.plugin->spec.version},
+                               {"library", n.plugin->builtin() ? std::string("(framework)") : n.plugin->file.string()}};
+        boost::json::object params;
+        for (const Cell& c : vp.cells)
+            if (c.variant[i] == v) {
+                for (const auto& [k, value] : c.params[i].all()) params[k] = to_json(value);
+                break;
+            }
+        jn["params"] = std::move(params);
+        boost::json::object inputs;
+        for (const auto& [port, src] : n.inputs) inputs[port] = vp.nodes[src].id;
+        jn["inputs"] = std::move(inputs);
+        out.push_back(std::move(jn));
+    }
+    return out;
+}
+
+}  // namespace
 
 boost::json::object resolved_pipeline(const ValidatedPipeline& vp) {
     const Pipeline& p = vp.pipeline;
@@ -172,15 +246,17 @@ boost::json::object resolved_pipeline(const ValidatedPipeline& vp) {
         boost::json::object inputs;
         for (const auto& [port, src] : n.inputs) inputs[port] = vp.nodes[src].id;
         jn["inputs"] = std::move(inputs);
+        if (!vp.alternatives[i].empty()) jn["alternatives"] = alternatives_json(vp, i);
         nodes.push_back(std::move(jn));
     }
     root["nodes"] = std::move(nodes);
     if (!p.sweep.empty()) {
-        boost::json::object grid;
-        for (const auto& a : p.sweep) grid[a.key] = boost::json::array(a.values.begin(), a.values.end());
-        root["sweep"] = boost::json::object{{"grid", std::move(grid)}};
-        root["note"] = "node params show the first sweep cell; the sweep replaces the swept keys per cell";
+        // As written: the document's own "sweep" (with a --smoke run's values in "axes").
+        if (const auto* o = p.document.root().if_object(); o && o->contains("sweep")) root["sweep"] = o->at("sweep");
+        root["axes"] = axes_json(p);
+        root["note"] = "node params show the first sweep cell; the sweep replaces the swept keys and alternatives per cell";
     }
+    if (!p.rates.empty()) root["rates"] = rates_json(p);
     return root;
 }
 

@@ -52,7 +52,7 @@ std::string results_text(const ValidatedPipeline& vp, const std::vector<ResultRo
         }
         std::vector<std::vector<std::string>> table(1);
         if (many_cells) table[0].push_back("cell");
-        for (const auto& a : vp.pipeline.sweep) table[0].push_back(a.key);
+        for (const SweepKey* k : vp.pipeline.sweep_keys()) table[0].push_back(k->key);
         table[0].push_back("node");
         table[0].push_back("inputs");
         if (any_problem) table[0].push_back("status");

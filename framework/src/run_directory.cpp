@@ -6,6 +6,7 @@
 #include <mdlab/npy.hpp>
 
 #include "mdlab/runtime/atomic_file.hpp"
+#include "mdlab/runtime/cell_record.hpp"
 #include "mdlab/runtime/diagnostics.hpp"
 #include "mdlab/runtime/progress_bar.hpp"
 
@@ -16,7 +17,10 @@ namespace mdlab::runtime {
 namespace {
 
 // What a run writes at the top of its folder; --force removes these and nothing else.
-const char* const run_outputs[] = {"pipeline.json", "results.json", "results.csv", "run.log", "cells"};
+const char* const run_outputs[] = {"pipeline.json", "results.json", "results.csv", "summary.csv",
+                                   "rates.csv",     "report.html",  "run.log",     "cells"};
+
+std::string cell_folder(std::size_t cell) { return fmt::format("{:04d}", cell); }
 
 Diagnostic dir_error(const fs::path& dir, std::string message, std::string hint) {
     Diagnostic d;
@@ -43,16 +47,19 @@ RunDirectory::RunDirectory(fs::path dir, bool force, ProgressBar* progress) : di
     if (fs::exists(dir_, ec)) {
         if (!fs::is_directory(dir_, ec))
             throw BadInput(dir_error(dir_, "exists and is not a folder", "choose another --out"));
-        if (!fs::is_empty(dir_, ec)) {
-            if (!force)
-                throw BadInput(dir_error(dir_, "folder is not empty",
-                                         "choose another --out, or add --force to replace an earlier run's outputs there"));
+        const bool earlier_run = fs::exists(dir_ / "pipeline.json", ec) || fs::exists(dir_ / "cells", ec);
+        if (force)
             for (const char* name : run_outputs) fs::remove_all(dir_ / name, ec);
-        }
+        else if (earlier_run)
+            resuming_ = true;
+        else if (!fs::is_empty(dir_, ec))
+            throw BadInput(dir_error(dir_, "folder is not empty and holds no earlier run",
+                                     "choose another --out (a folder holding an earlier mdlab run is resumed; "
+                                     "--force replaces such a run's outputs)"));
     }
     fs::create_directories(dir_, ec);
     if (ec) throw BadInput(dir_error(dir_, "cannot create the run folder: " + ec.message(), "choose another --out"));
-    log_.open(dir_ / "run.log", std::ios::trunc);
+    log_.open(dir_ / "run.log", resuming_ ? std::ios::app : std::ios::trunc);
     if (!log_) throw BadInput(dir_error(dir_, "cannot write run.log in the run folder", "choose another --out"));
 }
 
@@ -63,7 +70,7 @@ void RunDirectory::write(const std::string& name, const std::string& content) co
 }
 
 fs::path RunDirectory::cell_dir(std::size_t cell) {
-    const fs::path p = dir_ / "cells" / fmt::format("{:04d}", cell);
+    const fs::path p = dir_ / "cells" / cell_folder(cell);
     std::lock_guard<std::mutex> lock(dir_mutex_);
     fs::create_directories(p);
     return p;
@@ -81,6 +88,25 @@ void RunDirectory::progress(std::size_t cell, std::size_t node, double fraction)
 
 void RunDirectory::points(std::size_t cell, const std::string& node, const Matrix& points) {
     npy::write(cell_dir(cell) / (node + ".npy"), points);
+}
+
+}  // namespace mdlab::runtime
+
+namespace mdlab::runtime {
+
+std::optional<CellOutcome> RunDirectory::finished(std::size_t cell, const std::string& configuration) {
+    if (!resuming_) return std::nullopt;
+    auto earlier = read_cell_record(dir_ / "cells" / cell_folder(cell) / "cell.json", configuration);
+    if (!earlier || !earlier->ok()) return std::nullopt;  // failed cells run again
+    ++resumed_;
+    log("cell " + std::to_string(cell) + " finished in an earlier run: not run again");
+    if (progress_)
+        for (std::size_t i = 0; i < earlier->nodes.size(); ++i) progress_->update(cell, i, 1.0);
+    return earlier;
+}
+
+void RunDirectory::cell_finished(const CellOutcome& outcome, const std::string& configuration) {
+    write_file_atomic(cell_dir(outcome.index) / "cell.json", cell_record(outcome, configuration));
 }
 
 }  // namespace mdlab::runtime

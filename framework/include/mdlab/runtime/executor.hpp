@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstddef>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,11 +25,13 @@ struct NodeOutcome {
     Values values;             // a metric's values, a sampler's statistics
     double seconds = 0.0;      // wall time, 0 when reused from an earlier cell
     bool reused = false;       // taken from an earlier cell with identical configuration
+    std::size_t origin_cell = 0;  // the cell that computed it (this one unless reused); its files are there
 };
 
 struct CellOutcome {
     std::size_t index = 0;
     std::vector<NodeOutcome> nodes;  // by node index
+    bool resumed = false;            // taken from an earlier run into the same folder
     bool ok() const;
 };
 
@@ -50,6 +53,16 @@ public:
     virtual void progress(std::size_t cell, std::size_t node, double fraction) = 0;
     // Points produced by a node (a sample step or a sampler).
     virtual void points(std::size_t cell, const std::string& node, const Matrix& points) = 0;
+    // The outcome of cell `cell` if an earlier run finished it with exactly this configuration
+    // (every node's plugin, version, parameters, inputs and seed); the cell is then not run.
+    virtual std::optional<CellOutcome> finished(std::size_t cell, const std::string& configuration) {
+        (void)cell, (void)configuration;
+        return std::nullopt;
+    }
+    // Cell `outcome.index` ran to its end (successfully or not) with this configuration.
+    virtual void cell_finished(const CellOutcome& outcome, const std::string& configuration) {
+        (void)outcome, (void)configuration;
+    }
 };
 
 // Runs every cell in order. Never throws for a node's failure: it is recorded in the outcome

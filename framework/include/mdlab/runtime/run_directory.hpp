@@ -1,10 +1,12 @@
 // The folder a run writes to: pipeline.json, results.json, results.csv, run.log, and
-// cells/NNNN/<node>.npy for every node that produces points. Every file except the log is
-// written atomically.
+// cells/NNNN/<node>.npy for every node that produces points, cells/NNNN/cell.json for every
+// finished cell. Every file except the log is written atomically. A run into a folder that holds
+// an earlier run resumes it: cells finished there with the same configuration are not run again.
 #pragma once
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include <mdlab/array.hpp>
@@ -17,22 +19,28 @@ class ProgressBar;
 
 class RunDirectory : public RunObserver {
 public:
-    // Creates `dir`. A non-empty folder is refused (BadInput) unless `force`, which removes the
-    // outputs of an earlier run there (and nothing else).
+    // Creates `dir`. A folder holding an earlier run is resumed, unless `force`, which removes
+    // that run's outputs (and nothing else) first. Any other non-empty folder is refused (BadInput).
     RunDirectory(std::filesystem::path dir, bool force, ProgressBar* progress);
     ~RunDirectory() override;
 
     const std::filesystem::path& path() const { return dir_; }
+    bool resuming() const { return resuming_; }
+    std::size_t resumed_cells() const { return resumed_; }
     void write(const std::string& name, const std::string& content) const;
 
     std::filesystem::path cell_dir(std::size_t cell) override;
     void log(const std::string& line) override;
     void progress(std::size_t cell, std::size_t node, double fraction) override;
     void points(std::size_t cell, const std::string& node, const Matrix& points) override;
+    std::optional<CellOutcome> finished(std::size_t cell, const std::string& configuration) override;
+    void cell_finished(const CellOutcome& outcome, const std::string& configuration) override;
 
 private:
     std::filesystem::path dir_;
     ProgressBar* progress_;
+    bool resuming_ = false;
+    std::size_t resumed_ = 0;
     std::mutex log_mutex_, dir_mutex_;
     std::ofstream log_;
 };
