@@ -1,0 +1,111 @@
+// Resuming: a run into a folder that holds an earlier run skips the cells finished there with
+// the same configuration and computes the rest; the final files equal an uninterrupted run's.
+#include <chrono>
+#include <csignal>
+#include <regex>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "command.hpp"
+#include "mdlab_test.hpp"
+
+using namespace mdlab::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Six cells of about a tenth of a second each.
+const std::string sweep = R"({
+  "seed": 11,
+  "nodes": [
+    {"id": "circle", "plugin": "circle", "params": {"ambient_dim": 6}},
+    {"id": "train", "plugin": "sample", "params": {"n": 400}, "inputs": {"manifold": "circle"}},
+    {"id": "vp", "plugin": "vp"},
+    {"id": "score", "plugin": "empirical", "inputs": {"data": "train", "process": "vp"}},
+    {"id": "gen", "plugin": "euler_maruyama", "params": {"n": 400, "steps": 300, "t_min": 1e-4, "denoise": true},
+     "inputs": {"score": "score"}},
+    {"id": "mem", "plugin": "memorization", "inputs": {"samples": "gen", "data": "train", "manifold": "circle"}},
+    {"id": "dist", "plugin": "manifold_distance", "inputs": {"samples": "gen", "manifold": "circle"}}
+  ],
+  "sweep": {"grid": {"gen.t_min": [1e-4, 1e-2], "seed": [1, 2, 3]}}
+})";
+
+struct Fixture {
+    TempDir tmp;
+    fs::path pipeline = tmp.path() / "sweep.json";
+    Fixture() { write_text(pipeline, sweep); }
+    CommandResult run(const fs::path& out, std::vector<std::string> extra = {}) const {
+        std::vector<std::string> args{"run", pipeline.string(), "--out", out.string(), "-q"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return run_mdlab(args);
+    }
+};
+
+// "resumed DIR: K of N cells ..." -> K, or -1 when the run did not resume.
+int resumed_cells(const std::string& err) {
+    std::smatch m;
+    if (!std::regex_search(err, m, std::regex("resumed .*: (\\d+) of 6 cells"))) return -1;
+    return std::stoi(m[1]);
+}
+
+}  // namespace
+
+TEST_CASE("an interrupted sweep, rerun, finishes only the missing cells and equals an uninterrupted run") {
+    Fixture f;
+    const fs::path whole = f.tmp.path() / "whole", broken = f.tmp.path() / "broken";
+    REQUIRE(f.run(whole).exit_code == 0);
+
+    Background first(mdlab_executable().string(), {"run", f.pipeline.string(), "--out", broken.string(), "-q"});
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!fs::exists(broken / "cells" / "0000" / "cell.json") && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    first.signal(SIGINT);
+    const auto interrupted = first.wait();
+    INFO(interrupted.err);
+    REQUIRE(interrupted.exit_code == 1);
+    CHECK(read_text(broken / "results.csv") != read_text(whole / "results.csv"));
+
+    const auto rerun = f.run(broken);
+    INFO(rerun.err);
+    REQUIRE(rerun.exit_code == 0);
+    const int resumed = resumed_cells(rerun.err);
+    CHECK(resumed >= 1);
+    CHECK(resumed < 6);
+    CHECK(read_text(broken / "results.csv") == read_text(whole / "results.csv"));
+    for (int c = 0; c < 6; ++c) {
+        const fs::path cell = fs::path("cells") / ("000" + std::to_string(c));
+        CHECK(read_text(broken / cell / "gen.npy") == read_text(whole / cell / "gen.npy"));
+    }
+}
+
+TEST_CASE("only cells without a valid record of the same configuration run again") {
+    Fixture f;
+    const fs::path out = f.tmp.path() / "run";
+    REQUIRE(f.run(out).exit_code == 0);
+    const std::string reference = read_text(out / "results.csv");
+
+    SECTION("a finished folder is not run again") {
+        const auto r = f.run(out);
+        CHECK(resumed_cells(r.err) == 6);
+        CHECK(read_text(out / "results.csv") == reference);
+    }
+    SECTION("a missing or torn record reruns that cell only") {
+        fs::remove(out / "cells" / "0002" / "cell.json");
+        const std::string torn = read_text(out / "cells" / "0004" / "cell.json");
+        write_text(out / "cells" / "0004" / "cell.json", torn.substr(0, torn.size() / 2));
+        const auto r = f.run(out);
+        CHECK(resumed_cells(r.err) == 4);
+        CHECK(read_text(out / "results.csv") == reference);
+    }
+    SECTION("a changed parameter changes every cell's configuration") {
+        const auto r = f.run(out, {"--set", "gen.steps=200"});
+        CHECK(resumed_cells(r.err) == 0);
+        CHECK(read_text(out / "results.csv") != reference);
+    }
+    SECTION("--force starts afresh") {
+        const auto r = f.run(out, {"--force"});
+        CHECK(resumed_cells(r.err) == -1);
+        CHECK(read_text(out / "results.csv") == reference);
+    }
+}
