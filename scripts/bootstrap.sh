@@ -24,6 +24,7 @@ packages=(g++ cmake ninja-build
           libxtensor-dev xtl-dev libxsimd-dev catch2
           libcli11-dev libfmt-dev
           libtorch-dev)  # only the mlp estimator plugin uses libtorch
+if [[ $mode == test ]]; then packages+=(chromium); fi  # a test renders report.html in headless Chromium
 
 missing=()
 for p in "${packages[@]}"; do

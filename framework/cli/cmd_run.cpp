@@ -4,6 +4,7 @@
 #include <tbb/global_control.h>
 
 #include "commands.hpp"
+#include "mdlab/runtime/analysis.hpp"
 #include "mdlab/runtime/cancel.hpp"
 #include "mdlab/runtime/diagnostics.hpp"
 #include "mdlab/runtime/executor.hpp"
@@ -73,8 +74,9 @@ int run(const RunArgs& args, const runtime::Registry& registry) {
     const auto rows = runtime::metric_rows(vp, outcome);
     dir.write("results.csv", runtime::results_csv(vp, rows));
     dir.write("results.json", runtime::json_pretty(runtime::results_json(vp, outcome)));
+    const runtime::Analysis analysis = runtime::write_analysis(dir.path());  // summary.csv, rates.csv, report.html
 
-    if (!args.quiet) std::cout << runtime::results_text(vp, rows);
+    if (!args.quiet) std::cout << runtime::results_text(vp, rows) << runtime::rates_text(analysis.rates);
     for (const auto& cell : outcome.cells) report_failures(args.pipeline, vp, cell);
     if (outcome.cancelled) std::cerr << "mdlab: run cancelled after " << outcome.cells.size() << " of " << vp.cells.size() << " cells\n";
     std::cout << "run folder: " << dir.path().string() << "\n";

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cmd_report.hpp"
 #include "commands.hpp"
 #include "mdlab/runtime/diagnostics.hpp"
 
@@ -40,6 +41,10 @@ int main(int argc, char** argv) {
     validate_cmd->add_option("--set", validate_sets, "override a parameter: node.key=value (repeatable)");
     validate_cmd->add_flag("--smoke", validate_smoke, "check it at its declared smoke size");
     add_plugin_dir(validate_cmd);
+
+    std::filesystem::path report_dir;
+    CLI::App* report_cmd = app.add_subcommand("report", "rewrite a run folder's summary.csv, rates.csv and report.html");
+    report_cmd->add_option("run_dir", report_dir, "run folder written by `mdlab run`")->required();
 
     cli::ListArgs list;
     CLI::App* plugins_cmd = app.add_subcommand("plugins", "list the available plugins");
@@ -129,6 +134,7 @@ int main(int argc, char** argv) {
     }
 
     try {
+        if (*report_cmd) return cli::report(report_dir);  // reads files only: no plugins needed
         runtime::Registry registry;
         cli::load_plugins(registry, plugin_dirs);
         if (*run_cmd) return cli::run(run, registry);

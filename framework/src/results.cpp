@@ -1,10 +1,12 @@
 #include "mdlab/runtime/results.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
+#include "mdlab/runtime/csv_text.hpp"
 #include "mdlab/runtime/param_binding.hpp"
 
 namespace mdlab::runtime {
@@ -12,16 +14,6 @@ namespace mdlab::runtime {
 namespace {
 
 const std::vector<std::string> fixed_columns{"cell", "seed", "node", "plugin", "inputs", "status"};
-
-std::string csv_field(const std::string& s) {
-    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"') out += '"';
-        out += c;
-    }
-    return out + "\"";
-}
 
 }  // namespace
 
@@ -33,9 +25,13 @@ std::string plain_text(const boost::json::value& v) {
 
 namespace {
 
+// Non-finite values as the strings "nan", "inf", "-inf": JSON has no numbers for them.
 boost::json::object values_object(const Values& values) {
     boost::json::object o;
-    for (const auto& [k, v] : values) o[k] = v;
+    for (const auto& [k, v] : values) {
+        if (std::isfinite(v)) o[k] = v;
+        else o[k] = fmt::format("{}", v);
+    }
     return o;
 }
 
@@ -78,8 +74,7 @@ std::string results_csv(const ValidatedPipeline& vp, const std::vector<ResultRow
     header.push_back("error");
 
     std::string out;
-    for (std::size_t i = 0; i < header.size(); ++i) out += (i ? "," : "") + csv_field(header[i]);
-    out += "\n";
+    out += csv_line(header);
     for (const auto& r : rows) {
         std::vector<std::string> f{std::to_string(r.cell)};
         for (const auto& [key, value] : r.assignments)
@@ -91,8 +86,7 @@ std::string results_csv(const ValidatedPipeline& vp, const std::vector<ResultRow
             f.push_back(it == r.outcome.values.end() ? std::string() : fmt::format("{}", it->second));
         }
         f.push_back(r.outcome.error);
-        for (std::size_t i = 0; i < f.size(); ++i) out += (i ? "," : "") + csv_field(f[i]);
-        out += "\n";
+        out += csv_line(f);
     }
     return out;
 }
