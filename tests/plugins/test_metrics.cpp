@@ -124,6 +124,22 @@ TEST_CASE("memorization: copies of training points are all memorised", "[memoriz
     CHECK(value(v, "n_samples") == 15.0);
 }
 
+TEST_CASE("memorization: project judges samples off the manifold by where they lie along it", "[memorization]") {
+    // Copies of training points pushed off the unit circle radially by 0.4 times the spacing:
+    // in R^2 the ratio test sees d1 = 0.4 s against d2 ~ sqrt(s^2 + (0.4 s)^2) and misses many;
+    // projected back onto the circle they are exact copies again.
+    const std::size_t n = 40;
+    const Matrix x = equispaced(n, 2);
+    const double spacing = 2.0 * std::sin(pi / double(n));
+    Matrix y = x;
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t c = 0; c < 2; ++c) y(i, c) *= 1.0 + 0.4 * spacing;
+    CHECK(value(memorization(y, x, circle(2)), "fraction") < 0.5);
+    const auto projected = memorization(y, x, circle(2), R"({"project": true})");
+    CHECK(value(projected, "fraction") == 1.0);
+    CHECK(value(projected, "mean_d1") < 1e-12);
+}
+
 TEST_CASE("memorization: samples midway between training points are not memorised", "[memorization]") {
     // N equispaced training points on the circle, samples at the midpoints of the arcs: d1 = d2
     // (ratio 1). d1 = 2 sin(pi / 2N); the NN distance within X is 2 sin(pi / N) for every point.

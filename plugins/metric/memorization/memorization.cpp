@@ -55,10 +55,14 @@ public:
             .input("manifold", mdlab::ValueKind::manifold, "the data manifold; draws the fresh baseline sample of mu_data")
             .param(mdlab::real("ratio", 1.0 / 3.0, "a sample is memorised when d1 / d2 < ratio")
                        .greater_than(0.0)
-                       .less_than(1.0));
+                       .less_than(1.0))
+            .param(mdlab::boolean("project", false,
+                                  "project the samples onto the manifold first, so that a sample off M by more than "
+                                  "the training spacing is judged by where it lies along M (the ratio test in R^D "
+                                  "under-counts such samples)"));
     }
 
-    explicit Memorization(const mdlab::Params& p) : ratio_(p.real("ratio")) {}
+    explicit Memorization(const mdlab::Params& p) : ratio_(p.real("ratio")), project_(p.boolean("project")) {}
 
     mdlab::Values evaluate(const mdlab::Inputs& inputs, mdlab::Context& ctx) const override {
         const auto samples = inputs.points("samples");
@@ -91,7 +95,9 @@ public:
         if (ctx.cancelled()) throw mdlab::Error("memorization: cancelled");
         ctx.progress(0.1);
 
-        const Figures own = figures(y, x, ratio_);
+        // Off-manifold offsets add to d1 and d2 alike and push the ratio towards 1; projected,
+        // the samples are compared with the training points along M, as the baseline is.
+        const Figures own = project_ ? figures(manifold->project(y), x, ratio_) : figures(y, x, ratio_);
         if (ctx.cancelled()) throw mdlab::Error("memorization: cancelled");
         ctx.progress(0.5);
 
@@ -108,6 +114,7 @@ public:
 
 private:
     double ratio_;
+    bool project_;
 };
 
 MDLAB_PLUGINS(Memorization)
