@@ -20,29 +20,6 @@
 using namespace mdlab::test;
 namespace fs = std::filesystem;
 
-namespace {
-
-double value_at(const std::vector<CsvRow>& rows, const std::map<std::string, std::string>& where,
-                const std::string& column) {
-    const CsvRow* hit = nullptr;
-    int count = 0;
-    for (const auto& r : rows) {
-        bool match = true;
-        for (const auto& [k, v] : where) {
-            auto it = r.find(k);
-            if (it == r.end() || it->second != v) {
-                match = false;
-                break;
-            }
-        }
-        if (match) hit = &r, ++count;
-    }
-    if (count != 1) throw std::runtime_error("expected one matching row, found " + std::to_string(count));
-    return std::stod(hit->at(column));
-}
-
-}  // namespace
-
 TEST_CASE("claim 3: W1 rates follow the intrinsic dimension, not the ambient one") {
     TempDir tmp;
     const fs::path out = tmp.path() / "run";

@@ -67,4 +67,23 @@ const CsvRow& row_where(const std::vector<CsvRow>& rows, const std::string& colu
     return *found;
 }
 
+double value_at(const std::vector<CsvRow>& rows, const std::map<std::string, std::string>& where,
+                const std::string& column) {
+    const CsvRow* hit = nullptr;
+    int count = 0;
+    for (const auto& r : rows) {
+        bool match = true;
+        for (const auto& [k, v] : where) {
+            auto it = r.find(k);
+            if (it == r.end() || it->second != v) {
+                match = false;
+                break;
+            }
+        }
+        if (match) hit = &r, ++count;
+    }
+    if (count != 1) throw std::runtime_error("expected one matching row, found " + std::to_string(count));
+    return std::stod(hit->at(column));
+}
+
 }  // namespace mdlab::test
