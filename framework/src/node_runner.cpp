@@ -1,6 +1,9 @@
 #include "node_runner.hpp"
 
+#include <cmath>
 #include <memory>
+
+#include "checked_estimator.hpp"
 
 namespace mdlab::runtime {
 
@@ -13,6 +16,22 @@ std::shared_ptr<T> create_as(const PluginRecord& plugin, const Params& params, c
         throw Error("plugin '" + plugin.spec.name + "' declares kind " + std::string(to_string(plugin.spec.kind)) +
                     " but its object does not implement that interface");
     return made;
+}
+
+// A sampler's output: n rows (its `n` parameter, unless an `init` file gave the points), the
+// dimension of its score estimator (when it has one), every coordinate finite.
+void check_samples(const Matrix& x, const Inputs& inputs, const Params& params, const std::string& node,
+                   const std::string& plugin) {
+    const std::string who = "sampler '" + node + "' (plugin '" + plugin + "')";
+    const bool from_file = params.has("init") && !params.string("init").empty();
+    if (params.has("n") && !from_file && rows(x) != params.count("n"))
+        throw Error(who + " returned " + std::to_string(rows(x)) + " samples, not n = " + std::to_string(params.count("n")));
+    if (inputs.has("score") && cols(x) != inputs.estimator("score")->dim())
+        throw Error(who + " returned samples of dimension " + std::to_string(cols(x)) + ", but its score estimator's is " +
+                    std::to_string(inputs.estimator("score")->dim()));
+    for (std::size_t k = 0; k < x.size(); ++k)
+        if (!std::isfinite(x.data()[k]))
+            throw Error(who + " returned a non-finite sample (row " + std::to_string(k / cols(x)) + ")");
 }
 
 }  // namespace
@@ -38,12 +57,14 @@ NodeResult run_node(const PluginRecord& plugin, const Params& params, const Inpu
     case Kind::estimator: {
         auto e = create_as<ScoreEstimator>(plugin, params, registry);
         e->prepare(inputs, ctx);
-        r.value = std::shared_ptr<const ScoreEstimator>(std::move(e));
+        r.value = std::shared_ptr<const ScoreEstimator>(
+            std::make_shared<CheckedEstimator>(std::move(e), ctx.node_id(), plugin.spec.name));
         break;
     }
     case Kind::sampler: {
         auto s = create_as<Sampler>(plugin, params, registry);
         SampleResult out = s->sample(inputs, ctx);
+        check_samples(out.samples, inputs, params, ctx.node_id(), plugin.spec.name);
         r.value = std::make_shared<const Matrix>(std::move(out.samples));
         r.values = std::move(out.stats);
         break;
