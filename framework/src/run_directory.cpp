@@ -1,6 +1,7 @@
 #include "mdlab/runtime/run_directory.hpp"
 
 #include <ctime>
+#include <vector>
 
 #include <fmt/format.h>
 #include <mdlab/npy.hpp>
@@ -21,6 +22,17 @@ const char* const run_outputs[] = {"pipeline.json", "results.json", "results.csv
                                    "rates.csv",     "report.html",  "run.log",     "cells"};
 
 std::string cell_folder(std::size_t cell) { return fmt::format("{:04d}", cell); }
+
+// A run killed while writing (kill -9, power cut) leaves "<file>.tmp.<pid>" beside whole files;
+// the files themselves are never torn, so the temporaries are simply dropped.
+void remove_stale_temporaries(const fs::path& dir) {
+    std::error_code ec;
+    std::vector<fs::path> stale;
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+        if (it->is_regular_file(ec) && it->path().filename().string().find(".tmp.") != std::string::npos)
+            stale.push_back(it->path());
+    for (const auto& f : stale) fs::remove(f, ec);
+}
 
 Diagnostic dir_error(const fs::path& dir, std::string message, std::string hint) {
     Diagnostic d;
@@ -50,8 +62,10 @@ RunDirectory::RunDirectory(fs::path dir, bool force, ProgressBar* progress) : di
         const bool earlier_run = fs::exists(dir_ / "pipeline.json", ec) || fs::exists(dir_ / "cells", ec);
         if (force)
             for (const char* name : run_outputs) fs::remove_all(dir_ / name, ec);
-        else if (earlier_run)
+        else if (earlier_run) {
             resuming_ = true;
+            remove_stale_temporaries(dir_);
+        }
         else if (!fs::is_empty(dir_, ec))
             throw BadInput(dir_error(dir_, "folder is not empty and holds no earlier run",
                                      "choose another --out (a folder holding an earlier mdlab run is resumed; "

@@ -109,3 +109,50 @@ TEST_CASE("only cells without a valid record of the same configuration run again
         CHECK(read_text(out / "results.csv") == reference);
     }
 }
+
+TEST_CASE("kill -9 at any moment leaves only whole files, and the rerun completes the sweep") {
+    Fixture f;
+    const fs::path whole = f.tmp.path() / "whole";
+    REQUIRE(f.run(whole).exit_code == 0);
+    // Kill at several moments: early, and after one or more cells have finished.
+    for (const int after_cells : {0, 1, 3}) {
+        const fs::path out = f.tmp.path() / ("killed" + std::to_string(after_cells));
+        Background run(mdlab_executable().string(), {"run", f.pipeline.string(), "--out", out.string(), "-q"});
+        const fs::path marker = out / "cells" / ("000" + std::to_string(after_cells)) / "gen.npy";
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (!fs::exists(marker) && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        run.signal(SIGKILL);
+        CHECK(run.wait().exit_code == 128 + SIGKILL);
+        // Every record there is whole JSON (or absent): atomic writes.
+        for (const auto& entry : fs::recursive_directory_iterator(out))
+            if (entry.path().filename() == "cell.json") CHECK(read_text(entry.path()).back() == '\n');
+        const auto rerun = f.run(out);
+        INFO(rerun.err);
+        CHECK(rerun.exit_code == 0);
+        CHECK(resumed_cells(rerun.err) >= after_cells);
+        CHECK(read_text(out / "results.csv") == read_text(whole / "results.csv"));
+        for (const auto& entry : fs::recursive_directory_iterator(out))
+            CHECK(entry.path().filename().string().find(".tmp.") == std::string::npos);
+    }
+}
+
+TEST_CASE("SIGTERM stops a run within a couple of seconds, keeping what finished") {
+    Fixture f;
+    const fs::path out = f.tmp.path() / "term";
+    Background run(mdlab_executable().string(), {"run", f.pipeline.string(), "--out", out.string(), "-q"});
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!fs::exists(out / "cells" / "0000" / "cell.json") && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    const auto sent = std::chrono::steady_clock::now();
+    run.signal(SIGTERM);
+    const auto r = run.wait();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+    INFO(r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(seconds < 10.0);  // a guard against hanging, not a speed measurement
+    CHECK(r.err.find("cancelled") != std::string::npos);
+    const std::string csv = read_text(out / "results.csv");
+    CHECK(csv.find("\n0,") != std::string::npos);  // the finished first cell is in the results
+    CHECK(fs::exists(out / "report.html"));
+}
