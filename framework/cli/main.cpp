@@ -1,4 +1,5 @@
 // mdlab: run, validate and inspect diffusion-on-manifolds pipelines.
+#include <csignal>
 #include <iostream>
 #include <string>
 
@@ -133,6 +134,9 @@ int main(int argc, char** argv) {
         return 2;
     }
 
+    // A file-size limit (ulimit -f) then shows as a write error naming the file, like a full
+    // disk, instead of killing the process.
+    std::signal(SIGXFSZ, SIG_IGN);
     try {
         if (*report_cmd) return cli::report(report_dir);  // reads files only: no plugins needed
         runtime::Registry registry;

@@ -1,5 +1,7 @@
 #include "mdlab/runtime/atomic_file.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <string>
 
@@ -14,12 +16,14 @@ void write_file_atomic(const std::filesystem::path& file, std::string_view conte
     {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
         if (!out) throw Error(file.string() + ": cannot open for writing");
+        errno = 0;
         out.write(content.data(), static_cast<std::streamsize>(content.size()));
         out.flush();
         if (!out) {
+            const std::string why = errno ? std::strerror(errno) : "unknown reason";
             std::error_code ec;
             std::filesystem::remove(tmp, ec);
-            throw Error(file.string() + ": write failed (disk full?)");
+            throw Error(file.string() + ": write failed (" + why + "; is the disk full?); the earlier file, if any, is unchanged");
         }
     }
     std::error_code ec;

@@ -1,9 +1,14 @@
 // Validating a pipeline against the plugin registry and expanding its sweep into cells.
 #include <algorithm>
 #include <functional>
+#include <optional>
 #include <set>
+#include <variant>
+
+#include <unistd.h>
 
 #include <boost/json/serialize.hpp>
+#include <fmt/format.h>
 
 #include "mdlab/runtime/diagnostics.hpp"
 #include "mdlab/runtime/param_binding.hpp"
@@ -69,6 +74,8 @@ public:
         errors_.throw_if_any();
         out.cells = expand(out);
         errors_.throw_if_any();  // a missing file is reported once, not again by the plugin
+        check_memory(out);
+        errors_.throw_if_any();
         instantiate(out);
         errors_.throw_if_any();
         out.pipeline = std::move(p_);
@@ -427,6 +434,58 @@ private:
                 cell.params[i].set(spec.key, resolved.string());
             }
         }
+    }
+
+    // An integer parameter as a size, if the node has it.
+    static std::optional<std::size_t> size_param(const Params& params, const char* key) {
+        auto it = params.all().find(key);
+        if (it == params.all().end()) return std::nullopt;
+        const auto* v = std::get_if<std::int64_t>(&it->second);
+        if (!v || *v < 0) return std::nullopt;
+        return static_cast<std::size_t>(*v);
+    }
+
+    // The dimension of the points node i works with: the first `ambient_dim` or `dim` found
+    // upstream of it (1 when none is: a lower bound).
+    std::size_t upstream_dim(const ValidatedPipeline& vp, const Cell& cell, std::size_t i, int depth = 0) const {
+        for (const char* key : {"ambient_dim", "dim"})
+            if (auto d = size_param(cell.params[i], key)) return *d;
+        if (depth > 64) return 1;
+        for (const auto& in : vp.node(cell, i).inputs)
+            if (std::size_t d = upstream_dim(vp, cell, in.second, depth + 1); d > 1) return d;
+        return 1;
+    }
+
+    // Sizes against the machine's memory before anything is allocated: a data or sampler node
+    // holds n x D doubles (a sampler about three such arrays: its state, the score, the noise).
+    void check_memory(const ValidatedPipeline& vp) {
+        const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+        std::set<std::string> reported;
+        for (const Cell& cell : vp.cells)
+            for (std::size_t i = 0; i < vp.nodes.size(); ++i) {
+                const Node& node = vp.node(cell, i);
+                if (!node.plugin || (node.plugin->spec.kind != Kind::data && node.plugin->spec.kind != Kind::sampler)) continue;
+                const auto size = size_param(cell.params[i], "n");
+                if (!size) continue;
+                const std::size_t n = *size, d = upstream_dim(vp, cell, i);
+                const double copies = node.plugin->spec.kind == Kind::sampler ? 3.0 : 1.0;
+                const double bytes = static_cast<double>(n) * static_cast<double>(d) * 8.0 * copies;
+                if (!(memory > 0.0) || bytes <= memory || !reported.insert(node.id).second) continue;
+                const NodeDecl& decl_i = decl(cell, i);
+                error(decl_i.params.contains("n") ? decl_i.pointer + "/params/n" : decl_i.pointer, false, node.id, "n",
+                      fmt::format("n = {} points in R^{} need at least {} ({} x {} x 8 bytes{}), more than this machine's "
+                                  "{} of memory",
+                                  n, d, byte_text(bytes), n, d, copies > 1.0 ? " x 3 arrays a sampler holds" : "",
+                                  byte_text(memory)),
+                      cell.assignments.empty() ? "reduce n" : "reduce n (in sweep cell " + std::to_string(cell.index) + ")");
+            }
+    }
+
+    static std::string byte_text(double bytes) {
+        const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+        int u = 0;
+        while (bytes >= 1024.0 && u < 6) bytes /= 1024.0, ++u;
+        return fmt::format("{:.3g} {}", bytes, units[u]);
     }
 
     // Constructs every component once per distinct parameter set, so that checks a plugin
