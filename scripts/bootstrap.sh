@@ -24,7 +24,8 @@ packages=(g++ cmake ninja-build
           libxtensor-dev xtl-dev libxsimd-dev catch2
           libcli11-dev libfmt-dev
           libtorch-dev)  # only the mlp estimator plugin uses libtorch
-if [[ $mode == test ]]; then packages+=(chromium); fi  # a test renders report.html in headless Chromium
+# Tests only: headless Chromium renders report.html; clang and libFuzzer build the fuzzers.
+if [[ $mode == test ]]; then packages+=(chromium clang libclang-rt-14-dev); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -44,7 +45,14 @@ fi
 
 generator=(-G Ninja)
 [[ -f "$build_dir/CMakeCache.txt" ]] && generator=()  # keep the generator of an existing build
-cmake -S "$here" -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null
+# ccache (when installed) with paths taken relative to the checkout, so that a fresh clone
+# reuses what an earlier build compiled.
+launcher=()
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR="$here" CCACHE_NOHASHDIR=1
+fi
+cmake -S "$here" -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
 cmake --build "$build_dir" -j "$jobs"
 
 case "$mode" in

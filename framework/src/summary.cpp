@@ -67,7 +67,8 @@ std::vector<SummaryRow> summarize(const RunRecord& run) {
             if (node.kind != "metric") continue;
             auto s = std::find_if(g->series.begin(), g->series.end(), [&](const Series& x) { return x.node == node.id; });
             if (s == g->series.end()) s = g->series.insert(g->series.end(), Series{node.id, node.plugin, {}});
-            for (const auto& [name, value] : node.values) {
+            for (const auto& [value_name, value] : node.values) {
+                const std::string& name = value_name;  // a structured binding cannot be captured in C++17
                 auto v = std::find_if(s->values.begin(), s->values.end(), [&](const auto& x) { return x.first == name; });
                 if (v == s->values.end()) v = s->values.insert(s->values.end(), {name, {}});
                 v->second.push_back(value);

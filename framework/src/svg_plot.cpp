@@ -56,8 +56,6 @@ std::vector<double> log_ticks(double lo, double hi) {
 
 namespace {
 
-constexpr double nan = std::numeric_limits<double>::quiet_NaN();
-
 std::string dots_path(const std::vector<std::array<double, 2>>& pixels, const std::string& color, double dot) {
     if (pixels.empty()) return {};
     std::string d;
