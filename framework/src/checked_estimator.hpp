@@ -5,12 +5,20 @@
 #pragma once
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <fmt/format.h>
 #include <mdlab/components.hpp>
 
 namespace mdlab::runtime {
+
+// The index of the first NaN or infinite entry of m (row-major), if any.
+inline std::optional<std::size_t> first_non_finite(const Matrix& m) {
+    for (std::size_t k = 0; k < m.size(); ++k)
+        if (!std::isfinite(m.data()[k])) return k;
+    return std::nullopt;
+}
 
 class CheckedEstimator : public ScoreEstimator {
 public:
@@ -34,10 +42,9 @@ private:
         if (rows(out) != rows(x) || cols(out) != cols(x))
             throw Error(fmt::format("score estimator '{}' (plugin '{}') returned a {} of shape {} x {} for {} x {} points at t = {}",
                                     node_, plugin_, what, rows(out), cols(out), rows(x), cols(x), t));
-        for (std::size_t k = 0; k < out.size(); ++k)
-            if (!std::isfinite(out.data()[k]))
-                throw Error(fmt::format("score estimator '{}' (plugin '{}') returned a non-finite {} ({}) at t = {}, row {}",
-                                        node_, plugin_, what, out.data()[k], t, k / cols(x)));
+        if (auto k = first_non_finite(out))
+            throw Error(fmt::format("score estimator '{}' (plugin '{}') returned a non-finite {} ({}) at t = {}, row {}",
+                                    node_, plugin_, what, out.data()[*k], t, *k / cols(x)));
     }
     std::shared_ptr<const ScoreEstimator> inner_;
     std::string node_, plugin_;

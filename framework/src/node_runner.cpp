@@ -1,6 +1,5 @@
 #include "node_runner.hpp"
 
-#include <cmath>
 #include <memory>
 
 #include "checked_estimator.hpp"
@@ -29,9 +28,7 @@ void check_samples(const Matrix& x, const Inputs& inputs, const Params& params, 
     if (inputs.has("score") && cols(x) != inputs.estimator("score")->dim())
         throw Error(who + " returned samples of dimension " + std::to_string(cols(x)) + ", but its score estimator's is " +
                     std::to_string(inputs.estimator("score")->dim()));
-    for (std::size_t k = 0; k < x.size(); ++k)
-        if (!std::isfinite(x.data()[k]))
-            throw Error(who + " returned a non-finite sample (row " + std::to_string(k / cols(x)) + ")");
+    if (auto k = first_non_finite(x)) throw Error(who + " returned a non-finite sample (row " + std::to_string(*k / cols(x)) + ")");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "mdlab/runtime/csv_text.hpp"
 #include "mdlab/runtime/param_binding.hpp"
+#include "mdlab/runtime/run_directory.hpp"
 
 namespace mdlab::runtime {
 
@@ -120,7 +121,7 @@ boost::json::array rates_json(const Pipeline& p) {
 
 // Where the points of node `id` in a cell are: the cell that computed them.
 bool writes_points(Kind k) { return k == Kind::data || k == Kind::sampler; }
-std::string points_file(std::size_t cell, const std::string& id) { return fmt::format("cells/{:04d}/{}.npy", cell, id); }
+std::string points_file(std::size_t cell, const std::string& id) { return (cell_folder(cell) / (id + ".npy")).generic_string(); }
 
 }  // namespace
 

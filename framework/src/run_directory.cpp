@@ -21,7 +21,6 @@ namespace {
 const char* const run_outputs[] = {"pipeline.json", "results.json", "results.csv", "summary.csv",
                                    "rates.csv",     "report.html",  "run.log",     "cells"};
 
-std::string cell_folder(std::size_t cell) { return fmt::format("{:04d}", cell); }
 
 // A run killed while writing (kill -9, power cut) leaves "<file>.tmp.<pid>" beside whole files;
 // the files themselves are never torn, so the temporaries are simply dropped.
@@ -44,6 +43,8 @@ Diagnostic dir_error(const fs::path& dir, std::string message, std::string hint)
 }
 
 }  // namespace
+
+fs::path cell_folder(std::size_t cell) { return fs::path("cells") / fmt::format("{:04d}", cell); }
 
 fs::path default_run_dir(const fs::path& pipeline_file) {
     const std::time_t now = std::time(nullptr);
@@ -84,7 +85,7 @@ void RunDirectory::write(const std::string& name, const std::string& content) co
 }
 
 fs::path RunDirectory::cell_dir(std::size_t cell) {
-    const fs::path p = dir_ / "cells" / cell_folder(cell);
+    const fs::path p = dir_ / cell_folder(cell);
     std::lock_guard<std::mutex> lock(dir_mutex_);
     fs::create_directories(p);
     return p;
@@ -110,7 +111,7 @@ namespace mdlab::runtime {
 
 std::optional<CellOutcome> RunDirectory::finished(std::size_t cell, const std::string& configuration) {
     if (!resuming_) return std::nullopt;
-    auto earlier = read_cell_record(dir_ / "cells" / cell_folder(cell) / "cell.json", configuration);
+    auto earlier = read_cell_record(dir_ / cell_folder(cell) / "cell.json", configuration);
     if (!earlier || !earlier->ok()) return std::nullopt;  // failed cells run again
     ++resumed_;
     log("cell " + std::to_string(cell) + " finished in an earlier run: not run again");

@@ -8,9 +8,9 @@
 #include <sstream>
 
 #include <boost/json/parse.hpp>
-#include <fmt/format.h>
 
 #include "mdlab/runtime/diagnostics.hpp"
+#include "mdlab/runtime/run_directory.hpp"
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -294,7 +294,7 @@ RunRecord load_run(const fs::path& dir) {
             if (const json::value* points = FileReader::member(jn, "points")) {
                 n.points = dir / r.string(*points, np + "/points");
             } else {
-                const fs::path guess = dir / "cells" / fmt::format("{:04d}", cell.index) / (n.id + ".npy");
+                const fs::path guess = dir / cell_folder(cell.index) / (n.id + ".npy");
                 if (fs::is_regular_file(guess)) n.points = guess;
             }
             if (n.kind.empty()) {

@@ -9,13 +9,10 @@
 
 #include <mdlab/kernels/nearest.hpp>
 #include <mdlab/mdlab.hpp>
+#include <mdlab/point_checks.hpp>
 #include <mdlab/stats.hpp>
 
 namespace {
-
-std::string shape_text(const mdlab::Matrix& m) {
-    return std::to_string(mdlab::rows(m)) + " x " + std::to_string(mdlab::cols(m));
-}
 
 void require_finite(const mdlab::Matrix& m, const std::string& port) {
     for (std::size_t k = 0; k < m.size(); ++k)
@@ -72,10 +69,10 @@ public:
         const mdlab::Matrix& x = *data;
 
         if (mdlab::cols(y) != mdlab::cols(x))
-            throw mdlab::Error("memorization: samples are " + shape_text(y) + " but data is " + shape_text(x) +
+            throw mdlab::Error("memorization: samples are " + mdlab::shape_text(y) + " but data is " + mdlab::shape_text(x) +
                                " (the dimensions differ)");
         if (manifold->ambient_dim() != mdlab::cols(x))
-            throw mdlab::Error("memorization: data is " + shape_text(x) + " but the manifold lives in R^" +
+            throw mdlab::Error("memorization: data is " + mdlab::shape_text(x) + " but the manifold lives in R^" +
                                std::to_string(manifold->ambient_dim()));
         const std::size_t n = mdlab::rows(x), m = mdlab::rows(y);
         if (n < 3)

@@ -45,6 +45,9 @@ private:
     std::ofstream log_;
 };
 
+// A cell's folder inside the run folder: cells/NNNN.
+std::filesystem::path cell_folder(std::size_t cell);
+
 // Default run folder: runs/<pipeline file stem>-<YYYYmmdd-HHMMSS>.
 std::filesystem::path default_run_dir(const std::filesystem::path& pipeline_file);
 
