@@ -36,12 +36,14 @@ template <>
 struct Lanes<double> {
     typedef double type __attribute__((vector_size(64)));
     typedef std::int64_t itype __attribute__((vector_size(64)));
+    typedef std::uint64_t utype __attribute__((vector_size(64)));
     typedef std::int64_t int_scalar;
 };
 template <>
 struct Lanes<float> {
     typedef float type __attribute__((vector_size(64)));
     typedef std::int32_t itype __attribute__((vector_size(64)));
+    typedef std::uint32_t utype __attribute__((vector_size(64)));
     typedef std::int32_t int_scalar;
 };
 
@@ -49,6 +51,8 @@ template <class T>
 using vec = typename Lanes<T>::type;  // lanes of T
 template <class T>
 using ivec = typename Lanes<T>::itype;  // integer lanes of the same width (masks, bit patterns)
+template <class T>
+using uvec = typename Lanes<T>::utype;  // unsigned lanes: bit-pattern arithmetic that wraps
 template <class T>
 inline constexpr std::size_t width = bytes / sizeof(T);  // lanes per register
 

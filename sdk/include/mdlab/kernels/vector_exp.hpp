@@ -110,10 +110,12 @@ inline vec<T> exp_nonpositive(vec<T> t) {
     vec<T> r = fma(n, broadcast(-C::step_hi), t);
     r = fma(n, broadcast(-C::step_lo), r);
     // The shifter's low mantissa bits hold n (two's complement): subtracting the shifter's bit
-    // pattern recovers it as an integer.
-    const I ni = (I)shifted - (I)broadcast(C::shifter);
-    const I scale = (ni >> 4) << C::mantissa_bits;  // 2^(n >> 4) in the exponent field
-    const vec<T> s = (vec<T>)((I)lookup(ni) + scale);
+    // pattern recovers it as an integer. The bit arithmetic runs in unsigned lanes, which wrap
+    // by definition in the discarded lanes (signed lanes would overflow there).
+    using U = uvec<T>;
+    const I ni = (I)((U)shifted - (U)broadcast(C::shifter));
+    const U scale = (U)(ni >> 4) << C::mantissa_bits;  // 2^(n >> 4) in the exponent field
+    const vec<T> s = (vec<T>)((U)lookup(ni) + scale);
     const vec<T> e = fma(s, exp_detail::expm1_small(r), s);
     return (vec<T>)((I)e & keep);
 }
