@@ -114,12 +114,13 @@ bool has_npy_magic(const fs::path& file) {
 }
 
 // A .npy array (recognised by its magic string, whatever the file's extension) or CSV text.
+// A file named .npy is always read as .npy, so a damaged one is reported as such, not as CSV.
 Matrix read_points(const fs::path& file) {
     std::error_code ec;
     if (!fs::is_regular_file(file, ec))
         throw mdlab::InputError(file.string() + ": no such file (or not a regular file)", "path");
     Matrix m;
-    if (has_npy_magic(file)) {
+    if (has_npy_magic(file) || file.extension() == ".npy") {
         try {
             m = mdlab::npy::read(file);
         } catch (const mdlab::InputError& e) {

@@ -2,6 +2,7 @@
 // Reads little-endian float64 / float32 arrays of one or two dimensions, C or Fortran order.
 // Writes float64, C order, atomically (temporary file, then rename).
 #pragma once
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -18,6 +19,11 @@
 namespace mdlab::npy {
 
 namespace detail {
+
+// What the system said about the last failed file operation (errno), e.g. "No space left on device".
+inline std::string os_reason() {
+    return errno != 0 ? std::generic_category().message(errno) : std::string("unknown reason (disk full?)");
+}
 inline InputError bad(const std::filesystem::path& file, const std::string& why) {
     return InputError(file.string() + ": not a readable .npy array: " + why);
 }
@@ -133,8 +139,9 @@ inline void write_array(const std::filesystem::path& file, const double* data, c
     header.push_back('\n');
     const auto tmp = file.string() + ".tmp." + std::to_string(::getpid());
     {
+        errno = 0;
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) throw Error(file.string() + ": cannot open for writing");
+        if (!out) throw Error(file.string() + ": cannot open for writing: " + detail::os_reason());
         out.write("\x93NUMPY\x01\x00", 8);
         const auto len = static_cast<std::uint16_t>(header.size());
         const char lb[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
@@ -143,9 +150,10 @@ inline void write_array(const std::filesystem::path& file, const double* data, c
         out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(count * sizeof(double)));
         out.flush();
         if (!out) {
+            const std::string why = detail::os_reason();
             std::error_code ec;
             std::filesystem::remove(tmp, ec);
-            throw Error(file.string() + ": write failed (disk full?)");
+            throw Error(file.string() + ": write failed: " + why);
         }
     }
     std::error_code ec;
