@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Sanitizer builds (not yet part of .ci/run: see docs/errors.md for the open findings):
+# Sanitizer builds, run by .ci/run after the test suite:
 #   address  every binary (host, plugins, tests) with AddressSanitizer and UndefinedBehaviorSanitizer,
 #            and the test suite run there (build-asan/).
-#   scripts/sanitize.sh address
-# ThreadSanitizer (-DMDLAB_SANITIZE=thread builds) cannot see the hand-off of tasks inside
-# Debian's libtbb, which is not instrumented, and reports every value passed between flow-graph
-# nodes or into a parallel loop; it needs a oneTBB built with TBB_SANITIZE=thread.
+#   thread   the graph execution tests under ThreadSanitizer (build-tsan/). Debian's libtbb is not
+#            instrumented, so ThreadSanitizer would not see oneTBB hand work from one thread to
+#            another and would report every value passed between flow-graph nodes. This mode
+#            therefore builds oneTBB itself, from the source of the very Debian package
+#            (deb.debian.org, checked against the package's SHA-256), with TBB_SANITIZE=thread.
+#   scripts/sanitize.sh address|thread|all
 # Environment: JOBS (default: number of cores). Packages: those of scripts/bootstrap.sh test.
 set -euo pipefail
 
@@ -20,11 +22,12 @@ if command -v ccache >/dev/null; then
   export CCACHE_BASEDIR="$here" CCACHE_NOHASHDIR=1
 fi
 
+extra_cmake=()  # more configure options for configure_and_build
 configure_and_build() {  # build folder, sanitizers, [targets...] (default: everything)
   local dir="$1" sanitizers="$2"
   shift 2
   cmake -S "$here" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMDLAB_SANITIZE="$sanitizers" \
-        "${launcher[@]}" >/dev/null
+        "${launcher[@]}" "${extra_cmake[@]}" >/dev/null
   if (($#)); then cmake --build "$dir" -j "$jobs" --target "$@"; else cmake --build "$dir" -j "$jobs"; fi
 }
 
@@ -37,7 +40,45 @@ address() {
     ctest --test-dir "$here/build-asan" --output-on-failure -j "$jobs" -E '^(fuzz\.smoke|cli\.test_bench_command)$'
 }
 
+# oneTBB 2021.8.0 (Debian 12's libtbb-dev) built with ThreadSanitizer into $1/install.
+onetbb_version=2021.8.0
+onetbb_sha256=7e9111b8bb59c8800bf6d0b06afe7b0891937443d2dae1ee1101c8e2ede6a7ef
+instrumented_onetbb() {
+  local root="$1" archive="$1/onetbb_${onetbb_version}.orig.tar.xz"
+  [[ -f "$root/install/.complete" ]] && return 0
+  mkdir -p "$root"
+  if ! echo "$onetbb_sha256  $archive" | sha256sum -c --status 2>/dev/null; then
+    curl -sSf -o "$archive.part" "http://deb.debian.org/debian/pool/main/o/onetbb/onetbb_${onetbb_version}.orig.tar.xz"
+    echo "$onetbb_sha256  $archive.part" | sha256sum -c --status || { echo "sanitize: oneTBB source checksum mismatch" >&2; exit 1; }
+    mv "$archive.part" "$archive"
+  fi
+  rm -rf "$root/src" "$root/build" "$root/install"
+  mkdir -p "$root/src"
+  tar xf "$archive" -C "$root/src" --strip-components=1
+  cmake -S "$root/src" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTBB_SANITIZE=thread \
+        -DTBB_TEST=OFF -DTBB_EXAMPLES=OFF -DTBB_STRICT=OFF -DTBBMALLOC_BUILD=OFF -DTBB_DISABLE_HWLOC_AUTOMATIC_SEARCH=ON \
+        -DCMAKE_INSTALL_PREFIX="$root/install" -DCMAKE_INSTALL_LIBDIR=lib "${launcher[@]}" >/dev/null
+  cmake --build "$root/build" -j "$jobs" >/dev/null
+  cmake --install "$root/build" >/dev/null
+  touch "$root/install/.complete"
+}
+
+# The tests that run sweeps through the flow graph, with plugins using parallel loops inside.
+thread_tests='^(cli\.test_reproducibility|cli\.test_sweeps|cli\.test_plugin_faults|plugins\.test_empirical)$'
+
+thread() {
+  local dir="$here/build-tsan"
+  instrumented_onetbb "$dir/onetbb"
+  extra_cmake=(-DCMAKE_PREFIX_PATH="$dir/onetbb/install" -DTBB_DIR="$dir/onetbb/install/lib/cmake/TBB")
+  configure_and_build "$dir" thread mdlab mdlab_plugins_all mdlab_test_fixtures \
+    cli_test_reproducibility cli_test_sweeps cli_test_plugin_faults plugins_test_empirical
+  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
+    ctest --test-dir "$dir" --output-on-failure -j "$jobs" -R "$thread_tests"
+}
+
 case "$mode" in
   address) address ;;
-  *) echo "usage: $0 address" >&2; exit 2 ;;
+  thread) thread ;;
+  all) address; thread ;;
+  *) echo "usage: $0 address|thread|all" >&2; exit 2 ;;
 esac
