@@ -184,8 +184,7 @@ std::string option_for_key(const std::string& key, const std::vector<Setting>& s
 
 int bench_peak(const BenchPeakArgs& args) {
     check_peak_seconds(args.seconds);
-    std::optional<tbb::global_control> limit;
-    if (args.threads > 0) limit.emplace(tbb::global_control::max_allowed_parallelism, std::size_t(args.threads));
+    const ThreadLimit limit(args.threads);
     const std::size_t threads = usable_threads();
     const FmaPeak f64 = measure_fma_peak(false, threads, args.seconds);
     const FmaPeak f32 = measure_fma_peak(true, threads, args.seconds);
@@ -264,8 +263,7 @@ int bench_score(const BenchScoreArgs& args, const runtime::Registry& registry) {
         if (port.name == "model" && port.kind == ValueKind::points) wants_model = true;
     }
 
-    std::optional<tbb::global_control> limit;
-    if (args.threads > 0) limit.emplace(tbb::global_control::max_allowed_parallelism, std::size_t(args.threads));
+    const ThreadLimit limit(args.threads);
     const std::size_t threads = usable_threads();
 
     // --- components, through the registry

@@ -51,21 +51,16 @@ int validate(const std::filesystem::path& file, const std::vector<std::string>& 
     return 0;
 }
 
-int run(const RunArgs& args, const runtime::Registry& registry) {
-    const runtime::ValidatedPipeline vp = read_and_validate(args.pipeline, args.sets, registry, args.smoke);
-    std::optional<tbb::global_control> threads;
-    if (args.threads > 0)
-        threads.emplace(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(args.threads));
-
-    runtime::ProgressBar bar(vp.cells.size(), vp.nodes.size(), runtime::ProgressBar::stderr_is_terminal());
-    runtime::RunDirectory dir(args.out.empty() ? runtime::default_run_dir(args.pipeline) : args.out, args.force, &bar);
+void start_run_log(const RunArgs& args, const runtime::ValidatedPipeline& vp, runtime::RunDirectory& dir, int ranks) {
     dir.write("pipeline.json", runtime::json_pretty(runtime::resolved_pipeline(vp)));
     dir.log("mdlab run " + args.pipeline.string() + (args.smoke ? " --smoke" : "") + ": " + std::to_string(vp.nodes.size()) +
             " nodes, " + std::to_string(vp.cells.size()) + (vp.cells.size() == 1 ? " cell" : " cells") +
+            (ranks > 1 ? " on " + std::to_string(ranks) + " MPI ranks" : "") +
             (dir.resuming() ? " (resuming the run in this folder)" : ""));
+}
 
-    const std::atomic<bool>& cancel = runtime::install_interrupt_handler();
-    const runtime::RunOutcome outcome = runtime::execute(vp, registry, dir, cancel);
+int finish_run(const RunArgs& args, const runtime::ValidatedPipeline& vp, runtime::RunDirectory& dir,
+               runtime::ProgressBar& bar, const runtime::RunOutcome& outcome) {
     bar.finish();
     if (dir.resuming())
         std::cerr << "mdlab: resumed " << dir.path().string() << ": " << dir.resumed_cells() << " of " << vp.cells.size()
@@ -82,6 +77,16 @@ int run(const RunArgs& args, const runtime::Registry& registry) {
     std::cout << "run folder: " << dir.path().string() << "\n";
     if (outcome.ok()) return 0;
     return outcome.input_error() ? 2 : 1;
+}
+
+int run(const RunArgs& args, const runtime::Registry& registry) {
+    const runtime::ValidatedPipeline vp = read_and_validate(args.pipeline, args.sets, registry, args.smoke);
+    const ThreadLimit threads(args.threads);
+    runtime::ProgressBar bar(vp.cells.size(), vp.nodes.size(), runtime::ProgressBar::stderr_is_terminal());
+    runtime::RunDirectory dir(args.out.empty() ? runtime::default_run_dir(args.pipeline) : args.out, args.force, &bar);
+    start_run_log(args, vp, dir, 1);
+    const std::atomic<bool>& cancel = runtime::install_interrupt_handler();
+    return finish_run(args, vp, dir, bar, runtime::execute(vp, registry, dir, cancel));
 }
 
 }  // namespace mdlab::cli

@@ -97,9 +97,7 @@ int score(const ScoreArgs& args, const runtime::Registry& registry) {
                                                                    std::to_string(k / std::max<std::size_t>(cols(points), 1)) +
                                                                    " is not finite"));
 
-    std::optional<tbb::global_control> threads;
-    if (args.threads > 0)
-        threads.emplace(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(args.threads));
+    const ThreadLimit threads(args.threads);
     ScratchObserver observer;
     const std::atomic<bool>& cancel = runtime::install_interrupt_handler();
     runtime::CellOutcome outcome;

@@ -7,7 +7,11 @@
 #include <string>
 #include <vector>
 
+#include <tbb/global_control.h>
+
 #include "mdlab/runtime/executor.hpp"
+#include "mdlab/runtime/progress_bar.hpp"
+#include "mdlab/runtime/run_directory.hpp"
 #include "mdlab/runtime/pipeline.hpp"
 #include "mdlab/runtime/registry.hpp"
 
@@ -83,6 +87,23 @@ void report_failures(const std::filesystem::path& pipeline, const runtime::Valid
 void load_plugins(runtime::Registry& registry, const std::vector<std::filesystem::path>& plugin_dirs);
 
 int run(const RunArgs& args, const runtime::Registry& registry);
+
+// Pieces of `run` shared with the MPI run (cmd_run_mpi.cpp).
+// Limits TBB to `threads` worker threads while it lives (0: no limit).
+class ThreadLimit {
+public:
+    explicit ThreadLimit(int threads) {
+        if (threads > 0) limit_.emplace(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
+    }
+
+private:
+    std::optional<tbb::global_control> limit_;
+};
+// pipeline.json and the run's first log line.
+void start_run_log(const RunArgs& args, const runtime::ValidatedPipeline& vp, runtime::RunDirectory& dir, int ranks);
+// results.csv/json, the analysis, the table on stdout, the failures on stderr; the exit code.
+int finish_run(const RunArgs& args, const runtime::ValidatedPipeline& vp, runtime::RunDirectory& dir,
+               runtime::ProgressBar& bar, const runtime::RunOutcome& outcome);
 int validate(const std::filesystem::path& pipeline, const std::vector<std::string>& sets, bool smoke,
              const runtime::Registry& registry);
 int list_plugins(const ListArgs& args, const runtime::Registry& registry);

@@ -1,6 +1,7 @@
 // mdlab: run, validate and inspect diffusion-on-manifolds pipelines.
 #include <csignal>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -8,6 +9,10 @@
 #include "cmd_report.hpp"
 #include "commands.hpp"
 #include "mdlab/runtime/diagnostics.hpp"
+#include "mdlab/runtime/mpi_launch.hpp"
+#ifdef MDLAB_HAVE_MPI
+#include "cmd_run_mpi.hpp"
+#endif
 
 #ifndef MDLAB_VERSION
 #define MDLAB_VERSION "0.0.0"
@@ -134,6 +139,20 @@ int main(int argc, char** argv) {
         return 2;
     }
 
+#ifdef MDLAB_HAVE_MPI
+    // Under mpirun/srun, `run` shares the sweep's cells among the ranks.
+    std::optional<runtime::MpiWorld> world;
+    if (*run_cmd && runtime::mpi_launch_size() != 0) world.emplace(argc, argv);
+#else
+    if (*run_cmd && runtime::mpi_launch_size() > 1) {
+        std::cerr << "mdlab: error: started as one of " << runtime::mpi_launch_size()
+                  << " MPI processes, but this mdlab was built without MPI (CMake found none), so every process "
+                     "would run the whole sweep\n       install libopenmpi-dev openmpi-bin and rebuild "
+                     "(scripts/bootstrap.sh build), or run mdlab without mpirun\n";
+        return 2;
+    }
+#endif
+
     // A file-size limit (ulimit -f) then shows as a write error naming the file, like a full
     // disk, instead of killing the process.
     std::signal(SIGXFSZ, SIG_IGN);
@@ -141,6 +160,9 @@ int main(int argc, char** argv) {
         if (*report_cmd) return cli::report(report_dir);  // reads files only: no plugins needed
         runtime::Registry registry;
         cli::load_plugins(registry, plugin_dirs);
+#ifdef MDLAB_HAVE_MPI
+        if (*run_cmd && world) return cli::run_mpi(run, registry, *world);
+#endif
         if (*run_cmd) return cli::run(run, registry);
         if (*validate_cmd) return cli::validate(validate_file, validate_sets, validate_smoke, registry);
         if (*plugins_cmd) return cli::list_plugins(list, registry);

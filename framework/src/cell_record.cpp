@@ -44,8 +44,12 @@ std::optional<CellOutcome> read_cell_record(const std::filesystem::path& file, c
     if (!in) return std::nullopt;
     std::ostringstream text;
     text << in.rdbuf();
+    return parse_cell_record(text.str(), configuration);
+}
+
+std::optional<CellOutcome> parse_cell_record(const std::string& text, const std::string& configuration) {
     try {
-        const boost::json::value root = boost::json::parse(text.str());
+        const boost::json::value root = boost::json::parse(text);
         const auto& o = root.as_object();
         if (o.at("configuration").as_string() != configuration) return std::nullopt;
         const auto& list = o.at("nodes").as_array();

@@ -75,12 +75,6 @@ public:
 
     // A node's output after run().
     const NodeValue& value(std::size_t i) const { return results_[i].value; }
-    // The cell's whole configuration: every node's signature, in file order.
-    std::string configuration() const {
-        std::string out;
-        for (const auto& s : sig_) out += s + "\n";
-        return out;
-    }
 
     CellOutcome run() {
         cache_.retain(std::set<std::string>(sig_.begin(), sig_.end()));
@@ -177,24 +171,41 @@ private:
 
 }  // namespace
 
+CellExecutor::CellExecutor(const ValidatedPipeline& pipeline, const Registry& registry, RunObserver& observer,
+                           const std::atomic<bool>& cancel)
+    : pipeline_(pipeline), registry_(registry), observer_(observer), cancel_(cancel),
+      cache_(std::make_unique<NodeCache>()) {}
+
+CellExecutor::~CellExecutor() = default;
+
+std::string CellExecutor::configuration(std::size_t cell) const {
+    std::string out;
+    for (const auto& s : signatures(pipeline_, pipeline_.cells.at(cell))) out += s + "\n";
+    return out;
+}
+
+CellOutcome CellExecutor::run(std::size_t cell) {
+    CellRun run(pipeline_, pipeline_.cells.at(cell), registry_, *cache_, observer_, cancel_);
+    return run.run();
+}
+
 RunOutcome execute(const ValidatedPipeline& pipeline, const Registry& registry, RunObserver& observer,
                    const std::atomic<bool>& cancel) {
     RunOutcome outcome;
-    NodeCache cache;
+    CellExecutor cells(pipeline, registry, observer, cancel);
     for (const Cell& cell : pipeline.cells) {
         if (cancel.load()) {
             outcome.cancelled = true;
             break;
         }
-        CellRun run(pipeline, cell, registry, cache, observer, cancel);
-        const std::string config = run.configuration();
+        const std::string config = cells.configuration(cell.index);
         if (auto earlier = observer.finished(cell.index, config)) {
             earlier->index = cell.index;
             earlier->resumed = true;
             outcome.cells.push_back(std::move(*earlier));
             continue;
         }
-        outcome.cells.push_back(run.run());
+        outcome.cells.push_back(cells.run(cell.index));
         // A cell stopped by Ctrl-C did not finish; one that failed on its own did.
         if (!cancel.load()) observer.cell_finished(outcome.cells.back(), config);
     }

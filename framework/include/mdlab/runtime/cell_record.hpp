@@ -17,4 +17,7 @@ std::string cell_record(const CellOutcome& outcome, const std::string& configura
 // nullopt when the file is missing, unreadable or records another configuration.
 std::optional<CellOutcome> read_cell_record(const std::filesystem::path& file, const std::string& configuration);
 
+// The same from the record's text (a record sent by another MPI rank).
+std::optional<CellOutcome> parse_cell_record(const std::string& text, const std::string& configuration);
+
 }  // namespace mdlab::runtime

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstddef>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -63,6 +64,29 @@ public:
     virtual void cell_finished(const CellOutcome& outcome, const std::string& configuration) {
         (void)outcome, (void)configuration;
     }
+};
+
+class NodeCache;
+
+// Runs single sweep cells of one pipeline, in any order; node outputs computed by one cell are
+// reused by later cells run through the same CellExecutor. Never throws for a node's failure:
+// it is recorded in the outcome and the nodes downstream of it are skipped.
+class CellExecutor {
+public:
+    CellExecutor(const ValidatedPipeline& pipeline, const Registry& registry, RunObserver& observer,
+                 const std::atomic<bool>& cancel);
+    ~CellExecutor();
+    // Everything that determines cell `cell`'s results (every node's plugin, version, parameters,
+    // inputs and seed), as text: equal configurations give equal results.
+    std::string configuration(std::size_t cell) const;
+    CellOutcome run(std::size_t cell);
+
+private:
+    const ValidatedPipeline& pipeline_;
+    const Registry& registry_;
+    RunObserver& observer_;
+    const std::atomic<bool>& cancel_;
+    std::unique_ptr<NodeCache> cache_;
 };
 
 // Runs every cell in order. Never throws for a node's failure: it is recorded in the outcome
