@@ -23,9 +23,11 @@ packages=(g++ cmake ninja-build
           libboost1.81-dev libboost-json1.81-dev libtbb-dev
           libxtensor-dev xtl-dev libxsimd-dev catch2
           libcli11-dev libfmt-dev
+          libopenmpi-dev openmpi-bin  # `mpirun mdlab run` shares a sweep among ranks (optional at build time)
           libtorch-dev)  # only the mlp estimator plugin uses libtorch
-# Tests only: headless Chromium renders report.html; clang and libFuzzer build the fuzzers.
-if [[ $mode == test ]]; then packages+=(chromium clang libclang-rt-14-dev); fi
+# Tests only: headless Chromium renders report.html; clang and libFuzzer build the fuzzers;
+# curl and xz-utils fetch and unpack oneTBB's Debian source for the ThreadSanitizer build.
+if [[ $mode == test ]]; then packages+=(chromium clang libclang-rt-14-dev curl xz-utils ca-certificates); fi
 
 missing=()
 for p in "${packages[@]}"; do
