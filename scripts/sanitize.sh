@@ -7,7 +7,7 @@
 #            another and would report every value passed between flow-graph nodes. This mode
 #            therefore builds oneTBB itself, from the source of the very Debian package
 #            (deb.debian.org, checked against the package's SHA-256), with TBB_SANITIZE=thread.
-#   scripts/sanitize.sh address|thread|all
+#   scripts/sanitize.sh address|thread|all|ci     (ci: what .ci/run runs, see address())
 # Environment: JOBS (default: number of cores). Packages: those of scripts/bootstrap.sh test.
 set -euo pipefail
 
@@ -32,12 +32,15 @@ configure_and_build() {  # build folder, sanitizers, [targets...] (default: ever
 }
 
 # The fuzzers carry their own sanitizers (fuzz.smoke); the benchmark command's test measures
-# speed; neither says more under a sanitizer.
+# speed; neither says more under a sanitizer. `address ci` also leaves out the four claim
+# experiments (about 10 minutes under the sanitizers; their plugins are tested on their own).
 address() {
+  local skip='^(fuzz\.smoke|cli\.test_bench_command)$'
+  [[ ${1:-} == ci ]] && skip='^(fuzz\.smoke|cli\.test_bench_command|cli\.test_claim[0-9]_.*)$'
   configure_and_build "$here/build-asan" address,undefined
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$here/scripts/ubsan.supp" \
-    ctest --test-dir "$here/build-asan" --output-on-failure -j "$jobs" -E '^(fuzz\.smoke|cli\.test_bench_command)$'
+    ctest --test-dir "$here/build-asan" --output-on-failure -j "$jobs" -E "$skip"
 }
 
 # oneTBB 2021.8.0 (Debian 12's libtbb-dev) built with ThreadSanitizer into $1/install.
@@ -66,10 +69,14 @@ instrumented_onetbb() {
 # The tests that run sweeps through the flow graph, with plugins using parallel loops inside.
 thread_tests='^(cli\.test_reproducibility|cli\.test_sweeps|cli\.test_plugin_faults|plugins\.test_empirical)$'
 
+# ... and the plugins they use (building all plugins with ThreadSanitizer takes long).
+thread_plugins='circle;vp;empirical;kernel_smoothed;oracle;euler_maruyama;pf_ode_heun;manifold_distance;memorization'
+
 thread() {
   local dir="$here/build-tsan"
   instrumented_onetbb "$dir/onetbb"
-  extra_cmake=(-DCMAKE_PREFIX_PATH="$dir/onetbb/install" -DTBB_DIR="$dir/onetbb/install/lib/cmake/TBB")
+  extra_cmake=(-DCMAKE_PREFIX_PATH="$dir/onetbb/install" -DTBB_DIR="$dir/onetbb/install/lib/cmake/TBB"
+               "-DMDLAB_BUILD_PLUGINS=$thread_plugins")
   configure_and_build "$dir" thread mdlab mdlab_plugins_all mdlab_test_fixtures \
     cli_test_reproducibility cli_test_sweeps cli_test_plugin_faults plugins_test_empirical
   TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
@@ -80,5 +87,6 @@ case "$mode" in
   address) address ;;
   thread) thread ;;
   all) address; thread ;;
-  *) echo "usage: $0 address|thread|all" >&2; exit 2 ;;
+  ci) address ci; thread ;;  # what .ci/run runs
+  *) echo "usage: $0 address|thread|all|ci" >&2; exit 2 ;;
 esac

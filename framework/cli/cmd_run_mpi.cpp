@@ -1,5 +1,6 @@
 // mdlab run under mpirun/srun: every rank validates the pipeline, rank 0 owns the run folder and
 // hands out the cells, the other ranks run cells and send back what they produced.
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 
@@ -23,9 +24,18 @@ namespace {
     world.abort(1);
 }
 
+// Where a worker keeps a cell's files until they are sent: $MDLAB_SCRATCH, else /dev/shm (memory:
+// creating files there costs far less than on a disk file system, and each lives for one cell
+// only), else the temporary folder.
+std::filesystem::path scratch_root() {
+    if (const char* dir = std::getenv("MDLAB_SCRATCH")) return dir;
+    if (::access("/dev/shm", W_OK | X_OK) == 0) return "/dev/shm";
+    return std::filesystem::temp_directory_path();
+}
+
 }  // namespace
 
-int run_mpi(const RunArgs& args, const runtime::Registry& registry, const runtime::MpiWorld& world) {
+int run_mpi(const RunArgs& args, const runtime::Registry& registry, runtime::MpiWorld& world) {
     if (world.size() == 1) return run(args, registry);
     const bool root = world.rank() == 0;
 
@@ -49,8 +59,7 @@ int run_mpi(const RunArgs& args, const runtime::Registry& registry, const runtim
 
     if (!root) {
         if (!world.all(true)) return 2;  // rank 0 could not open the run folder
-        const auto scratch = std::filesystem::temp_directory_path() /
-                             ("mdlab-" + std::to_string(::getpid()) + "-rank" + std::to_string(world.rank()));
+        const auto scratch = scratch_root() / ("mdlab-" + std::to_string(::getpid()) + "-rank" + std::to_string(world.rank()));
         try {
             runtime::serve_cells(*vp, registry, cancel, world, scratch);
         } catch (const std::exception& e) {

@@ -6,6 +6,6 @@
 namespace mdlab::cli {
 
 // With one rank, the same as run().
-int run_mpi(const RunArgs& args, const runtime::Registry& registry, const runtime::MpiWorld& world);
+int run_mpi(const RunArgs& args, const runtime::Registry& registry, runtime::MpiWorld& world);
 
 }  // namespace mdlab::cli

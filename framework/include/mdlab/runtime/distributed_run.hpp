@@ -14,11 +14,11 @@ namespace mdlab::runtime {
 // Rank 0. Cells that `dir` already holds as finished (resume) are not handed out. Stops handing
 // out cells once `cancel` is set.
 RunOutcome execute_distributed(const ValidatedPipeline& pipeline, const Registry& registry, RunDirectory& dir,
-                               const std::atomic<bool>& cancel, const MpiWorld& world);
+                               const std::atomic<bool>& cancel, MpiWorld& world);
 
 // Every other rank: asks rank 0 for cells and runs them until told to stop. The cells' files are
 // written into `scratch` first and then sent to rank 0.
 void serve_cells(const ValidatedPipeline& pipeline, const Registry& registry, const std::atomic<bool>& cancel,
-                 const MpiWorld& world, const std::filesystem::path& scratch);
+                 MpiWorld& world, const std::filesystem::path& scratch);
 
 }  // namespace mdlab::runtime

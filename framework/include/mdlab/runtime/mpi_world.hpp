@@ -19,7 +19,9 @@ public:
     // True on every rank when `ok` is true on every rank.
     bool all(bool ok) const;
 
-    // Point-to-point messages of any size (sent in pieces below MPI's int count limit).
+    // Point-to-point messages of any size (sent in pieces below MPI's int count limit). send()
+    // returns when the receiver has the message: the sender must stay in MPI until then, since
+    // a large message moves only while both sides call MPI.
     void send(int to, int tag, const std::string& bytes) const;
     std::string receive(int from, int tag) const;
     // The rank with a message of `tag` waiting, or -1 (does not wait).
