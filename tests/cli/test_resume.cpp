@@ -82,7 +82,9 @@ TEST_CASE("an interrupted sweep, rerun, finishes only the missing cells and equa
 TEST_CASE("only cells without a valid record of the same configuration run again") {
     Fixture f;
     const fs::path out = f.tmp.path() / "run";
-    REQUIRE(f.run(out).exit_code == 0);
+    const auto first = f.run(out);
+    INFO(first.err);
+    REQUIRE(first.exit_code == 0);
     const std::string reference = read_text(out / "results.csv");
 
     SECTION("a finished folder is not run again") {
