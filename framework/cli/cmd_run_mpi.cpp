@@ -1,9 +1,12 @@
 // mdlab run under mpirun/srun: every rank validates the pipeline, rank 0 owns the run folder and
 // hands out the cells, the other ranks run cells and send back what they produced.
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include "cmd_run_mpi.hpp"
@@ -33,6 +36,20 @@ std::filesystem::path scratch_root() {
     return std::filesystem::temp_directory_path();
 }
 
+// Scratch folders left by workers that were killed (kill -9, a node's out-of-memory killer)
+// hold one cell's files each; the next run on the machine removes those of dead processes.
+void remove_stale_scratch(const std::filesystem::path& root) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
+        const std::string name = entry.path().filename().string();
+        unsigned long pid = 0;
+        int used = 0;
+        if (std::sscanf(name.c_str(), "mdlab-%lu-rank%*d%n", &pid, &used) != 1 || used != static_cast<int>(name.size()))
+            continue;
+        if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) std::filesystem::remove_all(entry.path(), ec);
+    }
+}
+
 }  // namespace
 
 int run_mpi(const RunArgs& args, const runtime::Registry& registry, runtime::MpiWorld& world) {
@@ -59,6 +76,7 @@ int run_mpi(const RunArgs& args, const runtime::Registry& registry, runtime::Mpi
 
     if (!root) {
         if (!world.all(true)) return 2;  // rank 0 could not open the run folder
+        remove_stale_scratch(scratch_root());
         const auto scratch = scratch_root() / ("mdlab-" + std::to_string(::getpid()) + "-rank" + std::to_string(world.rank()));
         try {
             runtime::serve_cells(*vp, registry, cancel, world, scratch);
