@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
 #else
     if (*run_cmd && runtime::mpi_launch_size() > 1) {
         std::cerr << "mdlab: error: started as one of " << runtime::mpi_launch_size()
-                  << " MPI processes, but this mdlab was built without MPI (CMake found none), so every process "
+                  << " MPI processes, but this mdlab was built without MPI (CMake found none, or MDLAB_MPI=OFF, or a sanitizer build), so every process "
                      "would run the whole sweep\n       install libopenmpi-dev openmpi-bin and rebuild "
                      "(scripts/bootstrap.sh build), or run mdlab without mpirun\n";
         return 2;
