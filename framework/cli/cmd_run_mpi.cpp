@@ -76,10 +76,11 @@ int run_mpi(const RunArgs& args, const runtime::Registry& registry, runtime::Mpi
 
     if (!root) {
         if (!world.all(true)) return 2;  // rank 0 could not open the run folder
-        remove_stale_scratch(scratch_root());
-        const auto scratch = scratch_root() / ("mdlab-" + std::to_string(::getpid()) + "-rank" + std::to_string(world.rank()));
+        const std::filesystem::path scratch = scratch_root();
+        remove_stale_scratch(scratch);
         try {
-            runtime::serve_cells(*vp, registry, cancel, world, scratch);
+            runtime::serve_cells(*vp, registry, cancel, world,
+                                 scratch / ("mdlab-" + std::to_string(::getpid()) + "-rank" + std::to_string(world.rank())));
         } catch (const std::exception& e) {
             abort_job(world, e.what());
         }

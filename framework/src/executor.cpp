@@ -184,9 +184,20 @@ std::string CellExecutor::configuration(std::size_t cell) const {
     return out;
 }
 
-CellOutcome CellExecutor::run(std::size_t cell) {
+std::optional<CellOutcome> CellExecutor::resumed(std::size_t cell, const std::string& configuration) {
+    auto earlier = observer_.finished(cell, configuration);
+    if (earlier) {
+        earlier->index = cell;
+        earlier->resumed = true;
+    }
+    return earlier;
+}
+
+CellOutcome CellExecutor::run(std::size_t cell, const std::string& configuration) {
     CellRun run(pipeline_, pipeline_.cells.at(cell), registry_, *cache_, observer_, cancel_);
-    return run.run();
+    CellOutcome outcome = run.run();
+    if (!cancel_.load()) observer_.cell_finished(outcome, configuration);
+    return outcome;
 }
 
 RunOutcome execute(const ValidatedPipeline& pipeline, const Registry& registry, RunObserver& observer,
@@ -199,15 +210,8 @@ RunOutcome execute(const ValidatedPipeline& pipeline, const Registry& registry, 
             break;
         }
         const std::string config = cells.configuration(cell.index);
-        if (auto earlier = observer.finished(cell.index, config)) {
-            earlier->index = cell.index;
-            earlier->resumed = true;
-            outcome.cells.push_back(std::move(*earlier));
-            continue;
-        }
-        outcome.cells.push_back(cells.run(cell.index));
-        // A cell stopped by Ctrl-C did not finish; one that failed on its own did.
-        if (!cancel.load()) observer.cell_finished(outcome.cells.back(), config);
+        auto earlier = cells.resumed(cell.index, config);
+        outcome.cells.push_back(earlier ? std::move(*earlier) : cells.run(cell.index, config));
     }
     if (cancel.load()) outcome.cancelled = true;
     return outcome;

@@ -115,13 +115,18 @@ std::optional<CellOutcome> RunDirectory::finished(std::size_t cell, const std::s
     if (!earlier || !earlier->ok()) return std::nullopt;  // failed cells run again
     ++resumed_;
     log("cell " + std::to_string(cell) + " finished in an earlier run: not run again");
-    if (progress_)
-        for (std::size_t i = 0; i < earlier->nodes.size(); ++i) progress_->update(cell, i, 1.0);
+    show_done(*earlier);
     return earlier;
 }
 
 void RunDirectory::cell_finished(const CellOutcome& outcome, const std::string& configuration) {
     write_file_atomic(cell_dir(outcome.index) / "cell.json", cell_record(outcome, configuration));
+    show_done(outcome);  // a cell run on another MPI rank reports no progress of its own
+}
+
+void RunDirectory::show_done(const CellOutcome& outcome) {
+    if (progress_)
+        for (std::size_t i = 0; i < outcome.nodes.size(); ++i) progress_->update(outcome.index, i, 1.0);
 }
 
 }  // namespace mdlab::runtime

@@ -105,11 +105,12 @@ CellOutcome store_packet(const CellPacket& packet, int from, const std::string& 
     outcome->index = packet.cell;
     for (const auto& line : packet.log) dir.log("[rank " + std::to_string(from) + "] " + line);
     try {
+        const fs::path folder = dir.cell_dir(packet.cell);
         for (const auto& [name, content] : packet.files) {
             const fs::path rel(name);
             if (rel.is_absolute() || std::find(rel.begin(), rel.end(), "..") != rel.end())
                 throw Error("rank " + std::to_string(from) + " sent a file outside its cell folder: " + name);
-            const fs::path file = dir.cell_dir(packet.cell) / rel;
+            const fs::path file = folder / rel;
             fs::create_directories(file.parent_path());
             write_file_atomic(file, content);
         }
@@ -117,7 +118,6 @@ CellOutcome store_packet(const CellPacket& packet, int from, const std::string& 
         fail_cell(*outcome, std::string("the cell's files could not be stored: ") + e.what());
         return *outcome;  // not recorded as finished: a rerun runs it again
     }
-    for (std::size_t i = 0; i < outcome->nodes.size(); ++i) dir.progress(packet.cell, i, 1.0);
     if (!packet.cancelled) dir.cell_finished(*outcome, configuration);
     return *outcome;
 }
@@ -132,13 +132,10 @@ RunOutcome execute_distributed(const ValidatedPipeline& pipeline, const Registry
     std::deque<std::size_t> todo;
     for (const Cell& cell : pipeline.cells) {
         configuration[cell.index] = cells.configuration(cell.index);
-        if (auto earlier = dir.finished(cell.index, configuration[cell.index])) {
-            earlier->index = cell.index;
-            earlier->resumed = true;
+        if (auto earlier = cells.resumed(cell.index, configuration[cell.index]))
             outcome.cells.push_back(std::move(*earlier));
-        } else {
+        else
             todo.push_back(cell.index);
-        }
     }
     CellQueue queue(std::move(todo), cancel);
     std::mutex outcome_mutex;
@@ -148,11 +145,7 @@ RunOutcome execute_distributed(const ValidatedPipeline& pipeline, const Registry
     };
 
     // Rank 0 computes too, on its own thread; MPI stays on this one.
-    LocalCells local(queue, [&](std::size_t c) {
-        CellOutcome done = cells.run(c);
-        if (!cancel.load()) dir.cell_finished(done, configuration[c]);
-        keep(std::move(done));
-    });
+    LocalCells local(queue, [&](std::size_t c) { keep(cells.run(c, configuration[c])); });
     // Every worker sends requests_in_flight empty requests, then one packet per cell it got; the
     // loop ends when every packet is in and every request answered.
     std::vector<std::size_t> expected(world.size(), requests_in_flight), received(world.size(), 0);
@@ -200,7 +193,8 @@ void serve_cells(const ValidatedPipeline& pipeline, const Registry& registry, co
         if (assigned.empty()) continue;
         CellPacket packet;
         packet.cell = std::stoull(assigned);
-        CellOutcome done = cells.run(packet.cell);
+        const std::string configuration = cells.configuration(packet.cell);
+        CellOutcome done = cells.run(packet.cell, configuration);
         packet.cancelled = cancel.load();
         try {
             auto taken = scratch.take(packet.cell);
@@ -209,7 +203,7 @@ void serve_cells(const ValidatedPipeline& pipeline, const Registry& registry, co
         } catch (const std::exception& e) {
             fail_cell(done, std::string("the cell's files could not be read back on this rank: ") + e.what());
         }
-        packet.record = cell_record(done, cells.configuration(packet.cell));
+        packet.record = cell_record(done, configuration);
         world.send(0, tag_ready, encode(packet));
         ++sent;
     }

@@ -79,7 +79,12 @@ public:
     // Everything that determines cell `cell`'s results (every node's plugin, version, parameters,
     // inputs and seed), as text: equal configurations give equal results.
     std::string configuration(std::size_t cell) const;
-    CellOutcome run(std::size_t cell);
+    // The outcome an earlier run recorded for the cell with this configuration (the observer's
+    // finished()), marked resumed; nullopt when the cell has to run.
+    std::optional<CellOutcome> resumed(std::size_t cell, const std::string& configuration);
+    // Runs the cell and, unless the run was cancelled meanwhile (a cell stopped by Ctrl-C did not
+    // finish; one that failed on its own did), tells the observer it finished.
+    CellOutcome run(std::size_t cell, const std::string& configuration);
 
 private:
     const ValidatedPipeline& pipeline_;

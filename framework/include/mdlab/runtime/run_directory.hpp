@@ -37,6 +37,7 @@ public:
     void cell_finished(const CellOutcome& outcome, const std::string& configuration) override;
 
 private:
+    void show_done(const CellOutcome& outcome);  // the progress bar: every node of the cell done
     std::filesystem::path dir_;
     ProgressBar* progress_;
     bool resuming_ = false;
