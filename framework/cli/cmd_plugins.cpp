@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+
+#include <mdlab/isa.hpp>
 #include "mdlab/runtime/diagnostics.hpp"
 #include "mdlab/runtime/json_pretty.hpp"
 #include "mdlab/runtime/param_binding.hpp"
@@ -94,6 +96,10 @@ int list_plugins(const ListArgs& args, const runtime::Registry& registry) {
         }
         std::cout << fmt::format("  {:<{}}  {}\n", rec->spec.name, width, rec->spec.summary);
     }
+    std::string paths;
+    for (isa::Path p : isa::supported_paths()) paths += (paths.empty() ? "" : ", ") + std::string(isa::name(p));
+    std::cout << fmt::format("\nkernels: the {} path on {} (it supports {}; MDLAB_ISA={} forces one)\n",
+                             isa::name(isa::active()), isa::cpu_name(), paths, isa::choices());
     for (const auto& note : registry.notes()) std::cerr << "note: " << note << "\n";
     return 0;
 }

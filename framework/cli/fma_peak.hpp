@@ -10,7 +10,7 @@ struct FmaPeak {
     double gflops = 0.0;      // all threads together, 2 flops per FMA lane
     double seconds = 0.0;     // wall time of the measurement
     std::size_t threads = 0;  // threads that ran the loop concurrently
-    std::string isa;          // "avx512", "avx2" or "scalar": the widest FMA the build uses
+    std::string isa;          // the instruction-set path measured: "avx512", "avx2" or "generic"
     int lanes = 0;            // SIMD lanes per FMA instruction
     int accumulators = 0;     // independent FMA chains per thread
 };

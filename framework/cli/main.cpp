@@ -10,6 +10,8 @@
 #include "commands.hpp"
 #include "mdlab/runtime/diagnostics.hpp"
 #include "mdlab/runtime/mpi_launch.hpp"
+#include "mdlab/error.hpp"
+#include "mdlab/isa.hpp"
 #ifdef MDLAB_HAVE_MPI
 #include "cmd_run_mpi.hpp"
 #endif
@@ -156,6 +158,14 @@ int main(int argc, char** argv) {
     // A file-size limit (ulimit -f) then shows as a write error naming the file, like a full
     // disk, instead of killing the process.
     std::signal(SIGXFSZ, SIG_IGN);
+    // The kernels' instruction-set path (MDLAB_ISA or the best the CPU has): a path this CPU
+    // cannot run is refused before anything starts.
+    try {
+        isa::active();
+    } catch (const InputError& e) {
+        std::cerr << "mdlab: error: " << e.what() << "\n";
+        return 2;
+    }
     try {
         if (*report_cmd) return cli::report(report_dir);  // reads files only: no plugins needed
         runtime::Registry registry;

@@ -26,3 +26,38 @@ function(mdlab_add_plugin name)
     install(TARGETS ${target} LIBRARY DESTINATION ${MDLAB_INSTALL_PLUGIN_DIR})
   endif()
 endfunction()
+
+# mdlab_add_isa_sources(<target> SOURCES <files>...)
+#
+# Compiles each source once per instruction-set path, as libmdlab_kernels does for its kernels:
+# generic (the build's baseline -march), avx2 (-march=x86-64-v3: AVX2, FMA, BMI2) and avx512
+# (-march=x86-64-v4: AVX-512 F/CD/BW/DQ/VL). Each copy is compiled with MDLAB_ISA_SOURCE set to
+# its path, so code written in `namespace mdlab::kernels::MDLAB_ISA_NAMESPACE` (or any namespace
+# named after it; mdlab/kernels/simd_vector.hpp defines it) gets one namespace per path; the
+# plugin then calls the copy mdlab::isa::active() names (docs/writing-plugins.md shows how).
+# The copies are added after the target's other sources, baseline first: where the same inline
+# function is compiled in several copies, the linker keeps the first, so code that the baseline
+# runs is always baseline code.
+set(MDLAB_ISA_PATHS generic avx2 avx512)
+set(MDLAB_ISA_FLAGS_generic "")
+set(MDLAB_ISA_FLAGS_avx2 "-march=x86-64-v3")
+set(MDLAB_ISA_FLAGS_avx512 "-march=x86-64-v4")
+function(mdlab_add_isa_sources target)
+  cmake_parse_arguments(ARG "" "" "SOURCES" ${ARGN})
+  if(NOT ARG_SOURCES)
+    message(FATAL_ERROR "mdlab_add_isa_sources(${target}): give the SOURCES to compile per path")
+  endif()
+  foreach(isa IN LISTS MDLAB_ISA_PATHS)
+    foreach(src IN LISTS ARG_SOURCES)
+      get_filename_component(abs "${src}" ABSOLUTE)
+      get_filename_component(name "${src}" NAME)
+      set(copy "${CMAKE_CURRENT_BINARY_DIR}/mdlab_isa/${target}/${isa}/${name}")
+      file(CONFIGURE OUTPUT "${copy}" CONTENT "// ${isa} copy of ${abs} (mdlab_add_isa_sources)\n#include \"${abs}\"\n")
+      set_source_files_properties("${copy}" PROPERTIES
+        COMPILE_DEFINITIONS "MDLAB_ISA_SOURCE=${isa}"
+        COMPILE_OPTIONS "${MDLAB_ISA_FLAGS_${isa}}"
+        OBJECT_DEPENDS "${abs}")
+      target_sources(${target} PRIVATE "${copy}")
+    endforeach()
+  endforeach()
+endfunction()

@@ -7,7 +7,8 @@
 // and without log-weights; the f32 fast path against the same reference within its stated
 // tolerance; streaming over a subset of blocks (the spatial-index entry point); bit-identity
 // across thread counts and across the other queries of a call; the inputs routed to the general
-// path (NaN, overflow, a = 0); and the estimators' `precision` parameter. No timing is asserted.
+// path (NaN, overflow, a = 0); and the estimators' `precision` parameter. Every case runs on
+// every instruction-set path the CPU supports (isa_paths.hpp). No timing is asserted.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -21,19 +22,13 @@
 
 #include <tbb/task_arena.h>
 
-#include <mdlab/kernels/softmax_microkernel.hpp>
 #include <mdlab/kernels/softmax_score.hpp>
-#include <mdlab/kernels/vector_exp.hpp>
 #include <mdlab/mdlab.hpp>
 
+#include "isa_paths.hpp"
 #include "mdlab/runtime/diagnostics.hpp"
 #include "mdlab_test.hpp"
 #include "sampler_check.hpp"
-
-// Without AVX-512 the 64-byte vector arguments below warn about the ABI (-Wpsabi); all inline.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
 
 namespace {
 
@@ -177,8 +172,6 @@ double ulps(T got, long double exact) {
 
 template <class T>
 double exp_max_ulps(T lowest) {
-    namespace simd = mdlab::kernels::simd;
-    constexpr std::size_t w = simd::width<T>;
     double worst = 0.0;
     std::vector<T> args;
     // Every binade of |t| from the smallest normal up to |lowest|, 512 mantissas each, plus
@@ -190,11 +183,9 @@ double exp_max_ulps(T lowest) {
             if (t >= lowest) args.push_back(t);
         }
     for (int k = 0; k < 200000; ++k) args.push_back(T(double(lowest) * rng.uniform()));
-    while (args.size() % w) args.push_back(T(0));
-    for (std::size_t b = 0; b < args.size(); b += w) {
-        const simd::vec<T> e = simd::exp_nonpositive(simd::load(args.data() + b));
-        for (std::size_t l = 0; l < w; ++l) worst = std::max(worst, ulps<T>(e[l], std::exp((long double)args[b + l])));
-    }
+    std::vector<T> e(args.size());
+    mdlab::kernels::exp_nonpositive(args.data(), e.data(), args.size());
+    for (std::size_t i = 0; i < args.size(); ++i) worst = std::max(worst, ulps<T>(e[i], std::exp((long double)args[i])));
     return worst;
 }
 
@@ -218,37 +209,42 @@ std::shared_ptr<mdlab::ScoreEstimator> estimator(const std::string& name, const 
 // The vector exp.
 
 TEST_CASE("vector exp is within 1.5 ulp of exp over its range and flushes below it", "[kernel][exp]") {
-    namespace simd = mdlab::kernels::simd;
+    MDLAB_ON_EVERY_ISA_PATH();
     // Error budget: the table value 2^(j/16) rounded (0.5 ulp), e^r - 1 by a polynomial whose
     // truncation error is below 1e-17 (double) / 1e-8 (float) plus its rounding, and the final
-    // fma (0.5 ulp). Measured: 1.02 ulp (double), 1.07 ulp (float).
+    // fma (0.5 ulp). Measured: 1.02 ulp (double), 1.07 ulp (float) with FMA.
     const double worst64 = exp_max_ulps<double>(-708.3964185322641);
     const double worst32 = exp_max_ulps<float>(-87.33654f);
-    WARN("vector exp: max error " << worst64 << " ulp (double), " << worst32 << " ulp (float)");
+    WARN(mdlab::isa::name(mdlab_isa_path) << " vector exp: max error " << worst64 << " ulp (double), " << worst32
+         << " ulp (float)");
     CHECK(worst64 <= 1.5);
     CHECK(worst32 <= 1.5);
 
-    // Edges: exp(0) = 1 exactly, 0 for -inf, NaN and arguments whose exp is subnormal.
+    // Edges: exp(0) = 1 exactly, 0 for -inf, NaN and arguments whose exp is subnormal (an odd
+    // count: the tail of a register too).
     const double nan = std::numeric_limits<double>::quiet_NaN();
-    const double edge[8] = {0.0, -0.0, -inf, nan, -709.0, -745.5, -1e300, -708.39};
-    const simd::vec<double> e = simd::exp_nonpositive(simd::load(edge));
+    const double edge[9] = {0.0, -0.0, -inf, nan, -709.0, -745.5, -1e300, -708.39, -1.0};
+    double e[9];
+    mdlab::kernels::exp_nonpositive(edge, e, 9);
     CHECK(e[0] == 1.0);
     CHECK(e[1] == 1.0);
     for (int l = 2; l < 7; ++l) CHECK(e[l] == 0.0);
     CHECK(e[7] == Approx(std::exp(-708.39)).epsilon(1e-15));
-    float edgef[16];
-    for (int l = 0; l < 16; ++l) edgef[l] = l < 8 ? float(edge[l]) : -float(l);
+    CHECK(e[8] == Approx(std::exp(-1.0)).epsilon(1e-15));
+    float edgef[17], ef[17];
+    for (int l = 0; l < 17; ++l) edgef[l] = l < 8 ? float(edge[l]) : -float(l);
     edgef[5] = -88.0f;
-    const simd::vec<float> ef = simd::exp_nonpositive(simd::load(edgef));
+    mdlab::kernels::exp_nonpositive(edgef, ef, 17);
     CHECK(ef[0] == 1.0f);
     for (int l = 2; l < 7; ++l) CHECK(ef[l] == 0.0f);
-    for (int l = 8; l < 16; ++l) CHECK(ef[l] == Approx(std::exp(-float(l))).epsilon(2e-7));
+    for (int l = 8; l < 17; ++l) CHECK(ef[l] == Approx(std::exp(-float(l))).epsilon(2e-7));
 }
 
 // =============================================================================================
 // f64 fast path against the two-pass reference.
 
 TEST_CASE("f64 fast path equals a two-pass softmax in long double to 1e-12", "[kernel][f64]") {
+    MDLAB_ON_EVERY_ISA_PATH();
     Tally tally, far;  // queries within 3 sigma of a key / 10 data units away
     std::size_t checked = 0;
     for (std::size_t d : {1, 2, 3, 16, 17, 64}) {
@@ -285,6 +281,7 @@ TEST_CASE("f64 fast path equals a two-pass softmax in long double to 1e-12", "[k
 }
 
 TEST_CASE("f64 fast path with log-weights equals the weighted two-pass softmax", "[kernel][f64][weights]") {
+    MDLAB_ON_EVERY_ISA_PATH();
     Tally tally;
     for (std::size_t d : {2, 3, 17}) {
         const std::size_t n = 150;
@@ -321,7 +318,7 @@ TEST_CASE("f64 fast path with log-weights equals the weighted two-pass softmax",
 
 TEST_CASE("checked fast distances: queries between close keys at small v are recomputed exactly",
           "[kernel][f64][check]") {
-    namespace sd = mdlab::kernels::softmax_detail;
+    MDLAB_ON_EVERY_ISA_PATH();
     // 300 keys within 3e-4 of (1.1, -0.7, 0.9), v = 1e-8 (sigma = 1e-4), a = 0.83: every query
     // has many keys within a few sigma. Distances from x / a rounded (xh, without xl) are the
     // distances of a query 1 ulp away, which moves these scores by about eps |x| / sigma ~ 1e-12
@@ -370,16 +367,13 @@ TEST_CASE("checked fast distances: queries between close keys at small v are rec
     std::vector<double*> outs(32);
     Matrix o2 = Matrix::from_shape({32, d});
     for (std::size_t q = 0; q < 32; ++q) rows[q] = mdlab::row(x, q), outs[q] = mdlab::row(o2, q);
-    sd::Workspace<double> ws;
-    sd::DenseGroup<double> g(packed, a, v, ws);
-    g.start(rows.data(), 32);
-    g.stream_blocks(nullptr, packed.blocks());
-    g.finish(outs.data(), nullptr);
+    const std::size_t recomputed = mdlab::kernels::stream_blocks(packed, a, v, rows.data(), 32, nullptr, 0, outs.data());
     for (std::size_t q = 0; q < 32; ++q)
         for (std::size_t j = 0; j < d; ++j) CHECK(o2(q, j) == out(q, j));
-    WARN("close keys at v = 1e-8: unchecked fast distances would be off by " << worst_unchecked
-         << " relative; the kernel recomputed " << g.recomputed() << " of 32 queries and is off by " << worst);
-    CHECK(g.recomputed() > 16);
+    WARN(mdlab::isa::name(mdlab_isa_path) << ": close keys at v = 1e-8: unchecked fast distances would be off by "
+         << worst_unchecked << " relative; the kernel recomputed " << recomputed << " of 32 queries and is off by "
+         << worst);
+    CHECK(recomputed > 16);
     CHECK(worst_unchecked > 1e-12);  // the check is needed here
 }
 
@@ -387,6 +381,7 @@ TEST_CASE("checked fast distances: queries between close keys at small v are rec
 // f32.
 
 TEST_CASE("f32 fast path is within 2e-5 of the softmax at moderate sigma", "[kernel][f32]") {
+    MDLAB_ON_EVERY_ISA_PATH();
     // Float rounds the keys and x / a (relative 6e-8 each), so every logit |x - a k|^2 / (2v)
     // moves by about 2 FLT_EPSILON |s| |k| c per coordinate, and the weights by that; the sums
     // carry about 64 float roundings per lane before each flush into double. For queries within
@@ -435,7 +430,7 @@ TEST_CASE("f32 fast path is within 2e-5 of the softmax at moderate sigma", "[ker
 // Streaming over a subset of blocks, query independence, threads.
 
 TEST_CASE("stream_blocks over a subset of blocks is the softmax over their keys", "[kernel][blocks]") {
-    namespace sd = mdlab::kernels::softmax_detail;
+    MDLAB_ON_EVERY_ISA_PATH();
     const std::size_t d = 5, n = 300;  // 5 blocks, the last partial
     const Matrix keys = normal_matrix(n, d, 50);
     const mdlab::kernels::SoftmaxKeys packed(keys);
@@ -450,29 +445,18 @@ TEST_CASE("stream_blocks over a subset of blocks is the softmax over their keys"
     Matrix out = Matrix::from_shape({7, d});
     std::vector<double> ln(7);
     for (std::size_t q = 0; q < 7; ++q) rows[q] = mdlab::row(x, q), outs[q] = mdlab::row(out, q), lns[q] = &ln[q];
-    sd::Workspace<double> ws;
-    sd::DenseGroup<double> g(packed, a, v, ws);
-    g.start(rows.data(), 7);
-    g.stream_blocks(blocks.data(), 1);  // in two calls
-    g.stream_blocks(blocks.data() + 1, 2);
-    g.finish(outs.data(), lns.data());
+    mdlab::kernels::stream_blocks(packed, a, v, rows.data(), 7, blocks.data(), 3, outs.data(), lns.data());
     for (std::size_t q = 0; q < 7; ++q) {
         INFO("query " << q);
         const Reference ref = reference(mdlab::row(x, q), keys, a, v, nullptr, &subset);
         CHECK(abs_error(mdlab::row(out, q), ref.score) <= tolerance(ref));
         CHECK(ln[q] == Approx(double(ref.log_norm)).epsilon(1e-12).margin(1e-12));
     }
-    // The same through softmax_detail::stream_blocks (any number of queries, this thread's
-    // workspace), bit for bit.
-    Matrix out2 = Matrix::from_shape({7, d});
-    std::vector<double*> outs2(7);
-    for (std::size_t q = 0; q < 7; ++q) outs2[q] = mdlab::row(out2, q);
-    sd::stream_blocks<double>(packed, a, v, rows.data(), 7, blocks.data(), 3, outs2.data());
-    CHECK(identical(out, out2));
-    // All blocks in order through the group = the public kernel, bit for bit.
-    g.start(rows.data(), 7);
-    g.stream_blocks(nullptr, packed.blocks());
-    g.finish(outs.data(), lns.data());
+    // A block out of range is refused.
+    const std::uint32_t bad = 5;
+    CHECK_THROWS_AS(mdlab::kernels::stream_blocks(packed, a, v, rows.data(), 7, &bad, 1, outs.data()), mdlab::Error);
+    // All blocks in order = the public kernel, bit for bit.
+    mdlab::kernels::stream_blocks(packed, a, v, rows.data(), 7, nullptr, 0, outs.data(), lns.data());
     Matrix whole;
     mdlab::kernels::softmax_score(x, packed, a, v, whole);
     CHECK(identical(out, whole));
@@ -480,6 +464,7 @@ TEST_CASE("stream_blocks over a subset of blocks is the softmax over their keys"
 
 TEST_CASE("fast paths: a query's result does not depend on the other queries or the thread count",
           "[kernel][threads]") {
+    MDLAB_ON_EVERY_ISA_PATH();
     const Matrix keys = normal_matrix(333, 6, 60);
     mdlab::kernels::SoftmaxKeys plain(keys), weighted(keys);
     mdlab::Vector lw = mdlab::Vector::from_shape({333});
@@ -512,6 +497,7 @@ TEST_CASE("fast paths: a query's result does not depend on the other queries or 
 // Inputs sent to the general path.
 
 TEST_CASE("fast paths hand over NaN, overflowing and degenerate inputs to the general path", "[kernel][fallback]") {
+    MDLAB_ON_EVERY_ISA_PATH();
     const Matrix keys = normal_matrix(100, 3, 70);
     const mdlab::kernels::SoftmaxKeys packed(keys);
     // NaN and huge queries mixed with ordinary ones.
@@ -555,6 +541,7 @@ TEST_CASE("fast paths hand over NaN, overflowing and degenerate inputs to the ge
 // The estimators' precision parameter.
 
 TEST_CASE("estimators pass their precision to the kernel", "[kernel][precision]") {
+    MDLAB_ON_EVERY_ISA_PATH();
     using Catch::Matchers::Contains;
     auto proc = vp();
     auto data = std::make_shared<const Matrix>(normal_matrix(150, 4, 80));
@@ -579,7 +566,7 @@ TEST_CASE("estimators pass their precision to the kernel", "[kernel][precision]"
         CHECK(identical(g64, want64));
         CHECK(identical(gd, want64));
         CHECK(identical(g32, want32));
-        if (mdlab::kernels::softmax_detail::fast_path_compiled) CHECK_FALSE(identical(g32, want64));
+        CHECK_FALSE(identical(g32, want64));  // the fast path serves f32 on every path
     }
     // tangent_smoothed with a bandwidth: the tangent kernel runs in f64 whatever the precision.
     auto t64 = estimator("tangent_smoothed", R"({"precision": "f64", "bandwidth": 0.1, "intrinsic_dim": 2})", data, proc);
@@ -606,6 +593,7 @@ TEST_CASE("estimators pass their precision to the kernel", "[kernel][precision]"
 // full two-pass softmax.
 
 TEST_CASE("indexed keys equal the two-pass softmax to 1e-12 and visit few blocks at small v", "[kernel][index]") {
+    MDLAB_ON_EVERY_ISA_PATH();
     constexpr double two_pi = 6.283185307179586;
     Tally tally;
     for (std::size_t d : {2, 16}) {
@@ -648,6 +636,7 @@ TEST_CASE("indexed keys equal the two-pass softmax to 1e-12 and visit few blocks
 }
 
 TEST_CASE("indexed keys reorder log-weights and tangent bases with the keys", "[kernel][index]") {
+    MDLAB_ON_EVERY_ISA_PATH();
     const std::size_t n = 700, d = 3;
     const Matrix keys = normal_matrix(n, d, 120);
     mdlab::Vector lw = mdlab::Vector::from_shape({n});

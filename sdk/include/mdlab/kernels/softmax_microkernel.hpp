@@ -88,24 +88,28 @@
 #pragma GCC diagnostic ignored "-Wpsabi"  // see simd_vector.hpp
 #endif
 
-namespace mdlab::kernels {
-namespace softmax_detail {
+// Compiled once per instruction-set path (simd_vector.hpp): the namespace carries the path.
+namespace mdlab::kernels::MDLAB_ISA_NAMESPACE {
 
 inline constexpr std::size_t dense_block = SoftmaxKeys::block;  // keys per packed block
 inline constexpr std::size_t group = 32;                        // queries per group (one parallel task)
 inline constexpr std::size_t flush_blocks = 16;  // float: blocks between flushes into double sums
 
+// The register tile: `queries` queries times `keys` keys of a block, whose distance sums
+// (queries x keys / W registers) and then weights stay in registers. With AVX-512's 32
+// registers: 2 (float: 4) queries by the whole 64-key block, 16 accumulators. With 16 registers
+// (AVX2, SSE): 2 queries by 4 registers of keys (AVX2: 16 doubles or 32 floats), 8 accumulators,
+// which leaves room for the query broadcasts, a key register and temporaries; a block is then
+// streamed as several sub-tiles, each an online-softmax step of its own.
 template <class T>
-struct Tiling;
-template <>
-struct Tiling<double> {
-    static constexpr std::size_t queries = 2;  // queries per register tile
-    static constexpr double limit = 0x1p500;   // |x / a|, |k| bound: d <= D 2^1002 stays finite
-};
-template <>
-struct Tiling<float> {
-    static constexpr std::size_t queries = 4;
-    static constexpr double limit = 0x1p50;  // d <= D 2^102 < FLT_MAX for D < 2^26
+struct Tiling {
+    static constexpr bool wide = simd::registers >= 32;
+    static constexpr std::size_t accumulators = wide ? 16 : 8;
+    static constexpr std::size_t keys = wide ? dense_block : 4 * simd::width<T>;
+    static constexpr std::size_t queries = accumulators / (keys / simd::width<T>);
+    static constexpr double limit = sizeof(T) == sizeof(double) ? 0x1p500 : 0x1p50;
+    // limit: |x / a|, |k| bound: d <= D 2^1002 stays finite (float: d <= D 2^102 < FLT_MAX for D < 2^26)
+    static_assert(dense_block % keys == 0, "a block is a whole number of sub-tiles");
 };
 
 // 64-byte aligned storage that keeps its capacity (no page faults once warm).
@@ -158,17 +162,18 @@ struct TileSums {
     simd::vec<T>* zd;  // Track: Q registers of sum e |k - xh|^2
 };
 
-// The tile kernel: Q queries (x / a = xh + xl, coordinates at [q * D + j]) against one block of
-// 64 keys (coordinate j of key k at kb[j * 64 + k]). c = a^2 / (2 v). HasLo: exact distances
+// The tile kernel: Q queries (x / a = xh + xl, coordinates at [q * D + j]) against the
+// Tiling<T>::keys keys of one sub-tile of a block (coordinate j of key k at kb[j * 64 + k]; kb
+// and pen point at the sub-tile's first key). c = a^2 / (2 v). HasLo: exact distances
 // (with xl); Track: accumulate sum e |k - xh|^2 for the check of the fast distances.
 template <class T, bool HasLo, bool HasPenalty, bool Track>
 inline void tile_block(std::size_t d, T c, double c_double, const T* kb, const T* pen, const T* xh, const double* xl,
                        const TileSums<T>& sums) {
     using V = simd::vec<T>;
     constexpr std::size_t W = simd::width<T>;
-    constexpr std::size_t NV = dense_block / W;
+    constexpr std::size_t NV = Tiling<T>::keys / W;
     constexpr std::size_t Q = Tiling<T>::queries;
-    static_assert(Q * NV == 16, "the tile holds 16 distance registers");
+    static_assert(Q * NV == Tiling<T>::accumulators, "the tile's distance registers");
 
     // Distance phase: s = (k - xh) - xl, d += s s.
     const V one = simd::broadcast(T(1));
@@ -484,6 +489,7 @@ private:
     template <bool HasLo, bool HasPenalty, bool Track>
     void run_tiles(const T* kb) {
         const std::size_t d = d_;
+        constexpr std::size_t sub = Tiling<T>::keys;
         for (std::size_t t = 0; t < tiles_; ++t) {
             TileSums<T> sums{ws_->acc.data + t * Q * d, ws_->z.data + t * Q, ws_->dmin.data + t * Q, nullptr, nullptr,
                              ws_->zd.data + t * Q};
@@ -491,22 +497,24 @@ private:
                 sums.acc64 = ws_->acc64.data + t * Q * d;
                 sums.z64 = ws_->z64.data + t * Q;
             }
-            tile_block<T, HasLo, HasPenalty, Track>(d, c_, c_double_, kb, ws_->pen.data, ws_->xh.data + t * Q * d,
-                                                    ws_->xl.data + t * Q * d, sums);
+            for (std::size_t k = 0; k < dense_block; k += sub)
+                tile_block<T, HasLo, HasPenalty, Track>(d, c_, c_double_, kb + k, ws_->pen.data + k,
+                                                        ws_->xh.data + t * Q * d, ws_->xl.data + t * Q * d, sums);
         }
         if constexpr (sizeof(T) != sizeof(double))
             if (++since_flush_ == flush_blocks) flush();
     }
 
-    // float: adds the float lane sums into the double ones (lanes l and l + 8 into lane l) and
-    // clears them. Rescaling multiplies both by the same factor, so they stay consistent.
+    // float: adds the float lane sums into the double ones (lanes l and l + W / 2 into lane l)
+    // and clears them. Rescaling multiplies both by the same factor, so they stay consistent.
     void flush() {
         if constexpr (sizeof(T) != sizeof(double)) {
             since_flush_ = 0;
             const std::size_t n = tiles_ * Q, d = d_;
             auto add = [](simd::vec<double>& to, V& from) {
+                constexpr std::size_t h = simd::width<double>;
                 simd::vec<double> low, high;
-                for (std::size_t l = 0; l < 8; ++l) low[l] = from[l], high[l] = from[l + 8];
+                for (std::size_t l = 0; l < h; ++l) low[l] = from[l], high[l] = from[l + h];
                 to = (to + low) + high;
                 from = V{};
             };
@@ -525,8 +533,7 @@ private:
     std::size_t count_ = 0, tiles_ = 0, since_flush_ = 0;
 };
 
-}  // namespace softmax_detail
-}  // namespace mdlab::kernels
+}  // namespace mdlab::kernels::MDLAB_ISA_NAMESPACE
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop

@@ -15,6 +15,11 @@
 // exponent field as an integer; e^r = 1 + r q(r) with q the Taylor polynomial of degree 6
 // (double; truncation error r^8/8! < 1.3e-18) or 2 (float; r^4/4! < 1e-8), and the result is
 // S + S (r q(r)) with S = 2^(n >> 4) 2^(j/16): one rounding at the end.
+// Without FMA instructions (simd::has_fma false: the generic path of a baseline build) the
+// reduction is Cody-Waite's: ln2/16 split so that its head has 39 (float: 13) significant bits,
+// n * head is exact for every n in range and t - n * head exact by Sterbenz; the shifter's
+// product rounds once more, so n may be off by one near a half-integer and |r| slightly above
+// ln2/32, which the polynomial still covers. Measured there: within 1.5 ulp as well.
 #pragma once
 #include <cstdint>
 
@@ -26,6 +31,7 @@
 #endif
 
 namespace mdlab::kernels::simd {
+inline namespace MDLAB_ISA_NAMESPACE {
 
 namespace exp_detail {
 
@@ -39,6 +45,8 @@ struct Constants<double> {
     static constexpr double inv_step = 0x1.71547652b82fep+4;  // 16 / ln 2
     static constexpr double step_hi = 0x1.62e42fefa39efp-5;   // ln2 / 16, head
     static constexpr double step_lo = 0x1.abc9e3b39803fp-60;  // ln2 / 16, tail
+    static constexpr double short_hi = 0x1.62e42fefa0000p-5;  // without FMA: 39-bit head
+    static constexpr double short_lo = 0x1.cf79abc9e3b3ap-44;  //   and the rest
     static constexpr int mantissa_bits = 52;
     // 2^(j/16), j = 0..15, correctly rounded.
     static constexpr double table[16] = {
@@ -55,6 +63,8 @@ struct Constants<float> {
     static constexpr float inv_step = 0x1.715476p+4f;
     static constexpr float step_hi = 0x1.62e430p-5f;
     static constexpr float step_lo = -0x1.05c610p-33f;
+    static constexpr float short_hi = 0x1.62ep-5f;      // without FMA: 13-bit head
+    static constexpr float short_lo = 0x1.0bfbe8p-19f;  //   and the rest
     static constexpr int mantissa_bits = 23;
     static constexpr float table[16] = {
         0x1.000000p+0f, 0x1.0b5586p+0f, 0x1.172b84p+0f, 0x1.2387a6p+0f, 0x1.306fe0p+0f, 0x1.3dea64p+0f,
@@ -82,19 +92,30 @@ inline vec<float> expm1_small(vec<float> r) {
 
 // table[j] for the low 4 bits j of each lane of n.
 inline vec<double> lookup(ivec<double> j) {
-    const vec<double> lo = load(Constants<double>::table), hi = load(Constants<double>::table + 8);
 #if defined(__AVX512F__)
+    const vec<double> lo = load(Constants<double>::table), hi = load(Constants<double>::table + 8);
     return _mm512_permutex2var_pd(lo, (__m512i)j, hi);  // index bit 3 picks hi
+#elif defined(__AVX2__)
+    return _mm256_i64gather_pd(Constants<double>::table, (__m256i)(j & 15), 8);
 #else
-    return __builtin_shuffle(lo, hi, j & 15);
+    vec<double> r;
+    for (std::size_t l = 0; l < width<double>; ++l) r[l] = Constants<double>::table[j[l] & 15];
+    return r;
 #endif
 }
 inline vec<float> lookup(ivec<float> j) {
-    const vec<float> t = load(Constants<float>::table);
 #if defined(__AVX512F__)
+    const vec<float> t = load(Constants<float>::table);
     return _mm512_permutexvar_ps((__m512i)j, t);  // uses the low 4 bits
+#elif defined(__AVX2__)
+    // Two 8-entry permutes (low 3 bits), bit 3 picks between them (blendv reads the sign bit).
+    const __m256 lo = _mm256_permutevar8x32_ps(load(Constants<float>::table), (__m256i)j);
+    const __m256 hi = _mm256_permutevar8x32_ps(load(Constants<float>::table + 8), (__m256i)j);
+    return _mm256_blendv_ps(lo, hi, (__m256)(j << 28));
 #else
-    return __builtin_shuffle(t, j & 15);
+    vec<float> r;
+    for (std::size_t l = 0; l < width<float>; ++l) r[l] = Constants<float>::table[j[l] & 15];
+    return r;
 #endif
 }
 
@@ -105,10 +126,17 @@ inline vec<T> exp_nonpositive(vec<T> t) {
     // Lanes with a normal result (false for NaN). The others compute garbage (NaN for -inf,
     // a wrapped exponent below ln(DBL_MIN)) and are cleared at the end; there is no clamp.
     const I keep = t >= C::lowest;
-    const vec<T> shifted = fma(t, broadcast(C::inv_step), broadcast(C::shifter));
-    const vec<T> n = shifted - C::shifter;  // round(16 t / ln 2), exact
-    vec<T> r = fma(n, broadcast(-C::step_hi), t);
-    r = fma(n, broadcast(-C::step_lo), r);
+    vec<T> shifted, r;
+    if constexpr (has_fma) {
+        shifted = fma(t, broadcast(C::inv_step), broadcast(C::shifter));
+        const vec<T> n = shifted - C::shifter;  // round(16 t / ln 2), exact
+        r = fma(n, broadcast(-C::step_hi), t);
+        r = fma(n, broadcast(-C::step_lo), r);
+    } else {
+        shifted = t * C::inv_step + C::shifter;
+        const vec<T> n = shifted - C::shifter;
+        r = (t - n * C::short_hi) - n * C::short_lo;
+    }
     // The shifter's low mantissa bits hold n (two's complement): subtracting the shifter's bit
     // pattern recovers it as an integer. The bit arithmetic runs in unsigned lanes, which wrap
     // by definition in the discarded lanes (signed lanes would overflow there).
@@ -130,6 +158,7 @@ inline constexpr T exp_lowest = exp_detail::Constants<T>::lowest;
 inline vec<double> exp_nonpositive(vec<double> t) { return exp_detail::exp_nonpositive<double>(t); }
 inline vec<float> exp_nonpositive(vec<float> t) { return exp_detail::exp_nonpositive<float>(t); }
 
+}  // namespace MDLAB_ISA_NAMESPACE
 }  // namespace mdlab::kernels::simd
 
 #if defined(__GNUC__) && !defined(__clang__)
