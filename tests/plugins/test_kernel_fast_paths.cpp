@@ -613,7 +613,10 @@ TEST_CASE("indexed keys equal the two-pass softmax to 1e-12 and visit few blocks
             const Matrix x = queries(keys, 41, a, v, 95 + d);
             Matrix out;
             mdlab::Vector log_norm;
-            mdlab::kernels::softmax_score(x, packed, a, v, out, &log_norm);
+            mdlab::kernels::SoftmaxStats stats;
+            mdlab::kernels::softmax_score(x, packed, a, v, out, &log_norm, 0.0, Precision::f64, &stats);
+            CHECK(stats.path == mdlab_isa_path);
+            CHECK(stats.fast_queries == mdlab::rows(x));
             std::size_t kept = 0;
             mdlab::kernels::KeyIndex::Scratch scratch;
             std::vector<std::uint32_t> list;
@@ -628,8 +631,17 @@ TEST_CASE("indexed keys equal the two-pass softmax to 1e-12 and visit few blocks
                 kept += packed.index()->candidates(mdlab::row(x, q), a, v, list, scratch);
             }
             const double mean_kept = double(kept) / double(mdlab::rows(x));
-            WARN("D = " << d << ", v = " << v << ": " << mean_kept << " of " << packed.blocks() << " blocks kept per query");
-            if (v <= 1e-4) CHECK(mean_kept < 0.25 * double(packed.blocks()));
+            WARN(mdlab::isa::name(mdlab_isa_path) << ", D = " << d << ", v = " << v << ": " << mean_kept << " of "
+                 << packed.blocks() << " blocks kept per query; the kernel streamed "
+                 << double(stats.blocks_streamed) / double(mdlab::rows(x)) << " per query, " << stats.pruned_queries
+                 << " of " << mdlab::rows(x) << " queries pruned");
+            if (v <= 1e-4) {
+                CHECK(mean_kept < 0.25 * double(packed.blocks()));
+                // The kernel uses the index on this path: it streams only the kept blocks (a
+                // silent fall-back to the dense path would stream every block for every query).
+                CHECK(stats.pruned_queries == mdlab::rows(x));
+                CHECK(stats.blocks_streamed == kept);
+            }
         }
     }
     CHECK(tally.above == 0);
@@ -673,5 +685,44 @@ TEST_CASE("indexed keys reorder log-weights and tangent bases with the keys", "[
                 CHECK(std::abs(ln_got(q) - ln_want(q)) <= 1e-12 * std::max(1.0, std::abs(ln_want(q))));
             }
         }
+    }
+}
+
+TEST_CASE("the tangent variant streams only the blocks the index keeps, and equals the dense call",
+          "[kernel][index][tangent]") {
+    MDLAB_ON_EVERY_ISA_PATH();
+    // 2000 points on a circle in R^3 with their tangent lines; at small v and tau the index keeps
+    // a few blocks per query, and the indexed call equals the same keys packed densely to 1e-12.
+    const std::size_t n = 2000, d = 3;
+    Matrix keys = mdlab::zeros(n, d);
+    xt::xtensor<double, 3> bases = xt::zeros<double>({n, d, std::size_t(1)});
+    mdlab::Rng rng(120);
+    for (std::size_t i = 0; i < n; ++i) {
+        const double angle = 6.283185307179586 * rng.uniform();
+        keys(i, 0) = std::cos(angle);
+        keys(i, 1) = std::sin(angle);
+        bases(i, 0, 0) = -std::sin(angle);
+        bases(i, 1, 0) = std::cos(angle);
+    }
+    auto indexed = mdlab::kernels::SoftmaxKeys::indexed(keys);
+    indexed.set_tangents(bases);  // per-key extras in the original order
+    mdlab::kernels::SoftmaxKeys dense(keys);
+    dense.set_tangents(bases);
+    const double a = 0.95, v = 1e-5, tau = 4e-5;
+    const Matrix x = queries(keys, 50, a, v, 121);
+    Matrix got, want;
+    mdlab::kernels::SoftmaxStats stats;
+    mdlab::kernels::softmax_score(x, indexed, a, v, got, nullptr, tau, Precision::f64, &stats);
+    mdlab::kernels::softmax_score(x, dense, a, v, want, nullptr, tau);
+    CHECK(stats.fast_queries == 0);  // the tangent variant runs on the general path
+    CHECK(stats.blocks_streamed < 0.25 * double(50 * indexed.blocks()));
+    for (std::size_t q = 0; q < 50; ++q) {
+        double diff = 0.0, size = 0.0;
+        for (std::size_t j = 0; j < d; ++j) {
+            diff = std::max(diff, std::abs(got(q, j) - want(q, j)));
+            size = std::max(size, std::abs(want(q, j)));
+        }
+        INFO("query " << q);
+        CHECK(diff <= 1e-12 * size + 1e-300);
     }
 }

@@ -481,15 +481,22 @@ TEST_CASE("linear_subspace: gaussian law, moments and projection", "[manifold][l
     const Vector dy = m->distance(y);
     for (std::size_t i = 0; i < 500; ++i) CHECK(std::abs(dy(i) - row_dist(y, i, p, i)) < 1e-13);
 
-    // Tangent bases are Q at every point.
+    // Tangent bases are Q at every point: the same basis at every point, bit for bit (one code
+    // path), and Q as this test computes it to rounding (the plugin and the test are separate
+    // binaries: the compiler may contract or vectorise the orthonormalisation differently, which
+    // moves entries of size <= 1 by a few ulps).
     mdlab::TangentBases t;
     m->tangent_bases(x, t);
     REQUIRE(t.shape()[2] == k);
-    double worst = 0.0;
+    double worst = 0.0, spread = 0.0;
     for (std::size_t i = 0; i < 10; ++i)
         for (std::size_t a = 0; a < D; ++a)
-            for (std::size_t j = 0; j < k; ++j) worst = std::max(worst, std::abs(t(i, a, j) - q.matrix()(a, j)));
-    CHECK(worst == 0.0);
+            for (std::size_t j = 0; j < k; ++j) {
+                worst = std::max(worst, std::abs(t(i, a, j) - q.matrix()(a, j)));
+                spread = std::max(spread, std::abs(t(i, a, j) - t(0, a, j)));
+            }
+    CHECK(spread == 0.0);
+    CHECK(worst <= 8 * std::numeric_limits<double>::epsilon());
 }
 
 TEST_CASE("linear_subspace: cube law, uniformity and projection onto the cube", "[manifold][linear_subspace]") {

@@ -162,53 +162,65 @@ struct TileSums {
     simd::vec<T>* zd;  // Track: Q registers of sum e |k - xh|^2
 };
 
-// The tile kernel: Q queries (x / a = xh + xl, coordinates at [q * D + j]) against the
-// Tiling<T>::keys keys of one sub-tile of a block (coordinate j of key k at kb[j * 64 + k]; kb
-// and pen point at the sub-tile's first key). c = a^2 / (2 v). HasLo: exact distances
+// The tile kernel: Q queries (x / a = xh + xl, coordinates at [q * D + j]) against one block of
+// 64 keys (coordinate j of key k at kb[j * 64 + k]). c = a^2 / (2 v). HasLo: exact distances
 // (with xl); Track: accumulate sum e |k - xh|^2 for the check of the fast distances.
+// The loops over coordinates keep NS = Tiling<T>::keys / W registers per query in registers
+// (the whole block with AVX-512; a sub-tile of it with 16 registers, the block's distances and
+// weights then passing through the stack once per block), while the online-softmax step (block
+// minimum, rescaling, exp) is done once per block.
 template <class T, bool HasLo, bool HasPenalty, bool Track>
 inline void tile_block(std::size_t d, T c, double c_double, const T* kb, const T* pen, const T* xh, const double* xl,
                        const TileSums<T>& sums) {
     using V = simd::vec<T>;
     constexpr std::size_t W = simd::width<T>;
-    constexpr std::size_t NV = Tiling<T>::keys / W;
+    constexpr std::size_t NB = dense_block / W;      // registers of keys per block
+    constexpr std::size_t NS = Tiling<T>::keys / W;  // per sub-tile
     constexpr std::size_t Q = Tiling<T>::queries;
-    static_assert(Q * NV == Tiling<T>::accumulators, "the tile's distance registers");
+    static_assert(Q * NS == Tiling<T>::accumulators, "the tile's distance registers");
 
     // Distance phase: s = (k - xh) - xl, d += s s.
     const V one = simd::broadcast(T(1));
-    V dist[Q][NV];
+    V dist[Q][NB];
 #pragma GCC unroll 16
-    for (std::size_t q = 0; q < Q; ++q)
+    for (std::size_t sub = 0; sub < NB; sub += NS) {
+        V part[Q][NS];
 #pragma GCC unroll 16
-        for (std::size_t v = 0; v < NV; ++v) dist[q][v] = V{};
-    for (std::size_t j = 0; j < d; ++j) {
-        V bh[Q], bl[Q];
+        for (std::size_t q = 0; q < Q; ++q)
 #pragma GCC unroll 16
-        for (std::size_t q = 0; q < Q; ++q) {
-            bh[q] = simd::broadcast(xh[q * d + j]);
-            if constexpr (HasLo) bl[q] = simd::broadcast(xl[q * d + j]);
-        }
-        const T* kj = kb + j * dense_block;
-#pragma GCC unroll 16
-        for (std::size_t v = 0; v < NV; ++v) {
-            V k = simd::load(kj + v * W);
-            simd::keep_in_register(k);
+            for (std::size_t v = 0; v < NS; ++v) part[q][v] = V{};
+        for (std::size_t j = 0; j < d; ++j) {
+            V bh[Q], bl[Q];
 #pragma GCC unroll 16
             for (std::size_t q = 0; q < Q; ++q) {
-                // -s = (xh - k) + xl (the sign does not matter in s s); for odd q the second
-                // add as fma(u, 1, xl), the same rounding on the fma port, which has room here
-                // while the add port is the bottleneck.
-                V s = bh[q] - k;
-                if constexpr (HasLo) s = q % 2 ? simd::fma(s, one, bl[q]) : s + bl[q];
-                dist[q][v] = simd::fma(s, s, dist[q][v]);
+                bh[q] = simd::broadcast(xh[q * d + j]);
+                if constexpr (HasLo) bl[q] = simd::broadcast(xl[q * d + j]);
+            }
+            const T* kj = kb + j * dense_block + sub * W;
+#pragma GCC unroll 16
+            for (std::size_t v = 0; v < NS; ++v) {
+                V k = simd::load(kj + v * W);
+                simd::keep_in_register(k);
+#pragma GCC unroll 16
+                for (std::size_t q = 0; q < Q; ++q) {
+                    // -s = (xh - k) + xl (the sign does not matter in s s); for odd q the second
+                    // add as fma(u, 1, xl), the same rounding on the fma port, which has room here
+                    // while the add port is the bottleneck.
+                    V s = bh[q] - k;
+                    if constexpr (HasLo) s = q % 2 ? simd::fma(s, one, bl[q]) : s + bl[q];
+                    part[q][v] = simd::fma(s, s, part[q][v]);
+                }
             }
         }
+#pragma GCC unroll 16
+        for (std::size_t q = 0; q < Q; ++q)
+#pragma GCC unroll 16
+            for (std::size_t v = 0; v < NS; ++v) dist[q][sub + v] = part[q][v];
     }
     if constexpr (HasPenalty) {
         // Log-weights (d - (2 v / a^2) l, l <= 0) and padding (+inf): weight exp(-inf) = 0.
 #pragma GCC unroll 16
-        for (std::size_t v = 0; v < NV; ++v) {
+        for (std::size_t v = 0; v < NB; ++v) {
             const V p = simd::load(pen + v * W);
 #pragma GCC unroll 16
             for (std::size_t q = 0; q < Q; ++q) dist[q][v] = dist[q][v] + p;
@@ -225,7 +237,7 @@ inline void tile_block(std::size_t d, T c, double c_double, const T* kb, const T
     for (std::size_t q = 0; q < Q; ++q) {
         V m = dist[q][0];
 #pragma GCC unroll 16
-        for (std::size_t v = 1; v < NV; ++v) m = simd::min(m, dist[q][v]);
+        for (std::size_t v = 1; v < NB; ++v) m = simd::min(m, dist[q][v]);
         bmin[q] = simd::hmin(m);
         // Whether some weight of the block is not flushed to 0 by the exp: the largest is at
         // bmin, and (d_min - d) c rounds monotonically in d, so this is exactly the exp's test.
@@ -234,7 +246,7 @@ inline void tile_block(std::size_t d, T c, double c_double, const T* kb, const T
     // Every weight 0 (a block far from every query of the tile, typical at small v): adding
     // zeros would change nothing, so the exp and the weighted sums are skipped.
     if (!live) return;
-    V e[Q][NV];
+    V e[Q][NB];
 #pragma GCC unroll 16
     for (std::size_t q = 0; q < Q; ++q) {
         if (bmin[q] < dmin[q]) {
@@ -256,7 +268,7 @@ inline void tile_block(std::size_t d, T c, double c_double, const T* kb, const T
         const V dm = simd::broadcast(dmin[q]);
         V zs = z[q];
 #pragma GCC unroll 16
-        for (std::size_t v = 0; v < NV; ++v) {
+        for (std::size_t v = 0; v < NB; ++v) {
             e[q][v] = simd::exp_nonpositive((dm - dist[q][v]) * c);
             zs += e[q][v];
         }
@@ -265,7 +277,7 @@ inline void tile_block(std::size_t d, T c, double c_double, const T* kb, const T
             // sum e |k - xh|^2: the distance without its penalty (0 where e = 0: padding).
             V t = sums.zd[q];
 #pragma GCC unroll 16
-            for (std::size_t v = 0; v < NV; ++v) {
+            for (std::size_t v = 0; v < NB; ++v) {
                 V dd = dist[q][v];
                 if constexpr (HasPenalty) {
                     dd = dd - simd::load(pen + v * W);
@@ -277,24 +289,32 @@ inline void tile_block(std::size_t d, T c, double c_double, const T* kb, const T
         }
     }
 
-    // Weighted-sum phase: acc_j += e (k_j - xh_j).
-    for (std::size_t j = 0; j < d; ++j) {
-        const T* kj = kb + j * dense_block;
-        V bh[Q], s[Q];
+    // Weighted-sum phase: acc_j += e (k_j - xh_j), a sub-tile's weights in registers at a time.
 #pragma GCC unroll 16
-        for (std::size_t q = 0; q < Q; ++q) {
-            bh[q] = simd::broadcast(xh[q * d + j]);
-            s[q] = acc[q * d + j];
+    for (std::size_t sub = 0; sub < NB; sub += NS) {
+        V es[Q][NS];
+#pragma GCC unroll 16
+        for (std::size_t q = 0; q < Q; ++q)
+#pragma GCC unroll 16
+            for (std::size_t v = 0; v < NS; ++v) es[q][v] = e[q][sub + v];
+        for (std::size_t j = 0; j < d; ++j) {
+            const T* kj = kb + j * dense_block + sub * W;
+            V bh[Q], s[Q];
+#pragma GCC unroll 16
+            for (std::size_t q = 0; q < Q; ++q) {
+                bh[q] = simd::broadcast(xh[q * d + j]);
+                s[q] = acc[q * d + j];
+            }
+#pragma GCC unroll 16
+            for (std::size_t v = 0; v < NS; ++v) {
+                V k = simd::load(kj + v * W);
+                simd::keep_in_register(k);
+#pragma GCC unroll 16
+                for (std::size_t q = 0; q < Q; ++q) s[q] = simd::fma(es[q][v], k - bh[q], s[q]);
+            }
+#pragma GCC unroll 16
+            for (std::size_t q = 0; q < Q; ++q) acc[q * d + j] = s[q];
         }
-#pragma GCC unroll 16
-        for (std::size_t v = 0; v < NV; ++v) {
-            V k = simd::load(kj + v * W);
-            simd::keep_in_register(k);
-#pragma GCC unroll 16
-            for (std::size_t q = 0; q < Q; ++q) s[q] = simd::fma(e[q][v], k - bh[q], s[q]);
-        }
-#pragma GCC unroll 16
-        for (std::size_t q = 0; q < Q; ++q) acc[q * d + j] = s[q];
     }
 }
 
@@ -489,7 +509,6 @@ private:
     template <bool HasLo, bool HasPenalty, bool Track>
     void run_tiles(const T* kb) {
         const std::size_t d = d_;
-        constexpr std::size_t sub = Tiling<T>::keys;
         for (std::size_t t = 0; t < tiles_; ++t) {
             TileSums<T> sums{ws_->acc.data + t * Q * d, ws_->z.data + t * Q, ws_->dmin.data + t * Q, nullptr, nullptr,
                              ws_->zd.data + t * Q};
@@ -497,9 +516,8 @@ private:
                 sums.acc64 = ws_->acc64.data + t * Q * d;
                 sums.z64 = ws_->z64.data + t * Q;
             }
-            for (std::size_t k = 0; k < dense_block; k += sub)
-                tile_block<T, HasLo, HasPenalty, Track>(d, c_, c_double_, kb + k, ws_->pen.data + k,
-                                                        ws_->xh.data + t * Q * d, ws_->xl.data + t * Q * d, sums);
+            tile_block<T, HasLo, HasPenalty, Track>(d, c_, c_double_, kb, ws_->pen.data, ws_->xh.data + t * Q * d,
+                                                    ws_->xl.data + t * Q * d, sums);
         }
         if constexpr (sizeof(T) != sizeof(double))
             if (++since_flush_ == flush_blocks) flush();
