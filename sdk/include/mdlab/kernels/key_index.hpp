@@ -255,6 +255,11 @@ public:
         if (!(threshold < inf)) return all(blocks_out);
 
         // Threshold walk (step 4), depth first, left child first: kept leaves in block order.
+        // Blocks kept for good (whole nodes, and leaves at E <= delta, which step 5 never drops)
+        // are counted: once they alone are more than worth_it() accepts, the answer is the dense
+        // path whatever the rest of the walk finds, so it stops there (every block is returned).
+        const double firm_limit = dense_fraction * static_cast<double>(blocks());
+        std::size_t firm = 0;
         double omitted = 0.0;
         s.kept.clear();
         s.stack.clear();
@@ -272,6 +277,7 @@ public:
             }
             if (is_leaf(id)) {
                 s.kept.push_back({b0_[id], b1_[id], e});
+                if (!(e > h.delta) && static_cast<double>(++firm) > firm_limit) return all(blocks_out);
                 continue;
             }
             // Every descendant has E <= s U^2 - 2 v lfloor with U = |x - a c| + |a| rho (step 1's
@@ -282,6 +288,8 @@ public:
             const double up = dist + aa * radius_[id];
             if (sh * up * up - two_v * lfloor_[id] < threshold) {
                 s.kept.push_back({b0_[id], b1_[id], -inf});
+                firm += b1_[id] - b0_[id];
+                if (static_cast<double>(firm) > firm_limit) return all(blocks_out);
                 continue;
             }
             const auto [l, r] = children(id);

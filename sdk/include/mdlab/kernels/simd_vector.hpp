@@ -105,6 +105,10 @@ inline void store(T* p, vec<T> v) {
 inline vec<double> broadcast(double x) {
 #if defined(__AVX512F__)
     return _mm512_set1_pd(x);
+#elif defined(__AVX2__)
+    return _mm256_set1_pd(x);  // a lane loop compiles to inserts, not one vbroadcastsd
+#elif defined(__SSE2__)
+    return _mm_set1_pd(x);
 #else
     vec<double> v;
     for (std::size_t l = 0; l < width<double>; ++l) v[l] = x;
@@ -114,6 +118,10 @@ inline vec<double> broadcast(double x) {
 inline vec<float> broadcast(float x) {
 #if defined(__AVX512F__)
     return _mm512_set1_ps(x);
+#elif defined(__AVX2__)
+    return _mm256_set1_ps(x);
+#elif defined(__SSE2__)
+    return _mm_set1_ps(x);
 #else
     vec<float> v;
     for (std::size_t l = 0; l < width<float>; ++l) v[l] = x;

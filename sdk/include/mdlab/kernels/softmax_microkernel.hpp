@@ -246,7 +246,8 @@ inline void tile_block(std::size_t d, T c, double c_double, const T* kb, const T
     // Every weight 0 (a block far from every query of the tile, typical at small v): adding
     // zeros would change nothing, so the exp and the weighted sums are skipped.
     if (!live) return;
-    V e[Q][NB];
+    // The weights replace the distances in place (dist[q][v] becomes e): with the exp's
+    // constants that keeps AVX-512's tile within its 32 registers.
 #pragma GCC unroll 16
     for (std::size_t q = 0; q < Q; ++q) {
         if (bmin[q] < dmin[q]) {
@@ -264,30 +265,38 @@ inline void tile_block(std::size_t d, T c, double c_double, const T* kb, const T
             dmin[q] = bm;
         }
         // e = exp((d_min - d) c) in (0, 1]; 0 for +inf distances (and for the NaN of inf - inf
-        // while every key so far has weight 0).
+        // while every key so far has weight 0). Track: sum e |k - xh|^2, the distance without
+        // its penalty (0 where e = 0: padding).
         const V dm = simd::broadcast(dmin[q]);
-        V zs = z[q];
+        V zs = z[q], t = Track ? sums.zd[q] : V{};
+        // Exps interleaved (vector_exp.hpp): 8 at a time where 32 registers hold them.
+        constexpr std::size_t G = simd::registers >= 32 ? (NB < 8 ? NB : 8) : 1;
 #pragma GCC unroll 16
-        for (std::size_t v = 0; v < NB; ++v) {
-            e[q][v] = simd::exp_nonpositive((dm - dist[q][v]) * c);
-            zs += e[q][v];
-        }
-        z[q] = zs;
-        if constexpr (Track) {
-            // sum e |k - xh|^2: the distance without its penalty (0 where e = 0: padding).
-            V t = sums.zd[q];
+        for (std::size_t v0 = 0; v0 < NB; v0 += G) {
+            V ex[G];
 #pragma GCC unroll 16
-            for (std::size_t v = 0; v < NB; ++v) {
+            for (std::size_t g = 0; g < G; ++g) ex[g] = (dm - dist[q][v0 + g]) * c;
+            simd::exp_nonpositive_n<G, T>(ex);
+#pragma GCC unroll 16
+            for (std::size_t g = 0; g < G; ++g) {
+            const std::size_t v = v0 + g;
+            const V ev = ex[g];
+            zs += ev;
+            if constexpr (Track) {
                 V dd = dist[q][v];
                 if constexpr (HasPenalty) {
                     dd = dd - simd::load(pen + v * W);
-                    dd = e[q][v] > T(0) ? dd : V{};
+                    dd = ev > T(0) ? dd : V{};
                 }
-                t = simd::fma(e[q][v], dd, t);
+                t = simd::fma(ev, dd, t);
             }
-            sums.zd[q] = t;
+            dist[q][v] = ev;
+            }
         }
+        z[q] = zs;
+        if constexpr (Track) sums.zd[q] = t;
     }
+    const auto& e = dist;
 
     // Weighted-sum phase: acc_j += e (k_j - xh_j), a sub-tile's weights in registers at a time.
 #pragma GCC unroll 16
