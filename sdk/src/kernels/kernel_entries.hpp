@@ -19,6 +19,10 @@ struct SoftmaxCall {
     Precision precision = Precision::f64;
     double* out = nullptr;       // m x D
     double* log_norm = nullptr;  // m, or nullptr
+    // With a spatial index: the rows in the order to process them (nearby queries one after
+    // another, so their key blocks are still in cache), or nullptr for 0..m-1. Results do not
+    // depend on it (each query's result depends only on that query).
+    const std::uint32_t* order = nullptr;
 };
 
 struct StreamCall {

@@ -238,19 +238,22 @@ inline void score_one(const double* x, const SoftmaxKeys& keys, double a, double
     if (log_norm) *log_norm = -dmin * inv2v + std::log(total) + keys.log_weight_offset();
 }
 
-// Queries x (m rows of D) on the general path; with a spatial index, each query streams only the
-// blocks the index keeps (with the tangent variance, whose components are wider along tangents).
+// Queries x (m rows of D) on the general path, in the given order (nullptr: 0..m-1); with a
+// spatial index, each query streams only the blocks the index keeps (with the tangent variance,
+// whose components are wider along tangents).
 // Returns the blocks streamed in all.
 template <bool Weighted, bool Tangent>
 inline std::size_t run_general(const double* x, std::size_t m, const SoftmaxKeys& keys, double a, double v,
-                               double tau, TangentShrink shrink, double* out, double* log_norm) {
+                               double tau, TangentShrink shrink, double* out, double* log_norm,
+                               const std::uint32_t* order) {
     const std::size_t d = keys.dim(), kt = Tangent ? keys.tangent_dim() : 0;
     std::vector<std::size_t> streamed((m + query_chunk - 1) / query_chunk, 0);
     for_chunks(m, query_chunk, [&](std::size_t chunk, std::size_t b, std::size_t e) {
         Scratch scratch(d, kt);
         KeyIndex::Scratch index_scratch;
         std::vector<std::uint32_t> list;
-        for (std::size_t i = b; i < e; ++i) {
+        for (std::size_t p = b; p < e; ++p) {
+            const std::size_t i = order ? order[p] : p;  // the rows in cache-friendly order
             const double* xi = x + i * d;
             double* ln = log_norm ? log_norm + i : nullptr;
             if (keys.index()) {
@@ -271,14 +274,15 @@ inline std::size_t run_general(const double* x, std::size_t m, const SoftmaxKeys
 }
 
 inline std::size_t run_general(const double* x, std::size_t m, const SoftmaxKeys& keys, double a, double v,
-                               double tau, TangentShrink shrink, bool tangent, double* out, double* log_norm) {
+                               double tau, TangentShrink shrink, bool tangent, double* out, double* log_norm,
+                               const std::uint32_t* order) {
     // The variant is chosen once here, never per key.
     if (keys.weighted()) {
-        if (tangent) return run_general<true, true>(x, m, keys, a, v, tau, shrink, out, log_norm);
-        return run_general<true, false>(x, m, keys, a, v, tau, shrink, out, log_norm);
+        if (tangent) return run_general<true, true>(x, m, keys, a, v, tau, shrink, out, log_norm, order);
+        return run_general<true, false>(x, m, keys, a, v, tau, shrink, out, log_norm, order);
     }
-    if (tangent) return run_general<false, true>(x, m, keys, a, v, tau, shrink, out, log_norm);
-    return run_general<false, false>(x, m, keys, a, v, tau, shrink, out, log_norm);
+    if (tangent) return run_general<false, true>(x, m, keys, a, v, tau, shrink, out, log_norm, order);
+    return run_general<false, false>(x, m, keys, a, v, tau, shrink, out, log_norm, order);
 }
 
 }  // namespace mdlab::kernels::MDLAB_ISA_NAMESPACE

@@ -114,7 +114,8 @@ void run_fast(const detail::SoftmaxCall& call, SoftmaxStats& stats) {
         double* ln[group];
         std::size_t n = 0;
         std::optional<Scratch> general;  // for queries outside the fast path's range (rare)
-        for (std::size_t i = b; i < e; ++i) {
+        for (std::size_t p = b; p < e; ++p) {
+            const std::size_t i = call.order ? call.order[p] : p;
             const double* xi = call.x + i * d;
             double* lni = call.log_norm ? call.log_norm + i : nullptr;
             if (query_applies<T>(xi, d, a)) {
@@ -172,7 +173,7 @@ void softmax_entry(const detail::SoftmaxCall& call, SoftmaxStats& stats) {
     shrink.c = call.c;
     shrink.one_minus_c = call.one_minus_c;
     stats.blocks_streamed += run_general(call.x, call.m, keys, call.a, call.v, call.tau, shrink, call.tau > 0.0,
-                                         call.out, call.log_norm);
+                                         call.out, call.log_norm, call.order);
 }
 
 std::size_t stream_entry(const detail::StreamCall& call) {
