@@ -23,6 +23,8 @@ function(mdlab_add_plugin name)
     add_dependencies(mdlab_plugins_all ${target})
   endif()
   if(MDLAB_INSTALL_PLUGIN_DIR)
+    # Installed next to the host's plugins (lib/mdlab/plugins): libmdlab_kernels.so is in lib/.
+    set_target_properties(${target} PROPERTIES INSTALL_RPATH "$ORIGIN/../..")
     install(TARGETS ${target} LIBRARY DESTINATION ${MDLAB_INSTALL_PLUGIN_DIR})
   endif()
 endfunction()

@@ -1,6 +1,9 @@
-// A plugin built out of tree with find_package(mdlab) and mdlab_add_plugin(), loaded with
-// --plugin-dir, runs in a pipeline next to the built-in plugins.
+// A plugin built out of tree with find_package(mdlab), mdlab_add_plugin() and
+// mdlab_add_isa_sources(), loaded with --plugin-dir, runs in a pipeline next to the built-in
+// plugins, on every instruction-set path.
 #include <catch2/catch.hpp>
+
+#include <mdlab/isa.hpp>
 
 #include "command.hpp"
 #include "csv.hpp"
@@ -45,6 +48,20 @@ TEST_CASE("an out-of-tree plugin builds against the SDK package and runs in a pi
     const auto rows = parse_csv(read_text(tmp.path() / "run" / "results.csv"));
     CHECK(std::stod(row_where(rows, "node", "moment").at("moment")) == Approx(8.0).epsilon(1e-12));
     CHECK(row_where(rows, "node", "moment").at("n") == "100");
+
+    // The plugin's own per-path kernel (mdlab_add_isa_sources): every path this CPU supports,
+    // forced with MDLAB_ISA, gives the same moment to rounding.
+    for (const mdlab::isa::Path path : mdlab::isa::supported_paths()) {
+        const std::string name = mdlab::isa::name(path);
+        const fs::path out = tmp.path() / ("run_" + name);
+        const auto forced = run_mdlab({"run", (tmp.path() / "p.json").string(), "--out", out.string(), "--plugin-dir",
+                                       build.string(), "-q"},
+                                      {"MDLAB_ISA=" + name});
+        INFO(name << ": " << forced.err);
+        REQUIRE(forced.exit_code == 0);
+        const auto forced_rows = parse_csv(read_text(out / "results.csv"));
+        CHECK(std::stod(row_where(forced_rows, "node", "moment").at("moment")) == Approx(8.0).epsilon(1e-12));
+    }
 
     // Without --plugin-dir the pipeline names an unknown plugin.
     const auto without = run_mdlab({"validate", (tmp.path() / "p.json").string()});

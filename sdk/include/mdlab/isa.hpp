@@ -51,3 +51,22 @@ private:
 };
 
 }  // namespace mdlab::isa
+
+// Per-path code of your own (docs/writing-plugins.md): sources compiled once per path by
+// mdlab_add_isa_sources put their functions in `namespace SCOPE::MDLAB_ISA_NAMESPACE`
+// (mdlab/kernels/simd_vector.hpp), i.e. SCOPE::isa_generic, SCOPE::isa_avx2 and
+// SCOPE::isa_avx512. Declare a function in all three with MDLAB_ISA_DECLARE and call the copy
+// of the active path with MDLAB_ISA_DISPATCH (`return`s the call's value):
+//   MDLAB_ISA_DECLARE(my_plugin, double sum_squares(const double* x, std::size_t n))
+//   double sum_squares(const double* x, std::size_t n) { MDLAB_ISA_DISPATCH(my_plugin, sum_squares(x, n)); }
+#define MDLAB_ISA_DECLARE(scope, declaration)    \
+    namespace scope::isa_generic { declaration; } \
+    namespace scope::isa_avx2 { declaration; }    \
+    namespace scope::isa_avx512 { declaration; }
+#define MDLAB_ISA_DISPATCH(scope, call)                                \
+    switch (::mdlab::isa::active()) {                                  \
+        case ::mdlab::isa::Path::avx512: return scope::isa_avx512::call; \
+        case ::mdlab::isa::Path::avx2: return scope::isa_avx2::call;     \
+        case ::mdlab::isa::Path::generic: break;                         \
+    }                                                                  \
+    return scope::isa_generic::call

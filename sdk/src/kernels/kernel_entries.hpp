@@ -46,15 +46,8 @@ struct FmaChains {
 
 }  // namespace mdlab::kernels::detail
 
-#define MDLAB_DECLARE_KERNEL_ENTRIES(ns)                                                             \
-    namespace mdlab::kernels::ns {                                                                   \
-    void softmax_entry(const detail::SoftmaxCall& call, SoftmaxStats& stats);                        \
-    std::size_t stream_entry(const detail::StreamCall& call);                                        \
-    void exp_entry(const double* t, double* out, std::size_t n);                                     \
-    void exp_entry(const float* t, float* out, std::size_t n);                                       \
-    detail::FmaChains fma_chains_entry(bool f32, double b, double c, long iterations);              \
-    }
-
-MDLAB_DECLARE_KERNEL_ENTRIES(isa_generic)
-MDLAB_DECLARE_KERNEL_ENTRIES(isa_avx2)
-MDLAB_DECLARE_KERNEL_ENTRIES(isa_avx512)
+MDLAB_ISA_DECLARE(mdlab::kernels, void softmax_entry(const detail::SoftmaxCall& call, SoftmaxStats& stats))
+MDLAB_ISA_DECLARE(mdlab::kernels, std::size_t stream_entry(const detail::StreamCall& call))
+MDLAB_ISA_DECLARE(mdlab::kernels, void exp_entry(const double* t, double* out, std::size_t n))
+MDLAB_ISA_DECLARE(mdlab::kernels, void exp_entry(const float* t, float* out, std::size_t n))
+MDLAB_ISA_DECLARE(mdlab::kernels, detail::FmaChains fma_chains_entry(bool f32, double b, double c, long iterations))

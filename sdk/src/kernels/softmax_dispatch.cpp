@@ -1,5 +1,6 @@
 // The public kernels of libmdlab_kernels (softmax_score.hpp, fma_chains.hpp): validate the call,
-// then run it on the instruction-set path isa::active() names (kernel_entries.hpp).
+// then run it on the instruction-set path isa::active() names (kernel_entries.hpp,
+// MDLAB_ISA_DISPATCH in mdlab/isa.hpp).
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -12,16 +13,6 @@ namespace mdlab::kernels {
 
 namespace {
 
-// Calls F on the entries of the active path: F(tag) with tag one of the three namespaces' entry
-// sets, chosen by a switch so every path is a direct call.
-#define MDLAB_ON_ACTIVE_PATH(path, call)                  \
-    switch (path) {                                       \
-        case isa::Path::avx512: return isa_avx512::call;  \
-        case isa::Path::avx2: return isa_avx2::call;      \
-        case isa::Path::generic: return isa_generic::call; \
-    }                                                     \
-    return isa_generic::call
-
 void check(const Matrix& x, std::size_t n, std::size_t d, double a, double v) {
     if (n == 0) throw Error("softmax_score: there are no keys");
     if (cols(x) != d)
@@ -30,10 +21,6 @@ void check(const Matrix& x, std::size_t n, std::size_t d, double a, double v) {
     if (!(v > 0.0) || !std::isfinite(v))
         throw Error("softmax_score: the variance must be positive and finite, got " + std::to_string(v));
     if (!std::isfinite(a)) throw Error("softmax_score: the scale must be finite, got " + std::to_string(a));
-}
-
-void run_softmax(isa::Path path, const detail::SoftmaxCall& call, SoftmaxStats& stats) {
-    MDLAB_ON_ACTIVE_PATH(path, softmax_entry(call, stats));
 }
 
 }  // namespace
@@ -75,7 +62,7 @@ void softmax_score(const Matrix& x, const SoftmaxKeys& keys, double a, double v,
     SoftmaxStats local;
     local.queries = m;
     local.path = isa::active();
-    if (m > 0) run_softmax(local.path, call, local);
+    if (m > 0) [&] { MDLAB_ISA_DISPATCH(mdlab::kernels, softmax_entry(call, local)); }();
     if (stats) *stats = local;
 }
 
@@ -88,16 +75,15 @@ std::size_t stream_blocks(const SoftmaxKeys& keys, double a, double v, const dou
             throw Error("stream_blocks: block " + std::to_string(blocks[i]) + " is out of range (the keys have " +
                         std::to_string(keys.blocks()) + ")");
     detail::StreamCall call{&keys, a, v, rows, count, blocks, nblocks, out, log_norm, precision};
-    MDLAB_ON_ACTIVE_PATH(isa::active(), stream_entry(call));
+    MDLAB_ISA_DISPATCH(mdlab::kernels, stream_entry(call));
 }
 
-void exp_nonpositive(const double* t, double* out, std::size_t n) { MDLAB_ON_ACTIVE_PATH(isa::active(), exp_entry(t, out, n)); }
-void exp_nonpositive(const float* t, float* out, std::size_t n) { MDLAB_ON_ACTIVE_PATH(isa::active(), exp_entry(t, out, n)); }
+void exp_nonpositive(const double* t, double* out, std::size_t n) { MDLAB_ISA_DISPATCH(mdlab::kernels, exp_entry(t, out, n)); }
+void exp_nonpositive(const float* t, float* out, std::size_t n) { MDLAB_ISA_DISPATCH(mdlab::kernels, exp_entry(t, out, n)); }
 
 FmaChainRun fma_chains(bool f32, double b, double c, long iterations) {
-    const isa::Path path = isa::active();
-    const auto run = [&]() -> detail::FmaChains { MDLAB_ON_ACTIVE_PATH(path, fma_chains_entry(f32, b, c, iterations)); }();
-    return FmaChainRun{run.sum, run.lanes, run.chains, path};
+    const auto run = [&]() -> detail::FmaChains { MDLAB_ISA_DISPATCH(mdlab::kernels, fma_chains_entry(f32, b, c, iterations)); }();
+    return FmaChainRun{run.sum, run.lanes, run.chains, isa::active()};
 }
 
 }  // namespace mdlab::kernels
