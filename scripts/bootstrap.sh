@@ -26,8 +26,9 @@ packages=(g++ cmake ninja-build
           libopenmpi-dev openmpi-bin  # `mpirun mdlab run` shares a sweep among ranks (optional at build time)
           libtorch-dev)  # only the mlp estimator plugin uses libtorch
 # Tests only: headless Chromium renders report.html; clang and libFuzzer build the fuzzers;
-# curl and xz-utils fetch and unpack oneTBB's Debian source for the ThreadSanitizer build.
-if [[ $mode == test ]]; then packages+=(chromium clang libclang-rt-14-dev curl xz-utils ca-certificates); fi
+# curl and xz-utils fetch and unpack oneTBB's Debian source for the ThreadSanitizer build;
+# qemu-user emulates CPUs without AVX-512 and without AVX2 for the kernels' dispatch test.
+if [[ $mode == test ]]; then packages+=(chromium clang libclang-rt-14-dev curl xz-utils ca-certificates qemu-user); fi
 
 missing=()
 for p in "${packages[@]}"; do
