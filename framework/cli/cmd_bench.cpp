@@ -1,4 +1,5 @@
-// mdlab bench score / mdlab bench peak: the score kernels' speed against the machine's limit.
+// mdlab bench score / mdlab bench run / mdlab bench peak: the score kernels' speed against the
+// machine's limit, and a whole sampling run.
 //
 // bench score builds the workload a sampler gives a kernel-type estimator: N training points on
 // the `circle` manifold in R^D, M query points from the VP prior N(0, I), and S reverse-SDE
@@ -7,6 +8,12 @@
 // sampling). Every component is created through the registry with validated parameters, as a
 // pipeline node would be. The FMA peak is measured in the same process (fma_peak.cpp), so the
 // fraction of peak compares like with like.
+//
+// bench run times the same workload as a user runs it: a whole run (200 steps to t_min = 1e-5 by
+// default), every step counted, no warm-up, and reports where the time goes: the steps grouped
+// into bands of the step index (equal bands of log(sigma/alpha) on this grid), each band's time
+// and share of the run. With the spatial index on, the small-sigma steps at the end are the
+// cheap ones; a dense sum costs the same at every step.
 //
 // Flop model: 4 D flops per (query, training point) pair -- 2 D for the squared distance, 2 D for
 // the weighted sum, the accounting of attention's two matrix products -- with exp counted as one
@@ -17,14 +24,18 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
+#include <numeric>
 #include <random>
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <fmt/format.h>
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 
+#include <mdlab/isa.hpp>
 #include <mdlab/sampling.hpp>
 #include <mdlab/stats.hpp>
 #include <mdlab/time_grid.hpp>
@@ -180,6 +191,273 @@ std::string option_for_key(const std::string& key, const std::vector<Setting>& s
     return key.empty() ? "--estimator" : "--param " + key;
 }
 
+
+// Runs f; an InputError a plugin throws becomes bad input naming the option behind its key.
+template <class F>
+auto as_bad_input(const std::vector<Setting>& settings, F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const InputError& e) {
+        throw runtime::BadInput(option_error(option_for_key(e.key(), settings), e.what()));
+    }
+}
+
+// The kernels' instruction-set path (mdlab/isa.hpp), the CPU, and what chose the path.
+struct KernelPath {
+    std::string path;
+    std::string cpu;
+    std::string chosen_by;
+};
+
+KernelPath kernel_path() {
+    const char* env = std::getenv("MDLAB_ISA");
+    const bool forced = env && *env;
+    return {isa::name(isa::active()), isa::cpu_name(),
+            forced ? "forced by MDLAB_ISA=" + std::string(env) : "the best this CPU runs, MDLAB_ISA unset"};
+}
+
+void add_kernel_path(boost::json::object& o, const KernelPath& k) {
+    o["path"] = k.path;
+    o["cpu"] = k.cpu;
+    o["path_chosen_by"] = k.chosen_by;
+}
+
+std::string kernel_path_line(const KernelPath& k) {
+    return fmt::format("  kernel path:    {} ({}; CPU: {})\n", k.path, k.chosen_by, k.cpu);
+}
+
+// The estimator named on the command line, checked against what the bench workload can connect
+// (training points, the VP process, the circle, the queries as `model` samples), with its
+// parameters bound from its defaults, --bandwidth, --precision and --param. `command` names the
+// command in messages.
+struct EstimatorChoice {
+    const runtime::PluginRecord* rec = nullptr;
+    std::vector<Setting> settings;  // which option set which parameter (for messages)
+    Params params;
+    std::string precision;          // the precision the estimator computes in
+    bool wants_model = false;       // attends over the queries as `model` samples (drift)
+};
+
+EstimatorChoice choose_estimator(const BenchWorkloadArgs& args, const runtime::Registry& registry,
+                                 const std::string& command) {
+    EstimatorChoice c;
+    c.rec = registry.find(args.estimator);
+    if (!c.rec || c.rec->spec.kind != Kind::estimator)
+        throw runtime::BadInput(option_error(
+            "--estimator",
+            c.rec ? "'" + args.estimator + "' is a " + std::string(to_string(c.rec->spec.kind)) + ", not a score estimator"
+                  : "no estimator '" + args.estimator + "'",
+            runtime::suggest(args.estimator, registry.names(Kind::estimator), "estimators")));
+    if (args.dim < 2)
+        throw runtime::BadInput(option_error("--dim", fmt::format("D = {} is too small", args.dim),
+                                             "the circle lives in R^D with D >= 2"));
+
+    if (args.bandwidth) c.settings.push_back({"bandwidth", boost::json::value(*args.bandwidth), "--bandwidth"});
+    if (!args.precision.empty())
+        c.settings.push_back({"precision", boost::json::value(boost::json::string(args.precision)), "--precision"});
+    for (const auto& p : args.params) {
+        const auto eq = p.find('=');
+        if (eq == std::string::npos || eq == 0)
+            throw runtime::BadInput(option_error("--param", "'" + p + "' is not key=value", "for example --param neighbours=20"));
+        c.settings.push_back({p.substr(0, eq), runtime::parse_cli_value(p.substr(eq + 1)), "--param " + p.substr(0, eq)});
+    }
+    c.params = bind_settings(*c.rec, c.settings);
+    // The precision the estimator computes in: --precision, else its parameter's default, else f64.
+    c.precision = args.precision;
+    if (c.precision.empty()) {
+        const ParamSpec* p = c.rec->spec.find_param("precision");
+        c.precision = p && p->default_value ? runtime::to_text(*p->default_value) : "f64";
+    }
+
+    // Another required input means another kind of estimator.
+    if (!c.rec->spec.find_input("data"))
+        throw runtime::BadInput(option_error("--estimator", "estimator '" + args.estimator + "' takes no training points",
+                                             command + " times estimators with a `data` input: empirical, "
+                                                       "kernel_smoothed, tangent_smoothed, drift"));
+    for (const auto& port : c.rec->spec.inputs) {
+        const bool known = (port.name == "data" && port.kind == ValueKind::points) ||
+                           (port.name == "model" && port.kind == ValueKind::points) ||
+                           port.kind == ValueKind::process || port.kind == ValueKind::manifold;
+        if (!known && port.required)
+            throw runtime::BadInput(option_error("--estimator", "estimator '" + args.estimator + "' needs input '" +
+                                                                    port.name + "', which " + command + " cannot provide",
+                                                 command + " connects data, process, manifold and model inputs"));
+        if (port.name == "model" && port.kind == ValueKind::points) c.wants_model = true;
+    }
+    return c;
+}
+
+// What both commands build around the estimator: the VP process (t_min checked against its end
+// time), the circle in R^D (prepared), the training set, a scratch folder and the interrupt flag.
+class Workload {
+public:
+    Workload(const BenchWorkloadArgs& args, const runtime::Registry& registry)
+        : args_(args), registry_(registry), cancel_(runtime::install_interrupt_handler()) {
+        const runtime::PluginRecord& vp_rec = require_plugin(registry, "vp");
+        vp_ = create_as<ForwardProcess>(registry, vp_rec, bind_settings(vp_rec, {}));
+        if (!(args.t_min > 0.0 && args.t_min < vp_->t_end()))
+            throw runtime::BadInput(
+                option_error("--t-min", fmt::format("t_min = {} must be in (0, T = {})", args.t_min, vp_->t_end())));
+        const runtime::PluginRecord& circle_rec = require_plugin(registry, "circle");
+        circle_ = create_as<Manifold>(
+            registry, circle_rec,
+            bind_settings(circle_rec, {{"ambient_dim", boost::json::value(std::int64_t(args.dim)), "--dim"}}));
+        BenchContext circle_ctx(args.seed, "circle", scratch_.path(), cancel_);
+        circle_->prepare(circle_ctx);
+    }
+
+    const ForwardProcess& process() const { return *vp_; }
+    const Manifold& circle() const { return *circle_; }
+    const std::atomic<bool>& cancel() const { return cancel_; }
+
+    // The N training points, drawn from the circle.
+    void draw_training_set() {
+        BenchContext data_ctx(args_.seed, "train", scratch_.path(), cancel_);
+        data_ = std::make_shared<const Matrix>(circle_->sample(args_.train, data_ctx.stream("draw")));
+    }
+
+    // M points from the prior N(0, prior_std^2 I), chunked over the stream as the samplers'
+    // initial noise is.
+    Matrix prior_queries() const {
+        Matrix x = Matrix::from_shape({args_.queries, args_.dim});
+        step_noise(RandomStream(args_.seed, "bench/queries"), 0, x);
+        const double s0 = vp_->prior_std();
+        for (auto& v : x) v *= s0;
+        return x;
+    }
+
+    // The estimator, created through the registry and prepared on the training set (and on the
+    // queries x as `model` samples if it takes them).
+    std::shared_ptr<ScoreEstimator> prepare_estimator(const EstimatorChoice& choice, const Matrix& x) const {
+        Inputs inputs;
+        inputs.set("data", data_);
+        for (const auto& port : choice.rec->spec.inputs) {
+            if (port.kind == ValueKind::process) inputs.set(port.name, std::shared_ptr<const ForwardProcess>(vp_));
+            if (port.kind == ValueKind::manifold) inputs.set(port.name, std::shared_ptr<const Manifold>(circle_));
+            if (choice.wants_model && port.name == "model") inputs.set(port.name, std::make_shared<const Matrix>(x));
+        }
+        return as_bad_input(choice.settings, [&] {
+            auto est = create_as<ScoreEstimator>(registry_, *choice.rec, choice.params);
+            BenchContext est_ctx(args_.seed, "score", scratch_.path(), cancel_);
+            est->prepare(inputs, est_ctx);
+            return est;
+        });
+    }
+
+private:
+    const BenchWorkloadArgs& args_;
+    const runtime::Registry& registry_;
+    const std::atomic<bool>& cancel_;
+    ScratchDir scratch_;  // files an estimator may write while preparing
+    std::shared_ptr<ForwardProcess> vp_;
+    std::shared_ptr<Manifold> circle_;
+    std::shared_ptr<const Matrix> data_;
+};
+
+// The times of the steps and their lengths: t_0 > t_1 > ... > t_S, h_i = t_i - t_{i+1}.
+struct StepGrid {
+    std::vector<double> t, h;
+};
+
+StepGrid log_snr_steps(const ForwardProcess& vp, std::size_t steps, double t_min) {
+    StepGrid g;
+    g.t = time_grid(vp, "log_snr", steps, t_min);
+    g.h.resize(steps);
+    for (std::size_t i = 0; i < steps; ++i) g.h[i] = g.t[i] - g.t[i + 1];
+    return g;
+}
+
+// What each step took: the whole step (score, noise, update) and its score call alone, in ms.
+struct StepTimes {
+    std::vector<double> step_ms, score_ms;
+};
+
+// The reverse-SDE Euler-Maruyama steps on x over the grid, as the euler_maruyama sampler does:
+// one score call, then x <- x - h (f - g^2 s) + sqrt(g^2 h) z, with no noise on the last step
+// when noiseless_last. Each step is timed whole, and its score call alone.
+StepTimes run_steps(const ScoreEstimator& est, const ForwardProcess& vp, Matrix& x, const StepGrid& grid,
+                    bool noiseless_last, std::uint64_t seed, const std::atomic<bool>& cancel) {
+    const std::size_t S = grid.h.size(), M = rows(x), D = cols(x);
+    Matrix s = Matrix::from_shape({M, D}), z = Matrix::from_shape({M, D});
+    const RandomStream noise(seed, "shared/sampler/noise");
+    StepTimes times{std::vector<double>(S), std::vector<double>(S)};
+    for (std::size_t i = 0; i < S; ++i) {
+        if (cancel.load()) throw Error("cancelled");
+        const bool last = noiseless_last && i + 1 == S;
+        const double ti = grid.t[i], hi = grid.h[i];
+        const auto t0 = Clock::now();
+        est.score(x, ti, s);
+        const auto t1 = Clock::now();
+        const double rate = vp.drift_rate(ti), g2 = vp.g2(ti);
+        const double noise_scale = last ? 0.0 : std::sqrt(g2 * hi);
+        if (!last) step_noise(noise, i, z);
+        for_chunks(M, random_chunk_rows, [&](std::size_t, std::size_t b, std::size_t e) {
+            for (std::size_t k = b * D; k < e * D; ++k) {
+                double& xk = x.data()[k];
+                const double mean_k = xk - hi * (rate * xk - g2 * s.data()[k]);
+                xk = last ? mean_k : mean_k + noise_scale * z.data()[k];
+            }
+        });
+        check_finite(x, i, grid.t[i + 1]);
+        const auto t2 = Clock::now();
+        times.step_ms[i] = std::chrono::duration<double, std::milli>(t2 - t0).count();
+        times.score_ms[i] = std::chrono::duration<double, std::milli>(t1 - t0).count();
+    }
+    return times;
+}
+
+// `count` untimed score calls at t.
+void warm_up(const ScoreEstimator& est, const Matrix& x, double t, std::size_t count) {
+    Matrix s = Matrix::from_shape({rows(x), cols(x)});
+    for (std::size_t w = 0; w < count; ++w) est.score(x, t, s);
+}
+
+// "empirical (precision = f64, spatial_index = true)".
+std::string estimator_text(const EstimatorChoice& c) {
+    std::string params;
+    for (const auto& [key, value] : c.params.all())
+        params += (params.empty() ? "" : ", ") + key + " = " + runtime::to_text(value);
+    return c.rec->spec.name + (params.empty() ? "" : " (" + params + ")");
+}
+
+boost::json::object estimator_params_json(const EstimatorChoice& c) {
+    boost::json::object o;
+    for (const auto& [key, value] : c.params.all()) o[key] = runtime::to_json(value);
+    return o;
+}
+
+// A run's steps grouped into consecutive bands of (nearly) equal step counts.
+struct Band {
+    std::size_t first = 0, last = 0;  // step indices, inclusive, from 0
+    double sigma_first = 0.0, sigma_last = 0.0;  // at the band's first and last score call
+    double ms = 0.0, score_ms = 0.0;
+};
+
+std::vector<Band> step_bands(const StepTimes& times, const StepGrid& grid, const ForwardProcess& vp, std::size_t count) {
+    const std::size_t S = times.step_ms.size();
+    count = std::max<std::size_t>(1, std::min(count, S));
+    std::vector<Band> bands(count);
+    for (std::size_t b = 0; b < count; ++b) {
+        Band& band = bands[b];
+        band.first = b * S / count;
+        band.last = (b + 1) * S / count - 1;
+        band.sigma_first = vp.sigma(grid.t[band.first]);
+        band.sigma_last = vp.sigma(grid.t[band.last]);
+        for (std::size_t i = band.first; i <= band.last; ++i) {
+            band.ms += times.step_ms[i];
+            band.score_ms += times.score_ms[i];
+        }
+    }
+    return bands;
+}
+
+boost::json::array json_array(const std::vector<double>& v) {
+    boost::json::array a;
+    a.reserve(v.size());
+    for (double x : v) a.emplace_back(x);
+    return a;
+}
+
 }  // namespace
 
 int bench_peak(const BenchPeakArgs& args) {
@@ -214,158 +492,61 @@ int bench_peak(const BenchPeakArgs& args) {
 
 int bench_score(const BenchScoreArgs& args, const runtime::Registry& registry) {
     // --- the command line, checked before anything heavy runs
-    const runtime::PluginRecord* est_rec = registry.find(args.estimator);
-    if (!est_rec || est_rec->spec.kind != Kind::estimator)
-        throw runtime::BadInput(option_error(
-            "--estimator",
-            est_rec ? "'" + args.estimator + "' is a " + std::string(to_string(est_rec->spec.kind)) + ", not a score estimator"
-                    : "no estimator '" + args.estimator + "'",
-            runtime::suggest(args.estimator, registry.names(Kind::estimator), "estimators")));
-    if (args.dim < 2)
-        throw runtime::BadInput(option_error("--dim", fmt::format("D = {} is too small", args.dim),
-                                             "the circle lives in R^D with D >= 2"));
+    const EstimatorChoice est_choice = choose_estimator(args, registry, "bench score");
     check_peak_seconds(args.peak_seconds);
     const std::string init = !args.init.empty() ? args.init : (args.sigma ? "data" : "prior");
-
-    std::vector<Setting> settings;
-    if (args.bandwidth) settings.push_back({"bandwidth", boost::json::value(*args.bandwidth), "--bandwidth"});
-    if (!args.precision.empty())
-        settings.push_back({"precision", boost::json::value(boost::json::string(args.precision)), "--precision"});
-    for (const auto& p : args.params) {
-        const auto eq = p.find('=');
-        if (eq == std::string::npos || eq == 0)
-            throw runtime::BadInput(option_error("--param", "'" + p + "' is not key=value", "for example --param neighbours=20"));
-        settings.push_back({p.substr(0, eq), runtime::parse_cli_value(p.substr(eq + 1)), "--param " + p.substr(0, eq)});
-    }
-    const Params est_params = bind_settings(*est_rec, settings);
-    // The precision the estimator computes in: --precision, else its parameter's default, else f64.
-    std::string precision = args.precision;
-    if (precision.empty()) {
-        const ParamSpec* p = est_rec->spec.find_param("precision");
-        precision = p && p->default_value ? runtime::to_text(*p->default_value) : "f64";
-    }
-
-    // The inputs this command can connect: training points, the VP process, the circle, and the
-    // queries as `model` samples (drift). Another required input means another kind of estimator.
-    bool wants_model = false;
-    if (!est_rec->spec.find_input("data"))
-        throw runtime::BadInput(option_error("--estimator", "estimator '" + args.estimator + "' takes no training points",
-                                             "bench score times estimators with a `data` input: empirical, "
-                                             "kernel_smoothed, tangent_smoothed, drift"));
-    for (const auto& port : est_rec->spec.inputs) {
-        const bool known = (port.name == "data" && port.kind == ValueKind::points) ||
-                           (port.name == "model" && port.kind == ValueKind::points) ||
-                           port.kind == ValueKind::process || port.kind == ValueKind::manifold;
-        if (!known && port.required)
-            throw runtime::BadInput(option_error("--estimator", "estimator '" + args.estimator + "' needs input '" +
-                                                                    port.name + "', which bench score cannot provide",
-                                                 "bench score connects data, process, manifold and model inputs"));
-        if (port.name == "model" && port.kind == ValueKind::points) wants_model = true;
-    }
+    const std::string& precision = est_choice.precision;
+    const bool wants_model = est_choice.wants_model;
 
     const ThreadLimit limit(args.threads);
     const std::size_t threads = usable_threads();
 
     // --- components, through the registry
-    const auto vp = create_as<ForwardProcess>(registry, require_plugin(registry, "vp"), bind_settings(require_plugin(registry, "vp"), {}));
-    const double T = vp->t_end();
-    if (!(args.t_min > 0.0 && args.t_min < T))
-        throw runtime::BadInput(option_error("--t-min", fmt::format("t_min = {} must be in (0, T = {})", args.t_min, T)));
+    Workload work(args, registry);
+    const ForwardProcess& vp = work.process();
+    const double T = vp.t_end();
     double t_fixed = 0.0;
     if (args.sigma) {
-        const double s = *args.sigma, s_max = vp->sigma(T);
+        const double s = *args.sigma, s_max = vp.sigma(T);
         if (!(s > 0.0 && s < s_max))
             throw runtime::BadInput(option_error("--sigma", fmt::format("sigma = {} is not reached by the VP process", s),
                                                  fmt::format("a noise level in (0, sigma(T) = {:.6g})", s_max)));
-        t_fixed = invert_increasing([&](double t) { return vp->sigma(t); }, s, 0.0, T);
+        t_fixed = invert_increasing([&](double t) { return vp.sigma(t); }, s, 0.0, T);
     }
-
-    const runtime::PluginRecord& circle_rec = require_plugin(registry, "circle");
-    const auto circle = create_as<Manifold>(
-        registry, circle_rec,
-        bind_settings(circle_rec, {{"ambient_dim", boost::json::value(std::int64_t(args.dim)), "--dim"}}));
-    ScratchDir scratch;
-    const std::atomic<bool>& cancel = runtime::install_interrupt_handler();
-    BenchContext circle_ctx(args.seed, "circle", scratch.path(), cancel);
-    circle->prepare(circle_ctx);
 
     const FmaPeak peak = measure_fma_peak(precision == "f32", threads, args.peak_seconds);
+    const KernelPath path = kernel_path();
 
     const auto t_setup = Clock::now();
-    BenchContext data_ctx(args.seed, "train", scratch.path(), cancel);
-    auto data = std::make_shared<const Matrix>(circle->sample(args.train, data_ctx.stream("draw")));
+    work.draw_training_set();
     Matrix x;
     if (init == "prior") {
-        // N(0, prior_std^2 I), chunked over the stream as the samplers' initial noise is.
-        x = Matrix::from_shape({args.queries, args.dim});
-        step_noise(RandomStream(args.seed, "bench/queries"), 0, x);
-        const double s0 = vp->prior_std();
-        for (auto& v : x) v *= s0;
+        x = work.prior_queries();
     } else {
         // Where a sampler is at the starting noise level: alpha x0 + sigma eps, x0 fresh draws from the circle.
-        const Matrix x0 = circle->sample(args.queries, RandomStream(args.seed, "bench/query_x0"));
-        x = vp->perturb(x0, args.sigma ? t_fixed : T, RandomStream(args.seed, "bench/query_noise"));
+        const Matrix x0 = work.circle().sample(args.queries, RandomStream(args.seed, "bench/query_x0"));
+        x = vp.perturb(x0, args.sigma ? t_fixed : T, RandomStream(args.seed, "bench/query_noise"));
     }
-
-    Inputs inputs;
-    inputs.set("data", data);
-    for (const auto& port : est_rec->spec.inputs) {
-        if (port.kind == ValueKind::process) inputs.set(port.name, std::shared_ptr<const ForwardProcess>(vp));
-        if (port.kind == ValueKind::manifold) inputs.set(port.name, std::shared_ptr<const Manifold>(circle));
-        if (wants_model && port.name == "model") inputs.set(port.name, std::make_shared<const Matrix>(x));
-    }
-    std::shared_ptr<ScoreEstimator> est;
-    try {
-        est = create_as<ScoreEstimator>(registry, *est_rec, est_params);
-        BenchContext est_ctx(args.seed, "score", scratch.path(), cancel);
-        est->prepare(inputs, est_ctx);
-    } catch (const InputError& e) {
-        throw runtime::BadInput(option_error(option_for_key(e.key(), settings), e.what()));
-    }
+    const std::shared_ptr<ScoreEstimator> est = work.prepare_estimator(est_choice, x);
     const double setup_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_setup).count();
 
     // --- the timed steps
     const std::size_t S = args.steps, M = args.queries, D = args.dim;
-    std::vector<double> t(S + 1), h(S);
+    StepGrid grid;
     if (args.sigma) {
         // Every step at t_s, sigma(t_s) = s; the step length is as if t_s -> 0 were split in S steps,
         // which keeps the points at the noise scale s.
-        std::fill(t.begin(), t.end(), t_fixed);
-        std::fill(h.begin(), h.end(), t_fixed / double(S));
+        grid.t.assign(S + 1, t_fixed);
+        grid.h.assign(S, t_fixed / double(S));
     } else {
-        t = time_grid(*vp, "log_snr", S, args.t_min);
-        for (std::size_t i = 0; i < S; ++i) h[i] = t[i] - t[i + 1];
+        grid = log_snr_steps(vp, S, args.t_min);
     }
-    Matrix s = Matrix::from_shape({M, D}), z = Matrix::from_shape({M, D});
-    try {
-        for (std::size_t w = 0; w < args.warmup; ++w) est->score(x, t[0], s);
-    } catch (const InputError& e) {
-        throw runtime::BadInput(option_error(option_for_key(e.key(), settings), e.what()));
-    }
-    const RandomStream noise(args.seed, "shared/sampler/noise");
-    std::vector<double> step_ms(S), score_ms(S);
-    for (std::size_t i = 0; i < S; ++i) {
-        if (cancel.load()) throw Error("cancelled");
-        const bool last = i + 1 == S && !args.sigma;
-        const auto t0 = Clock::now();
-        est->score(x, t[i], s);
-        const auto t1 = Clock::now();
-        // Euler-Maruyama on the reverse SDE, as the euler_maruyama sampler does (no noise on the last step).
-        const double rate = vp->drift_rate(t[i]), g2 = vp->g2(t[i]), hi = h[i];
-        const double noise_scale = last ? 0.0 : std::sqrt(g2 * hi);
-        if (!last) step_noise(noise, i, z);
-        for_chunks(M, random_chunk_rows, [&](std::size_t, std::size_t b, std::size_t e) {
-            for (std::size_t k = b * D; k < e * D; ++k) {
-                double& xk = x.data()[k];
-                const double mean_k = xk - hi * (rate * xk - g2 * s.data()[k]);
-                xk = last ? mean_k : mean_k + noise_scale * z.data()[k];
-            }
-        });
-        check_finite(x, i, t[i + 1]);
-        const auto t2 = Clock::now();
-        step_ms[i] = std::chrono::duration<double, std::milli>(t2 - t0).count();
-        score_ms[i] = std::chrono::duration<double, std::milli>(t1 - t0).count();
-    }
+    const StepTimes times = as_bad_input(est_choice.settings, [&] {
+        warm_up(*est, x, grid.t[0], args.warmup);
+        return run_steps(*est, vp, x, grid, !args.sigma, args.seed, work.cancel());
+    });
+    const std::vector<double>& step_ms = times.step_ms;
+    const std::vector<double>& score_ms = times.score_ms;
 
     // --- report
     const double pairs = double(M) * (double(args.train) + (wants_model ? double(M) : 0.0));
@@ -375,7 +556,7 @@ int bench_score(const BenchScoreArgs& args, const runtime::Registry& registry) {
     const double rss = peak_rss_mb();
     const std::string flop_model = std::string(flop_model_text) + (wants_model ? "; pairs = M (N + M): data and model samples"
                                                                                : "; pairs = M N");
-    const double sigma_first = vp->sigma(t[0]), sigma_last = vp->sigma(t[S - 1]);
+    const double sigma_first = vp.sigma(grid.t[0]), sigma_last = vp.sigma(grid.t[S - 1]);
 
     if (args.json) {
         boost::json::object o;
@@ -396,12 +577,14 @@ int bench_score(const BenchScoreArgs& args, const runtime::Registry& registry) {
         o["warmup_steps"] = args.warmup;
         o["precision"] = precision;
         o["estimator"] = args.estimator;
+        o["estimator_params"] = estimator_params_json(est_choice);
         o["threads"] = threads;
         o["grid"] = args.sigma ? "fixed_sigma" : "log_snr";
         o["sigma_first_step"] = sigma_first;
         o["sigma_last_step"] = sigma_last;
         o["init"] = init;
         o["isa"] = peak.isa;
+        add_kernel_path(o, path);
         o["flop_model"] = flop_model;
         o["rss_note"] = "peak resident set of the whole process (getrusage ru_maxrss), setup included";
         std::cout << runtime::json_pretty(o);
@@ -410,6 +593,7 @@ int bench_score(const BenchScoreArgs& args, const runtime::Registry& registry) {
     std::cout << fmt::format("mdlab bench score: {} estimator, N = {} training points on a circle in R^{}, M = {} queries ({}), {}, {} thread{}\n",
                              args.estimator, args.train, D, M, init == "prior" ? "from N(0, I)" : "from the noised data",
                              precision, threads, threads == 1 ? "" : "s")
+              << kernel_path_line(path)
               << (args.sigma ? fmt::format("  {} Euler-Maruyama step{}, all at sigma = {:.3g} (t = {:.4g}); {} untimed warm-up score call{}\n",
                                            S, S == 1 ? "" : "s", sigma_first, t_fixed, args.warmup, args.warmup == 1 ? "" : "s")
                              : fmt::format("  {} Euler-Maruyama step{} on the VP log-SNR grid, t = {:g} -> {:g} (sigma {:.3g} -> {:.3g} at the last score call); "
@@ -424,6 +608,111 @@ int bench_score(const BenchScoreArgs& args, const runtime::Registry& registry) {
                              peak.gflops, precision == "f32" ? "f32" : "f64", peak.isa, peak.threads,
                              100.0 * gflops / peak.gflops, 100.0 * score_gflops / peak.gflops)
               << fmt::format("  peak RSS:       {:.1f} MB (getrusage ru_maxrss: the whole process's peak, setup included)\n", rss);
+    return 0;
+}
+
+int bench_run(const BenchRunArgs& args, const runtime::Registry& registry) {
+    // --- the command line, checked before anything heavy runs
+    const EstimatorChoice est_choice = choose_estimator(args, registry, "bench run");
+    const ThreadLimit limit(args.threads);
+    const std::size_t threads = usable_threads();
+    const KernelPath path = kernel_path();
+
+    // --- the workload, as bench score builds it, queries from the prior
+    Workload work(args, registry);
+    const ForwardProcess& vp = work.process();
+    const auto t_setup = Clock::now();
+    work.draw_training_set();
+    Matrix x = work.prior_queries();
+    const std::shared_ptr<ScoreEstimator> est = work.prepare_estimator(est_choice, x);
+    const double setup_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_setup).count();
+
+    // --- the whole run, every step timed
+    const std::size_t S = args.steps, M = args.queries, D = args.dim;
+    const StepGrid grid = log_snr_steps(vp, S, args.t_min);
+    double total_s = 0.0;
+    const StepTimes times = as_bad_input(est_choice.settings, [&] {
+        warm_up(*est, x, grid.t[0], args.warmup);
+        const auto start = Clock::now();
+        StepTimes run = run_steps(*est, vp, x, grid, true, args.seed, work.cancel());
+        total_s = std::chrono::duration<double>(Clock::now() - start).count();
+        return run;
+    });
+
+    // --- the profile
+    const std::vector<Band> bands = step_bands(times, grid, vp, args.bands);
+    const double steps_ms = std::accumulate(times.step_ms.begin(), times.step_ms.end(), 0.0);
+    const double score_total_ms = std::accumulate(times.score_ms.begin(), times.score_ms.end(), 0.0);
+    std::vector<double> sigma(S);
+    for (std::size_t i = 0; i < S; ++i) sigma[i] = vp.sigma(grid.t[i]);
+    const double rss = peak_rss_mb();
+    const std::string estimator = estimator_text(est_choice);
+
+    if (args.json) {
+        boost::json::object o;
+        o["total_seconds"] = total_s;
+        o["score_seconds"] = score_total_ms * 1e-3;
+        o["setup_seconds"] = setup_ms * 1e-3;
+        o["ms_per_step_mean"] = steps_ms / double(S);
+        o["ms_per_step_median"] = stats::median(times.step_ms);
+        o["steps"] = S;
+        o["warmup_steps"] = args.warmup;
+        o["n_train"] = args.train;
+        o["n_queries"] = M;
+        o["dim"] = D;
+        o["t_max"] = vp.t_end();
+        o["t_min"] = args.t_min;
+        o["grid"] = "log_snr";
+        o["sigma_first_step"] = sigma.front();
+        o["sigma_last_step"] = sigma.back();
+        o["estimator"] = args.estimator;
+        o["estimator_params"] = estimator_params_json(est_choice);
+        o["precision"] = est_choice.precision;
+        o["threads"] = threads;
+        o["seed"] = args.seed;
+        add_kernel_path(o, path);
+        o["step_ms"] = json_array(times.step_ms);
+        o["step_score_ms"] = json_array(times.score_ms);
+        o["step_sigma"] = json_array(sigma);
+        o["step_t"] = json_array(std::vector<double>(grid.t.begin(), grid.t.end() - 1));
+        boost::json::array band_list;
+        for (const Band& b : bands)
+            band_list.push_back(boost::json::object{{"first_step", b.first + 1},
+                                                    {"last_step", b.last + 1},
+                                                    {"sigma_first", b.sigma_first},
+                                                    {"sigma_last", b.sigma_last},
+                                                    {"ms", b.ms},
+                                                    {"score_ms", b.score_ms},
+                                                    {"share", steps_ms > 0.0 ? b.ms / steps_ms : 0.0},
+                                                    {"ms_per_step", b.ms / double(b.last - b.first + 1)}});
+        o["bands"] = std::move(band_list);
+        o["peak_rss_mb"] = rss;
+        o["timing_note"] = "total_seconds: wall time of all steps (score, noise, update), warm-up and setup excluded; "
+                           "step_ms: each step whole; bands: consecutive steps, sigma at their first and last score call";
+        std::cout << runtime::json_pretty(o);
+        return 0;
+    }
+    std::cout << fmt::format("mdlab bench run: estimator {}, N = {} training points on a circle in R^{}, M = {} queries from N(0, I), {}, {} thread{}\n",
+                             estimator, args.train, D, M, est_choice.precision, threads, threads == 1 ? "" : "s")
+              << kernel_path_line(path)
+              << fmt::format("  {} Euler-Maruyama steps on the VP log-SNR grid, t = {:g} -> {:g} (sigma {:.3g} -> {:.3g} at the last score call), "
+                             "no noise on the last step; {} untimed warm-up score call{}\n",
+                             S, vp.t_end(), args.t_min, sigma.front(), sigma.back(), args.warmup, args.warmup == 1 ? "" : "s")
+              << fmt::format("  whole run:      {:.3f} s ({:.3f} ms per step on average, median {:.3f} ms); score calls {:.3f} s "
+                             "({:.1f}%), noise and update {:.3f} s\n",
+                             total_s, steps_ms / double(S), stats::median(times.step_ms), score_total_ms * 1e-3,
+                             steps_ms > 0.0 ? 100.0 * score_total_ms / steps_ms : 0.0, (steps_ms - score_total_ms) * 1e-3)
+              << fmt::format("  setup:          {:.0f} ms (training set and the estimator's preparation, not in the run's time)\n", setup_ms)
+              << fmt::format("  peak RSS:       {:.1f} MB (getrusage ru_maxrss: the whole process's peak)\n", rss)
+              << fmt::format("  where the time goes ({} bands of consecutive steps; sigma at the band's first and last score call):\n",
+                             bands.size())
+              << fmt::format("    {:>9s}  {:>21s}  {:>10s}  {:>6s}  {:>9s}  {:>11s}\n", "steps", "sigma", "time (ms)", "share",
+                             "ms/step", "score share");
+    for (const Band& b : bands)
+        std::cout << fmt::format("    {:>9s}  {:>9.3g} -> {:<9.3g}  {:>10.1f}  {:>5.1f}%  {:>9.3f}  {:>10.1f}%\n",
+                                 fmt::format("{}-{}", b.first + 1, b.last + 1), b.sigma_first, b.sigma_last, b.ms,
+                                 steps_ms > 0.0 ? 100.0 * b.ms / steps_ms : 0.0, b.ms / double(b.last - b.first + 1),
+                                 b.ms > 0.0 ? 100.0 * b.score_ms / b.ms : 0.0);
     return 0;
 }
 

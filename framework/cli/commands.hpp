@@ -49,7 +49,9 @@ struct ScoreArgs {
     int threads = 0;
 };
 
-struct BenchScoreArgs {
+// The workload options `bench score` and `bench run` share: the estimator, the sizes, the time
+// grid, the threads and the seed (the defaults are bench score's; bench run sets its own).
+struct BenchWorkloadArgs {
     std::string estimator = "empirical";
     std::size_t train = 4096;
     std::size_t queries = 4096;
@@ -58,14 +60,27 @@ struct BenchScoreArgs {
     std::size_t warmup = 1;             // untimed score calls before the timed steps
     std::string precision;              // empty: the estimator's default (not passed)
     std::optional<double> bandwidth;    // the estimator's `bandwidth` parameter
-    std::optional<double> sigma;        // fix every step at sigma(t) = sigma
     double t_min = 1e-3;
-    std::string init;                   // prior | data; empty: prior, or data with --sigma
     std::vector<std::string> params;    // further estimator parameters, key=value
     int threads = 0;
     bool json = false;
     std::uint64_t seed = 1;
+};
+
+struct BenchScoreArgs : BenchWorkloadArgs {
+    std::optional<double> sigma;        // fix every step at sigma(t) = sigma
+    std::string init;                   // prior | data; empty: prior, or data with --sigma
     double peak_seconds = 0.2;
+};
+
+// A whole sampling run: 200 steps from t = 1 to 1e-5, all timed, no warm-up.
+struct BenchRunArgs : BenchWorkloadArgs {
+    BenchRunArgs() {
+        steps = 200;
+        warmup = 0;
+        t_min = 1e-5;
+    }
+    std::size_t bands = 8;              // the per-step profile groups the steps into this many bands
 };
 
 struct BenchPeakArgs {
@@ -110,6 +125,7 @@ int list_plugins(const ListArgs& args, const runtime::Registry& registry);
 int describe(const DescribeArgs& args, const runtime::Registry& registry);
 int score(const ScoreArgs& args, const runtime::Registry& registry);
 int bench_score(const BenchScoreArgs& args, const runtime::Registry& registry);
+int bench_run(const BenchRunArgs& args, const runtime::Registry& registry);
 int bench_peak(const BenchPeakArgs& args);
 
 }  // namespace mdlab::cli

@@ -93,33 +93,44 @@ int main(int argc, char** argv) {
         "INT>=1");
     CLI::App* bench_cmd = app.add_subcommand("bench", "measure the score kernels' speed and the machine's FMA peak");
     bench_cmd->require_subcommand(1);
+    // The workload options `bench score` and `bench run` share (cli::BenchWorkloadArgs).
+    auto add_workload_options = [&](CLI::App* cmd, cli::BenchWorkloadArgs& w, const char* steps_doc,
+                                    const char* warmup_doc) {
+        cmd->add_option("--estimator,-e", w.estimator, "estimator plugin with a `data` input")->capture_default_str();
+        cmd->add_option("--train,-N", w.train, "training points N on the circle")->check(at_least_one)->capture_default_str();
+        cmd->add_option("--queries,-M", w.queries, "query points M (the samples)")->check(at_least_one)->capture_default_str();
+        cmd->add_option("--dim,-D", w.dim, "ambient dimension D (>= 2)")->capture_default_str();
+        cmd->add_option("--steps,-S", w.steps, steps_doc)->check(at_least_one)->capture_default_str();
+        cmd->add_option("--warmup", w.warmup, warmup_doc)->capture_default_str();
+        cmd->add_option("--precision", w.precision, "the estimator's `precision` parameter (default: its own)")
+            ->check(CLI::IsMember({"f64", "f32"}));
+        cmd->add_option("--bandwidth", w.bandwidth, "the estimator's `bandwidth` parameter");
+        cmd->add_option("--t-min", w.t_min, "end of the log-SNR time grid")->capture_default_str();
+        cmd->add_option("--param", w.params, "another estimator parameter: key=value (repeatable; e.g. spatial_index=false)");
+        cmd->add_option("--threads,-j", w.threads, "worker threads (default: all cores)")->check(at_least_one);
+        cmd->add_option("--seed", w.seed, "seed of the data, queries and noise")->capture_default_str();
+        cmd->add_flag("--json", w.json, "one JSON object on stdout");
+        add_plugin_dir(cmd);
+    };
     cli::BenchScoreArgs bench;
     CLI::App* bench_score_cmd = bench_cmd->add_subcommand(
         "score", "time reverse-SDE steps of an estimator on circle data: ms per step, GFLOP/s, fraction of FMA peak, peak RSS");
-    bench_score_cmd->add_option("--estimator,-e", bench.estimator, "estimator plugin with a `data` input")
-        ->capture_default_str();
-    bench_score_cmd->add_option("--train,-N", bench.train, "training points N on the circle")
-        ->check(at_least_one)->capture_default_str();
-    bench_score_cmd->add_option("--queries,-M", bench.queries, "query points M")->check(at_least_one)->capture_default_str();
-    bench_score_cmd->add_option("--dim,-D", bench.dim, "ambient dimension D (>= 2)")->capture_default_str();
-    bench_score_cmd->add_option("--steps,-S", bench.steps, "timed reverse-SDE steps")->check(at_least_one)->capture_default_str();
-    bench_score_cmd->add_option("--warmup", bench.warmup, "untimed score calls before the timed steps")->capture_default_str();
-    bench_score_cmd->add_option("--precision", bench.precision, "the estimator's `precision` parameter (default: its own)")
-        ->check(CLI::IsMember({"f64", "f32"}));
-    bench_score_cmd->add_option("--bandwidth", bench.bandwidth, "the estimator's `bandwidth` parameter");
+    add_workload_options(bench_score_cmd, bench, "timed reverse-SDE steps", "untimed score calls before the timed steps");
     bench_score_cmd->add_option("--sigma", bench.sigma,
                                 "run every step at the time where sigma(t) = this (small-noise measurement)");
-    bench_score_cmd->add_option("--t-min", bench.t_min, "end of the log-SNR time grid")->capture_default_str();
     bench_score_cmd->add_option("--init", bench.init, "queries from the prior N(0, I) or from the noised data "
                                                       "(default: prior; data with --sigma)")
         ->check(CLI::IsMember({"prior", "data"}));
-    bench_score_cmd->add_option("--param", bench.params, "another estimator parameter: key=value (repeatable)");
-    bench_score_cmd->add_option("--threads,-j", bench.threads, "worker threads (default: all cores)")->check(at_least_one);
-    bench_score_cmd->add_option("--seed", bench.seed, "seed of the data, queries and noise")->capture_default_str();
     bench_score_cmd->add_option("--peak-seconds", bench.peak_seconds, "duration of the FMA peak measurement")
         ->capture_default_str();
-    bench_score_cmd->add_flag("--json", bench.json, "one JSON object on stdout");
-    add_plugin_dir(bench_score_cmd);
+
+    cli::BenchRunArgs bench_run;
+    CLI::App* bench_run_cmd = bench_cmd->add_subcommand(
+        "run", "time a whole reverse-SDE sampling run of an estimator on circle data, and where its time goes by step");
+    add_workload_options(bench_run_cmd, bench_run, "reverse-SDE steps of the run, all timed",
+                         "untimed score calls before the run");
+    bench_run_cmd->add_option("--bands", bench_run.bands, "the profile groups the steps into this many bands")
+        ->check(at_least_one)->capture_default_str();
 
     cli::BenchPeakArgs bench_peak;
     CLI::App* bench_peak_cmd = bench_cmd->add_subcommand("peak", "measure the FMA peak (f64 and f32) on every thread");
@@ -179,6 +190,7 @@ int main(int argc, char** argv) {
         if (*describe_cmd) return cli::describe(describe, registry);
         if (*score_cmd) return cli::score(score, registry);
         if (*bench_score_cmd) return cli::bench_score(bench, registry);
+        if (*bench_run_cmd) return cli::bench_run(bench_run, registry);
         if (*bench_peak_cmd) return cli::bench_peak(bench_peak);
     } catch (const runtime::BadInput& e) {
         for (const auto& d : e.diagnostics()) std::cerr << d.format() << "\n";

@@ -1,8 +1,10 @@
-// `mdlab bench score` and `mdlab bench peak` run at a tiny size, report what they say they report
-// (JSON keys, figures that agree with each other and with the flop model, the time grid's noise
-// levels in closed form), and refuse bad arguments with exit code 2 naming the option.
+// `mdlab bench score`, `mdlab bench run` and `mdlab bench peak` run at a tiny size, report what
+// they say they report (JSON keys, figures that agree with each other and with the flop model,
+// the time grid's noise levels in closed form, the kernels' instruction-set path), and refuse bad
+// arguments with exit code 2 naming the option.
 // Timings themselves are never asserted: only that they are positive and finite.
 #include <cmath>
+#include <numeric>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -15,11 +17,9 @@ using namespace mdlab::test;
 
 namespace {
 
-// Small and quick: 64 training points, 32 queries in R^4, 2 steps, a 20 ms peak measurement.
-// An option in `extra` that is one of these replaces its value (an option may be given once).
-std::vector<std::string> tiny(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"bench", "score", "--train", "64", "--queries", "32", "--dim", "4",
-                                     "--steps", "2", "--peak-seconds", "0.02", "--threads", "1"};
+// `base` with the options in `extra`: one that `base` has replaces its value (an option may be
+// given once), the others are appended.
+std::vector<std::string> with_options(std::vector<std::string> args, const std::vector<std::string>& extra) {
     for (std::size_t i = 0; i < extra.size(); ++i) {
         bool replaced = false;
         for (std::size_t k = 2; k + 1 < args.size(); k += 2)
@@ -31,6 +31,20 @@ std::vector<std::string> tiny(std::vector<std::string> extra = {}) {
         if (!replaced) args.push_back(extra[i]);
     }
     return args;
+}
+
+// Small and quick: 64 training points, 32 queries in R^4, 2 steps, a 20 ms peak measurement.
+std::vector<std::string> tiny(const std::vector<std::string>& extra = {}) {
+    return with_options({"bench", "score", "--train", "64", "--queries", "32", "--dim", "4", "--steps", "2",
+                         "--peak-seconds", "0.02", "--threads", "1"},
+                        extra);
+}
+
+// bench run at a tiny size: 200 training points, 200 queries in R^4, 10 steps, one thread.
+std::vector<std::string> tiny_run(const std::vector<std::string>& extra = {}) {
+    return with_options({"bench", "run", "--train", "200", "--queries", "200", "--dim", "4", "--steps", "10",
+                         "--threads", "1"},
+                        extra);
 }
 
 boost::json::object run_json(const std::vector<std::string>& args) {
@@ -60,6 +74,15 @@ void check_positive_finite(const boost::json::object& o, const char* key) {
 // sigma of the VP process at its defaults (beta_min 0.1, beta_max 20): B(t) = 0.1 t + 9.95 t^2.
 double vp_sigma(double t) { return std::sqrt(-std::expm1(-(0.1 * t + 9.95 * t * t))); }
 
+// The kernels' instruction-set path, the CPU and what chose the path, as bench score and bench run state them.
+void check_kernel_path(const boost::json::object& o) {
+    REQUIRE(o.contains("path"));
+    const std::string path(o.at("path").as_string());
+    CHECK((path == "avx512" || path == "avx2" || path == "generic"));
+    CHECK(!o.at("cpu").as_string().empty());
+    CHECK(!o.at("path_chosen_by").as_string().empty());
+}
+
 }  // namespace
 
 TEST_CASE("bench score --json reports the documented keys with consistent figures") {
@@ -74,6 +97,7 @@ TEST_CASE("bench score --json reports the documented keys with consistent figure
     CHECK(number(o, "threads") == 1);
     CHECK(o.at("estimator").as_string() == "empirical");
     CHECK(o.at("precision").as_string() == "f64");
+    check_kernel_path(o);
     REQUIRE(o.at("flop_model").is_string());
     CHECK(std::string(o.at("flop_model").as_string()).find("exp counted as one") != std::string::npos);
 
@@ -135,6 +159,107 @@ TEST_CASE("bench score's text output states the flop model and what the memory f
                              "of peak", "peak RSS", "whole process", "N = 64", "M = 32", "R^4", "f64"}) {
         INFO(says);
         CHECK(r.out.find(says) != std::string::npos);
+    }
+}
+
+TEST_CASE("bench run --json times a whole run, every step, and groups the steps into bands") {
+    const auto o = run_json(tiny_run({"--json"}));
+    check_positive_finite(o, "total_seconds");
+    check_positive_finite(o, "score_seconds");
+    check_positive_finite(o, "ms_per_step_mean");
+    CHECK(number(o, "steps") == 10);
+    CHECK(number(o, "warmup_steps") == 0);
+    CHECK(number(o, "n_train") == 200);
+    CHECK(number(o, "n_queries") == 200);
+    CHECK(number(o, "dim") == 4);
+    CHECK(number(o, "threads") == 1);
+    CHECK(number(o, "t_min") == Approx(1e-5));
+    CHECK(o.at("estimator").as_string() == "empirical");
+    CHECK(o.at("estimator_params").at("spatial_index").as_bool());  // the index is on by default
+    CHECK(o.at("estimator_params").at("precision").as_string() == "f64");
+    check_kernel_path(o);
+
+    // One entry per step; the steps' times add up to (at most) the run's wall time.
+    const auto& step_ms = o.at("step_ms").as_array();
+    const auto& sigma = o.at("step_sigma").as_array();
+    REQUIRE(step_ms.size() == 10);
+    REQUIRE(sigma.size() == 10);
+    REQUIRE(o.at("step_score_ms").as_array().size() == 10);
+    double sum_ms = 0.0;
+    for (const auto& v : step_ms) {
+        CHECK(v.to_number<double>() >= 0.0);
+        sum_ms += v.to_number<double>();
+    }
+    CHECK(sum_ms * 1e-3 <= number(o, "total_seconds") * (1.0 + 1e-9));
+    CHECK(sigma[0].to_number<double>() == Approx(vp_sigma(1.0)).epsilon(1e-12));
+    for (std::size_t i = 1; i < sigma.size(); ++i) CHECK(sigma[i].to_number<double>() < sigma[i - 1].to_number<double>());
+
+    // 8 bands (the default) cover the 10 steps in order, and their shares add up to the whole.
+    const auto& bands = o.at("bands").as_array();
+    REQUIRE(bands.size() == 8);
+    std::int64_t next = 1;
+    double share = 0.0;
+    for (const auto& b : bands) {
+        const auto& band = b.as_object();
+        CHECK(number(band, "first_step") == next);
+        CHECK(number(band, "last_step") >= number(band, "first_step"));
+        next = std::int64_t(number(band, "last_step")) + 1;
+        share += number(band, "share");
+        CHECK(number(band, "sigma_last") <= number(band, "sigma_first"));
+    }
+    CHECK(next == 11);
+    CHECK(share == Approx(1.0).epsilon(1e-9));
+}
+
+TEST_CASE("bench run's text states the run, the kernel path and the profile; options reach the estimator") {
+    SECTION("text") {
+        const auto r = run_mdlab(tiny_run({"--bands", "3"}));
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+        for (const char* says : {"whole run", "kernel path", "CPU", "spatial_index = true", "N = 200", "M = 200", "R^4",
+                                 "10 Euler-Maruyama steps", "1e-05", "share", "1-3", "7-10"}) {
+            INFO(says << " in\n" << r.out);
+            CHECK(r.out.find(says) != std::string::npos);
+        }
+    }
+    SECTION("MDLAB_ISA=generic is the path reported, and named as the choice") {
+        const auto r = run_mdlab(tiny_run({"--json", "--steps", "2"}), {"MDLAB_ISA=generic"});
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+        const auto o = boost::json::parse(r.out).as_object();
+        CHECK(o.at("path").as_string() == "generic");
+        CHECK(std::string(o.at("path_chosen_by").as_string()).find("MDLAB_ISA=generic") != std::string::npos);
+    }
+    SECTION("--param spatial_index=false, --t-min, more bands than steps") {
+        const auto o = run_json(
+            tiny_run({"--json", "--steps", "3", "--param", "spatial_index=false", "--t-min", "1e-3", "--bands", "20"}));
+        CHECK_FALSE(o.at("estimator_params").at("spatial_index").as_bool());
+        CHECK(number(o, "t_min") == Approx(1e-3));
+        CHECK(o.at("step_ms").as_array().size() == 3);
+        CHECK(o.at("bands").as_array().size() == 3);
+    }
+}
+
+TEST_CASE("bench run refuses bad arguments with exit code 2, naming the option") {
+    struct Case {
+        std::vector<std::string> args;
+        std::vector<std::string> says;
+    };
+    const std::vector<Case> cases = {
+        {{"--steps", "0"}, {"--steps"}},
+        {{"--bands", "0"}, {"--bands"}},
+        {{"--t-min", "2"}, {"--t-min", "must be in (0, T = 1)"}},
+        {{"--dim", "1"}, {"--dim", "D >= 2"}},
+        {{"--param", "spatial_index=maybe"}, {"--param spatial_index"}},
+        {{"--param", "nonsense=1"}, {"--param nonsense"}},
+        {{"--estimator", "oracle"}, {"--estimator", "no training points", "bench run times"}},
+        {{"--sigma", "0.1"}, {"--sigma"}},  // bench score's option, not bench run's
+    };
+    for (const auto& c : cases) {
+        const auto r = run_mdlab(tiny_run(c.args));
+        INFO(c.args[0] << " " << c.args[1] << ":\n" << r.err);
+        CHECK(r.exit_code == 2);
+        for (const auto& s : c.says) CHECK(r.err.find(s) != std::string::npos);
     }
 }
 
