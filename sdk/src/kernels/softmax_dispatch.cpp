@@ -23,6 +23,17 @@ void check(const Matrix& x, std::size_t n, std::size_t d, double a, double v) {
     if (!std::isfinite(a)) throw Error("softmax_score: the scale must be finite, got " + std::to_string(a));
 }
 
+// Whether the index prunes for some of 8 rows spread over x: ordering the queries costs a
+// descent per query, which pays only where queries stream short candidate lists.
+bool index_prunes(const KeyIndex& index, const Matrix& x, double a, double v, double tau) {
+    KeyIndex::Scratch scratch;
+    std::vector<std::uint32_t> list;
+    const std::size_t m = rows(x), samples = 8;
+    for (std::size_t k = 0; k < samples; ++k)
+        if (index.worth_it(index.candidates(row(x, k * (m - 1) / (samples - 1)), a, v, list, scratch, tau))) return true;
+    return false;
+}
+
 }  // namespace
 
 void softmax_score(const Matrix& x, const SoftmaxKeys& keys, double a, double v, Matrix& out, Vector* log_norm,
@@ -55,7 +66,7 @@ void softmax_score(const Matrix& x, const SoftmaxKeys& keys, double a, double v,
     // With an index, nearby queries run one after another: at N = 10^6 a query's ~50 kept blocks
     // are 400 KB of keys, which the next query then finds in cache (3x faster, measured).
     std::vector<std::uint32_t> order;
-    if (keys.index() && m >= 64 && a != 0.0) {
+    if (keys.index() && m >= 64 && a != 0.0 && index_prunes(*keys.index(), x, a, v, tangent_variance)) {
         order = keys.index()->query_order(x, a);
         call.order = order.data();
     }

@@ -169,15 +169,16 @@ struct TileSums {
 // (the whole block with AVX-512; a sub-tile of it with 16 registers, the block's distances and
 // weights then passing through the stack once per block), while the online-softmax step (block
 // minimum, rescaling, exp) is done once per block.
-template <class T, bool HasLo, bool HasPenalty, bool Track>
+// Q is Tiling<T>::queries, or 1 for a query streamed alone (a spatial index's candidate list):
+// the same code with one query's registers, instead of a tile padded with a copy of the query.
+template <class T, std::size_t Q, bool HasLo, bool HasPenalty, bool Track>
 inline void tile_block(std::size_t d, T c, double c_double, const T* kb, const T* pen, const T* xh, const double* xl,
                        const TileSums<T>& sums) {
     using V = simd::vec<T>;
     constexpr std::size_t W = simd::width<T>;
-    constexpr std::size_t NB = dense_block / W;      // registers of keys per block
-    constexpr std::size_t NS = Tiling<T>::keys / W;  // per sub-tile
-    constexpr std::size_t Q = Tiling<T>::queries;
-    static_assert(Q * NS == Tiling<T>::accumulators, "the tile's distance registers");
+    constexpr std::size_t NB = dense_block / W;  // registers of keys per block
+    constexpr std::size_t NS = std::min(NB, Tiling<T>::accumulators / Q);  // per sub-tile
+    static_assert(Q * NS <= Tiling<T>::accumulators && NB % NS == 0, "the tile's distance registers");
 
     // Distance phase: s = (k - xh) - xl, d += s s.
     const V one = simd::broadcast(T(1));
@@ -525,8 +526,12 @@ private:
                 sums.acc64 = ws_->acc64.data + t * Q * d;
                 sums.z64 = ws_->z64.data + t * Q;
             }
-            tile_block<T, HasLo, HasPenalty, Track>(d, c_, c_double_, kb, ws_->pen.data, ws_->xh.data + t * Q * d,
-                                                    ws_->xl.data + t * Q * d, sums);
+            if (count_ == 1)  // one query: a one-query tile, not a tile padded with its copy
+                tile_block<T, 1, HasLo, HasPenalty, Track>(d, c_, c_double_, kb, ws_->pen.data, ws_->xh.data,
+                                                           ws_->xl.data, sums);
+            else
+                tile_block<T, Q, HasLo, HasPenalty, Track>(d, c_, c_double_, kb, ws_->pen.data,
+                                                           ws_->xh.data + t * Q * d, ws_->xl.data + t * Q * d, sums);
         }
         if constexpr (sizeof(T) != sizeof(double))
             if (++since_flush_ == flush_blocks) flush();

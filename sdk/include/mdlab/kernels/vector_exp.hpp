@@ -106,7 +106,8 @@ inline vec<double> lookup(ivec<double> j) {
 inline vec<float> lookup(ivec<float> j) {
 #if defined(__AVX512F__)
     const vec<float> t = load(Constants<float>::table);
-    return _mm512_permutexvar_ps((__m512i)j, t);  // uses the low 4 bits
+    // (the masked form: the plain one passes GCC 12 an "undefined" source it warns about)
+    return _mm512_mask_permutexvar_ps(t, (__mmask16)0xFFFF, (__m512i)j, t);  // uses the low 4 bits
 #elif defined(__AVX2__)
     // Two 8-entry permutes (low 3 bits), bit 3 picks between them (blendv reads the sign bit).
     const __m256 lo = _mm256_permutevar8x32_ps(load(Constants<float>::table), (__m256i)j);
