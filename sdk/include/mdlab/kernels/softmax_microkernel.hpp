@@ -6,11 +6,13 @@
 // a k_i - x = a (k_i - x / a), the logits are -d_i a^2 / (2 v) (+ l_i) and softmax_score.hpp
 // turns the sums into the score a S / (Z v) and log_norm = -d_min a^2 / (2 v) + log Z.
 //
-// Why this form. Per (query, key, coordinate), in 64-byte registers of W keys (W = 8 doubles or
-// 16 floats), the distance phase needs s = k - x / a and d += s s, the weighted-sum phase e s,
-// and exp is once per (query, key). This machine (AMD Zen 4) issues one 512-bit fma and one
-// 512-bit add per cycle per core and a 512-bit store every other cycle, so the loop avoids
-// multiplies other than the two fmas and avoids stores:
+// Compiled once per instruction-set path (libmdlab_kernels, mdlab/isa.hpp): registers of W keys
+// are 64 bytes with AVX-512 (W = 8 doubles or 16 floats), 32 with AVX2, 16 otherwise.
+//
+// Why this form. Per (query, key, coordinate), in registers of W keys, the distance phase needs
+// s = k - x / a and d += s s, the weighted-sum phase e s, and exp is once per (query, key).
+// Current x86 cores issue two fmas and one or two adds per cycle and fewer stores, so the loop
+// avoids multiplies other than the two fmas and avoids stores:
 // - The queries are scaled, not the keys: x / a = xh + xl, xh = x / a rounded and xl the
 //   rounding error (exact: fma(-xh, a, x) / a), once per query, and the packed keys are used
 //   as they are (no per-call copy). The offsets s = k - x / a are then (k - xh) - xl: when k is
@@ -40,9 +42,13 @@
 // - Blocks where every weight of the tile underflows (exp flushes below e^-708: a block far
 //   from the tile's queries, the common case at small v) skip the exp and the weighted sum:
 //   they would add exact zeros, so the result is the same bit for bit.
-// - Register tile: Q queries (2 doubles / 4 floats) times one 64-key block: Q x (64 / W) = 16
-//   distance accumulators, then 16 weights e, all in registers; each key register is loaded
-//   once per coordinate and used for the Q queries. Per register of keys and coordinate:
+// - Register tile (Tiling): with AVX-512's 32 registers, Q queries (2 doubles / 4 floats) times
+//   one 64-key block: Q x (64 / W) = 16 distance accumulators, then 16 weights e, all in
+//   registers. With 16 registers (AVX2, SSE), 2 queries times 4 registers of keys per pass over
+//   the coordinates (8 accumulators; the block's distances and weights go through the stack once
+//   per block, the online-softmax step stays once per block). A query streamed alone (a spatial
+//   index's list) uses a one-query tile. Each key register is loaded once per coordinate and used
+//   for the Q queries. Per register of keys and coordinate:
 //   distance 1 add + 1 fma (exact distances: 2 adds + 1 fma), weighted sum 1 add + 1 fma; the
 //   exp (11 fma-class and about 9 other operations per register, vector_exp.hpp) adds about
 //   0.7 fma per coordinate at D = 16.
@@ -95,21 +101,17 @@ inline constexpr std::size_t dense_block = SoftmaxKeys::block;  // keys per pack
 inline constexpr std::size_t group = 32;                        // queries per group (one parallel task)
 inline constexpr std::size_t flush_blocks = 16;  // float: blocks between flushes into double sums
 
-// The register tile: `queries` queries times `keys` keys of a block, whose distance sums
-// (queries x keys / W registers) and then weights stay in registers. With AVX-512's 32
-// registers: 2 (float: 4) queries by the whole 64-key block, 16 accumulators. With 16 registers
-// (AVX2, SSE): 2 queries by 4 registers of keys (AVX2: 16 doubles or 32 floats), 8 accumulators,
-// which leaves room for the query broadcasts, a key register and temporaries; a block is then
-// streamed as several sub-tiles, each an online-softmax step of its own.
+// The register tile: `queries` queries, whose `accumulators` distance registers stay in
+// registers over the coordinates. With AVX-512's 32 registers: 2 (float: 4) queries by the whole
+// 64-key block, 16 accumulators. With 16 registers (AVX2, SSE): 2 queries by 4 registers of keys
+// (AVX2: 16 doubles or 32 floats) at a time, 8 accumulators, which leaves room for the query
+// broadcasts, a key register and temporaries.
 template <class T>
 struct Tiling {
-    static constexpr bool wide = simd::registers >= 32;
-    static constexpr std::size_t accumulators = wide ? 16 : 8;
-    static constexpr std::size_t keys = wide ? dense_block : 4 * simd::width<T>;
-    static constexpr std::size_t queries = accumulators / (keys / simd::width<T>);
+    static constexpr std::size_t accumulators = simd::registers >= 32 ? 16 : 8;  // distance registers
+    static constexpr std::size_t queries = simd::registers >= 32 ? accumulators / (dense_block / simd::width<T>) : 2;
     static constexpr double limit = sizeof(T) == sizeof(double) ? 0x1p500 : 0x1p50;
     // limit: |x / a|, |k| bound: d <= D 2^1002 stays finite (float: d <= D 2^102 < FLT_MAX for D < 2^26)
-    static_assert(dense_block % keys == 0, "a block is a whole number of sub-tiles");
 };
 
 // 64-byte aligned storage that keeps its capacity (no page faults once warm).
@@ -165,7 +167,7 @@ struct TileSums {
 // The tile kernel: Q queries (x / a = xh + xl, coordinates at [q * D + j]) against one block of
 // 64 keys (coordinate j of key k at kb[j * 64 + k]). c = a^2 / (2 v). HasLo: exact distances
 // (with xl); Track: accumulate sum e |k - xh|^2 for the check of the fast distances.
-// The loops over coordinates keep NS = Tiling<T>::keys / W registers per query in registers
+// The loops over coordinates keep NS = accumulators / Q registers per query in registers
 // (the whole block with AVX-512; a sub-tile of it with 16 registers, the block's distances and
 // weights then passing through the stack once per block), while the online-softmax step (block
 // minimum, rescaling, exp) is done once per block.
