@@ -187,11 +187,10 @@ inline void tile_block(std::size_t d, T c, double c_double, const T* kb, const T
     V dist[Q][NB];
 #pragma GCC unroll 16
     for (std::size_t sub = 0; sub < NB; sub += NS) {
-        V part[Q][NS];
 #pragma GCC unroll 16
         for (std::size_t q = 0; q < Q; ++q)
 #pragma GCC unroll 16
-            for (std::size_t v = 0; v < NS; ++v) part[q][v] = V{};
+            for (std::size_t v = 0; v < NS; ++v) dist[q][sub + v] = V{};
         for (std::size_t j = 0; j < d; ++j) {
             V bh[Q], bl[Q];
 #pragma GCC unroll 16
@@ -211,14 +210,10 @@ inline void tile_block(std::size_t d, T c, double c_double, const T* kb, const T
                     // while the add port is the bottleneck.
                     V s = bh[q] - k;
                     if constexpr (HasLo) s = q % 2 ? simd::fma(s, one, bl[q]) : s + bl[q];
-                    part[q][v] = simd::fma(s, s, part[q][v]);
+                    dist[q][sub + v] = simd::fma(s, s, dist[q][sub + v]);
                 }
             }
         }
-#pragma GCC unroll 16
-        for (std::size_t q = 0; q < Q; ++q)
-#pragma GCC unroll 16
-            for (std::size_t v = 0; v < NS; ++v) dist[q][sub + v] = part[q][v];
     }
     if constexpr (HasPenalty) {
         // Log-weights (d - (2 v / a^2) l, l <= 0) and padding (+inf): weight exp(-inf) = 0.
@@ -249,8 +244,7 @@ inline void tile_block(std::size_t d, T c, double c_double, const T* kb, const T
     // Every weight 0 (a block far from every query of the tile, typical at small v): adding
     // zeros would change nothing, so the exp and the weighted sums are skipped.
     if (!live) return;
-    // The weights replace the distances in place (dist[q][v] becomes e): with the exp's
-    // constants that keeps AVX-512's tile within its 32 registers.
+    V e[Q][NB];
 #pragma GCC unroll 16
     for (std::size_t q = 0; q < Q; ++q) {
         if (bmin[q] < dmin[q]) {
@@ -268,47 +262,34 @@ inline void tile_block(std::size_t d, T c, double c_double, const T* kb, const T
             dmin[q] = bm;
         }
         // e = exp((d_min - d) c) in (0, 1]; 0 for +inf distances (and for the NaN of inf - inf
-        // while every key so far has weight 0). Track: sum e |k - xh|^2, the distance without
-        // its penalty (0 where e = 0: padding).
+        // while every key so far has weight 0).
         const V dm = simd::broadcast(dmin[q]);
-        V zs = z[q], t = Track ? sums.zd[q] : V{};
-        // Exps interleaved (vector_exp.hpp): 8 at a time where 32 registers hold them.
-        constexpr std::size_t G = simd::registers >= 32 ? (NB < 8 ? NB : 8) : 1;
+        V zs = z[q];
 #pragma GCC unroll 16
-        for (std::size_t v0 = 0; v0 < NB; v0 += G) {
-            V ex[G];
+        for (std::size_t v = 0; v < NB; ++v) {
+            e[q][v] = simd::exp_nonpositive((dm - dist[q][v]) * c);
+            zs += e[q][v];
+        }
+        z[q] = zs;
+        if constexpr (Track) {
+            // sum e |k - xh|^2: the distance without its penalty (0 where e = 0: padding).
+            V t = sums.zd[q];
 #pragma GCC unroll 16
-            for (std::size_t g = 0; g < G; ++g) ex[g] = (dm - dist[q][v0 + g]) * c;
-            simd::exp_nonpositive_n<G, T>(ex);
-#pragma GCC unroll 16
-            for (std::size_t g = 0; g < G; ++g) {
-            const std::size_t v = v0 + g;
-            const V ev = ex[g];
-            zs += ev;
-            if constexpr (Track) {
+            for (std::size_t v = 0; v < NB; ++v) {
                 V dd = dist[q][v];
                 if constexpr (HasPenalty) {
                     dd = dd - simd::load(pen + v * W);
-                    dd = ev > T(0) ? dd : V{};
+                    dd = e[q][v] > T(0) ? dd : V{};
                 }
-                t = simd::fma(ev, dd, t);
+                t = simd::fma(e[q][v], dd, t);
             }
-            dist[q][v] = ev;
-            }
+            sums.zd[q] = t;
         }
-        z[q] = zs;
-        if constexpr (Track) sums.zd[q] = t;
     }
-    const auto& e = dist;
 
     // Weighted-sum phase: acc_j += e (k_j - xh_j), a sub-tile's weights in registers at a time.
 #pragma GCC unroll 16
     for (std::size_t sub = 0; sub < NB; sub += NS) {
-        V es[Q][NS];
-#pragma GCC unroll 16
-        for (std::size_t q = 0; q < Q; ++q)
-#pragma GCC unroll 16
-            for (std::size_t v = 0; v < NS; ++v) es[q][v] = e[q][sub + v];
         for (std::size_t j = 0; j < d; ++j) {
             const T* kj = kb + j * dense_block + sub * W;
             V bh[Q], s[Q];
@@ -322,7 +303,7 @@ inline void tile_block(std::size_t d, T c, double c_double, const T* kb, const T
                 V k = simd::load(kj + v * W);
                 simd::keep_in_register(k);
 #pragma GCC unroll 16
-                for (std::size_t q = 0; q < Q; ++q) s[q] = simd::fma(es[q][v], k - bh[q], s[q]);
+                for (std::size_t q = 0; q < Q; ++q) s[q] = simd::fma(e[q][sub + v], k - bh[q], s[q]);
             }
 #pragma GCC unroll 16
             for (std::size_t q = 0; q < Q; ++q) acc[q * d + j] = s[q];

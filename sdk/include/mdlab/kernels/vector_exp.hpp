@@ -106,8 +106,7 @@ inline vec<double> lookup(ivec<double> j) {
 inline vec<float> lookup(ivec<float> j) {
 #if defined(__AVX512F__)
     const vec<float> t = load(Constants<float>::table);
-    // (the masked form: the plain one passes GCC 12 an "undefined" source it warns about)
-    return _mm512_mask_permutexvar_ps(t, (__mmask16)0xFFFF, (__m512i)j, t);  // uses the low 4 bits
+    return _mm512_permutexvar_ps((__m512i)j, t);  // uses the low 4 bits
 #elif defined(__AVX2__)
     // Two 8-entry permutes (low 3 bits), bit 3 picks between them (blendv reads the sign bit).
     const __m256 lo = _mm256_permutevar8x32_ps(load(Constants<float>::table), (__m256i)j);
@@ -149,62 +148,6 @@ inline vec<T> exp_nonpositive(vec<T> t) {
     return (vec<T>)((I)e & keep);
 }
 
-// exp_nonpositive on N registers in place, stage by stage: the same operations lane for lane
-// (bit-identical results), ordered so that N independent operations stand side by side. One
-// exp is a chain of about 20 dependent operations; done one register after the other, the
-// out-of-order window holds too few of them to keep the pipes busy.
-template <std::size_t N, class T>
-inline void exp_nonpositive_n(vec<T>* t) {
-    using C = Constants<T>;
-    using I = ivec<T>;
-    using U = uvec<T>;
-    I keep[N], ni[N];
-    vec<T> r[N], q[N];
-#pragma GCC unroll 16
-    for (std::size_t i = 0; i < N; ++i) keep[i] = t[i] >= C::lowest;
-#pragma GCC unroll 16
-    for (std::size_t i = 0; i < N; ++i) {
-        vec<T> shifted;
-        if constexpr (has_fma) {
-            shifted = fma(t[i], broadcast(C::inv_step), broadcast(C::shifter));
-            const vec<T> n = shifted - C::shifter;
-            r[i] = fma(n, broadcast(-C::step_hi), t[i]);
-            r[i] = fma(n, broadcast(-C::step_lo), r[i]);
-        } else {
-            shifted = t[i] * C::inv_step + C::shifter;
-            const vec<T> n = shifted - C::shifter;
-            r[i] = (t[i] - n * C::short_hi) - n * C::short_lo;
-        }
-        ni[i] = (I)((U)shifted - (U)broadcast(C::shifter));
-    }
-    // r q(r) = e^r - 1 (expm1_small, Horner), every register one coefficient at a time.
-    if constexpr (sizeof(T) == sizeof(double)) {
-        constexpr double coef[] = {0x1.6c16c16c16c17p-10, 0x1.1111111111111p-7, 0x1.5555555555555p-5,
-                                   0x1.5555555555555p-3, 0.5, 1.0};
-#pragma GCC unroll 16
-        for (std::size_t i = 0; i < N; ++i) q[i] = broadcast(0x1.a01a01a01a01ap-13);
-#pragma GCC unroll 8
-        for (double c : coef)
-#pragma GCC unroll 16
-            for (std::size_t i = 0; i < N; ++i) q[i] = fma(q[i], r[i], broadcast(c));
-    } else {
-        constexpr float coef[] = {0.5f, 1.0f};
-#pragma GCC unroll 16
-        for (std::size_t i = 0; i < N; ++i) q[i] = broadcast(0x1.555556p-3f);
-#pragma GCC unroll 8
-        for (float c : coef)
-#pragma GCC unroll 16
-            for (std::size_t i = 0; i < N; ++i) q[i] = fma(q[i], r[i], broadcast(c));
-    }
-#pragma GCC unroll 16
-    for (std::size_t i = 0; i < N; ++i) {
-        const U scale = (U)(ni[i] >> 4) << C::mantissa_bits;
-        const vec<T> s = (vec<T>)((U)lookup(ni[i]) + scale);
-        const vec<T> e = fma(s, q[i] * r[i], s);
-        t[i] = (vec<T>)((I)e & keep[i]);
-    }
-}
-
 }  // namespace exp_detail
 
 // exp_nonpositive returns 0 exactly for t < exp_lowest<T> (and NaN).
@@ -214,9 +157,6 @@ inline constexpr T exp_lowest = exp_detail::Constants<T>::lowest;
 // e^t lane by lane for t <= 0 (see the header comment for the accuracy and the flush to 0).
 inline vec<double> exp_nonpositive(vec<double> t) { return exp_detail::exp_nonpositive<double>(t); }
 inline vec<float> exp_nonpositive(vec<float> t) { return exp_detail::exp_nonpositive<float>(t); }
-// The same on N registers in place, interleaved for instruction-level parallelism.
-template <std::size_t N, class T>
-inline void exp_nonpositive_n(vec<T>* t) { exp_detail::exp_nonpositive_n<N, T>(t); }
 
 }  // namespace MDLAB_ISA_NAMESPACE
 }  // namespace mdlab::kernels::simd
