@@ -15,33 +15,22 @@
 
 namespace {
 
-// out = {table[15], table[11], table[7], table[3]} gathered with the index in ymm4 or ymm5.
-void gather_ymm4(const double* table, const long long* index, double* out) {
-    __asm__ volatile(
-        "vmovdqu (%[index]), %%ymm4\n\t"
-        "vpcmpeqd %%ymm2, %%ymm2, %%ymm2\n\t"
-        "vxorpd %%ymm0, %%ymm0, %%ymm0\n\t"
-        "vgatherqpd %%ymm2, (%[table],%%ymm4,8), %%ymm0\n\t"
-        "vmovupd %%ymm0, (%[out])\n\t"
-        "vzeroupper"
-        :
-        : [index] "r"(index), [table] "r"(table), [out] "r"(out)
-        : "xmm0", "xmm2", "xmm4", "memory");
-}
-
-void gather_ymm5(const double* table, const long long* index, double* out) {
-    __asm__ volatile(
-        "vmovdqu (%[index]), %%ymm5\n\t"
-        "vpcmpeqd %%ymm2, %%ymm2, %%ymm2\n\t"
-        "vxorpd %%ymm0, %%ymm0, %%ymm0\n\t"
-        "vgatherqpd %%ymm2, (%[table],%%ymm5,8), %%ymm0\n\t"
-        "vmovupd %%ymm0, (%[out])\n\t"
-        "vzeroupper"
-        :
-        : [index] "r"(index), [table] "r"(table), [out] "r"(out)
-        : "xmm0", "xmm2", "xmm5", "memory");
-}
-
+// out = {table[15], table[11], table[7], table[3]} gathered with the index in ymm4 or ymm5 (the
+// register is part of the instruction text, hence one function per register).
+#define MDLAB_GATHER_WITH_INDEX_IN(reg)                                                    \
+    void gather_##reg(const double* table, const long long* index, double* out) {           \
+        __asm__ volatile("vmovdqu (%[index]), %%" #reg "\n\t"                              \
+                         "vpcmpeqd %%ymm2, %%ymm2, %%ymm2\n\t"                              \
+                         "vxorpd %%ymm0, %%ymm0, %%ymm0\n\t"                                \
+                         "vgatherqpd %%ymm2, (%[table],%%" #reg ",8), %%ymm0\n\t"          \
+                         "vmovupd %%ymm0, (%[out])\n\t"                                     \
+                         "vzeroupper"                                                     \
+                         :                                                                \
+                         : [index] "r"(index), [table] "r"(table), [out] "r"(out)         \
+                         : "xmm0", "xmm2", #reg, "memory");                               \
+    }
+MDLAB_GATHER_WITH_INDEX_IN(ymm4)
+MDLAB_GATHER_WITH_INDEX_IN(ymm5)
 bool right(const double* out, const long long* index) {
     for (int i = 0; i < 4; ++i)
         if (out[i] != double(index[i]) + 0.5) return false;
