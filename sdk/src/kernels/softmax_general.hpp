@@ -125,17 +125,7 @@ inline void score_one(const double* x, const SoftmaxKeys& keys, double a, double
         }
         for (std::size_t k = valid; k < block; ++k) dist[k] = inf;  // padding: weight 0
 
-        // Block minimum (exact whatever the order) by pairwise halving, which vectorises.
-        static_assert(block == 8 * lanes, "the halving below assumes block = 8 lanes");
-        alignas(64) double half[block / 2];
-        for (std::size_t k = 0; k < block / 2; ++k)
-            half[k] = dist[k + block / 2] < dist[k] ? dist[k + block / 2] : dist[k];
-        for (std::size_t k = 0; k < block / 4; ++k)
-            half[k] = half[k + block / 4] < half[k] ? half[k + block / 4] : half[k];
-        for (std::size_t k = 0; k < block / 8; ++k)
-            half[k] = half[k + block / 8] < half[k] ? half[k + block / 8] : half[k];
-        double bmin = half[0];
-        for (std::size_t l = 1; l < lanes; ++l) bmin = half[l] < bmin ? half[l] : bmin;
+        const double bmin = softmax_detail::block_minimum(dist);
         if (!(bmin < inf)) {
             if (std::isnan(bmin)) dmin = bmin;  // a NaN query stays NaN (callers check finiteness)
             continue;                           // every weight of the block is 0 relative to dmin

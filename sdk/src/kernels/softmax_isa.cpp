@@ -101,32 +101,12 @@ std::size_t stream_pruned(const SoftmaxKeys& keys, double a, double v, const dou
     return dense;
 }
 
-// The blocks in bit-reversed order (0, B/2, B/4, 3B/4, ... for B a power of two): keys packed in
-// a spatial index's order lie along the data block after block, and a query streamed over them
-// in order meets ever nearer blocks, rescaling its sums at most of them (11% of the dense time
-// at N = 4096 on the circle, measured); in this order the first few blocks already span the
-// data. Any fixed order gives the same softmax up to rounding.
-std::vector<std::uint32_t> spread_order(std::size_t blocks) {
-    std::size_t bits = 0;
-    while ((std::size_t(1) << bits) < blocks) ++bits;
-    std::vector<std::uint32_t> order;
-    order.reserve(blocks);
-    for (std::size_t i = 0; i < (std::size_t(1) << bits); ++i) {
-        std::size_t r = 0;
-        for (std::size_t b = 0; b < bits; ++b) r |= ((i >> b) & 1) << (bits - 1 - b);
-        if (r < blocks) order.push_back(static_cast<std::uint32_t>(r));
-    }
-    return order;
-}
-
 template <class T>
 void run_fast(const detail::SoftmaxCall& call, SoftmaxStats& stats) {
     const SoftmaxKeys& keys = *call.keys;
     const std::size_t d = keys.dim();
     const double a = call.a, v = call.v;
     std::vector<Tally> tallies(chunk_count(call.m, group));
-    const std::vector<std::uint32_t> spread = keys.index() ? spread_order(keys.blocks()) : std::vector<std::uint32_t>{};
-    const std::uint32_t* dense_order = spread.empty() ? nullptr : spread.data();
     for_chunks(call.m, group, [&](std::size_t chunk, std::size_t b, std::size_t e) {
         Tally& tally = tallies[chunk];
         const double* in[group];
@@ -156,7 +136,7 @@ void run_fast(const detail::SoftmaxCall& call, SoftmaxStats& stats) {
         if (n > 0 && keys.index()) n = stream_pruned<T>(keys, a, v, in, res, ln, n, call.log_norm != nullptr, tally);
         if (n > 0) {
             tally.recomputed +=
-                stream_blocks<T>(keys, a, v, in, n, dense_order, keys.blocks(), res, call.log_norm ? ln : nullptr);
+                stream_blocks<T>(keys, a, v, in, n, keys.dense_order(), keys.blocks(), res, call.log_norm ? ln : nullptr);
             tally.blocks += n * keys.blocks();
         }
     });

@@ -59,7 +59,7 @@ namespace mean_shift_detail {
 inline constexpr std::size_t block = SoftmaxKeys::block;  // points per packed block
 inline constexpr std::size_t lanes = 8;                   // fixed partial sums per reduction
 inline constexpr std::size_t query_chunk = 16;            // queries per parallel task
-static_assert(block == 8 * lanes, "the halving minimum below assumes block = 8 lanes");
+static_assert(block % lanes == 0, "the key block must be a multiple of the lane count");
 
 // One query against all points, Laplace kernel. acc is scratch of d * lanes doubles.
 inline void laplace_one(const double* x, const SoftmaxKeys& keys, double inv_tau, double* acc, double* out) {
@@ -94,16 +94,7 @@ inline void laplace_one(const double* x, const SoftmaxKeys& keys, double inv_tau
         for (std::size_t k = 0; k < block; ++k) dist[k] = std::sqrt(dist[k]);
         for (std::size_t k = valid; k < block; ++k) dist[k] = inf;  // padding: weight 0
 
-        // Block minimum (exact whatever the order) by pairwise halving.
-        alignas(64) double half[block / 2];
-        for (std::size_t k = 0; k < block / 2; ++k)
-            half[k] = dist[k + block / 2] < dist[k] ? dist[k + block / 2] : dist[k];
-        for (std::size_t k = 0; k < block / 4; ++k)
-            half[k] = half[k + block / 4] < half[k] ? half[k + block / 4] : half[k];
-        for (std::size_t k = 0; k < block / 8; ++k)
-            half[k] = half[k + block / 8] < half[k] ? half[k + block / 8] : half[k];
-        double bmin = half[0];
-        for (std::size_t l = 1; l < lanes; ++l) bmin = half[l] < bmin ? half[l] : bmin;
+        const double bmin = softmax_detail::block_minimum(dist);
         if (!(bmin < inf)) continue;  // every distance of the block overflowed: weight 0 next to any finite one
 
         // New maximum logit: rescale what was accumulated (the factor is 0 on the first block).
