@@ -20,8 +20,8 @@ namespace isa = mdlab::isa;
 
 namespace {
 
-// Every run below sets MDLAB_ISA itself when it wants a path; one inherited from the shell that
-// runs the suite would come first in the child's environment and win, so drop it.
+// Every run below sets MDLAB_ISA itself when it wants a path, and the runs without it must see
+// no MDLAB_ISA at all: drop one inherited from the shell that runs the suite.
 const bool no_inherited_isa = [] { return ::unsetenv("MDLAB_ISA") == 0; }();
 
 std::string paths_text(const std::vector<isa::Path>& paths) {

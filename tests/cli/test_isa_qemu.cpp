@@ -35,7 +35,7 @@ namespace isa = mdlab::isa;
 
 namespace {
 
-// Runs set MDLAB_ISA themselves; an inherited one would come first in the child's environment.
+// Runs set MDLAB_ISA themselves, and those without it must see none: drop an inherited one.
 const bool no_inherited_isa = [] { return ::unsetenv("MDLAB_ISA") == 0; }();
 
 // Sanitizer builds are not run under qemu: their shadow memory and interceptors test memory, not

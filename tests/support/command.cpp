@@ -40,8 +40,16 @@ pid_t spawn(const std::string& program, const std::vector<std::string>& args, co
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);
+    // The inherited environment, less the variables `env` sets (getenv takes the first of
+    // duplicates, so an inherited MDLAB_ISA would otherwise win over the test's own).
+    auto name_of = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
     std::vector<std::string> env_s;
-    for (char** e = environ; *e; ++e) env_s.emplace_back(*e);
+    for (char** e = environ; *e; ++e) {
+        const std::string entry(*e);
+        bool overridden = false;
+        for (const auto& given : env) overridden = overridden || name_of(given) == name_of(entry);
+        if (!overridden) env_s.push_back(entry);
+    }
     env_s.insert(env_s.end(), env.begin(), env.end());
     std::vector<char*> envp;
     for (auto& e : env_s) envp.push_back(e.data());
