@@ -247,7 +247,7 @@ inline std::size_t run_general(const double* x, std::size_t m, const SoftmaxKeys
             const double* xi = x + i * d;
             double* ln = log_norm ? log_norm + i : nullptr;
             if (keys.index()) {
-                const std::size_t count = keys.index()->candidates(xi, a, v, list, index_scratch, tau);
+                const std::size_t count = keys.index()->template candidates<simd::path>(xi, a, v, list, index_scratch, tau);
                 if (keys.index()->worth_it(count)) {
                     score_one<Weighted, Tangent>(xi, keys, a, v, shrink, scratch, out + i * d, ln, list.data(), count);
                     streamed[chunk] += count;

@@ -85,7 +85,7 @@ std::size_t stream_pruned(const SoftmaxKeys& keys, double a, double v, const dou
     const KeyIndex& index = *keys.index();
     std::size_t dense = 0;
     for (std::size_t q = 0; q < n; ++q) {
-        const std::size_t count = index.candidates(in[q], a, v, list, scratch);
+        const std::size_t count = index.template candidates<simd::path>(in[q], a, v, list, scratch);
         if (index.worth_it(count)) {
             tally.recomputed += stream_blocks<T>(keys, a, v, in + q, 1, list.data(), count, res + q,
                                                  with_log_norm ? ln + q : nullptr);

@@ -222,6 +222,11 @@ public:
     // the total (Scratch::bound holds the certified figure). Returns the count (= blocks.size()).
     // Every block is returned when nothing can be dropped and for degenerate input: a non-finite
     // query (the kernel then propagates the NaN), a = 0, v not in (0, inf), a single block.
+    // Path: a type private to the caller's instruction-set path (simd::path), so that each path of
+    // libmdlab_kernels gets its own copy of the walk, compiled with its flags (the std::fma of
+    // dist2 is one instruction from AVX2 on and a libm call in the baseline); the results are the
+    // same on every path (correctly rounded fma, no contraction).
+    template <class Path = void>
     std::size_t candidates(const double* x, double a, double v, std::vector<std::uint32_t>& blocks_out,
                            Scratch& s, double tangent_variance = 0.0) const {
         constexpr double inf = std::numeric_limits<double>::infinity();
@@ -238,7 +243,7 @@ public:
         // even the farthest possible key is within the threshold band of the nearest possible
         // one, everything is a candidate (large v).
         {
-            const double d = std::sqrt(dist2(x, a, centre(0)));
+            const double d = std::sqrt(dist2<Path>(x, a, centre(0)));
             const double ar = aa * radius_[0];
             const double up = d + ar, lo = std::max(0.0, d - ar);
             ++s.visited;
@@ -246,8 +251,8 @@ public:
         }
 
         // delta and F (step 2 of the proof) from the leaf reached by descending towards smaller E.
-        const std::size_t home = descend(x, a, aa, sh, two_v, s.visited);
-        const HomeBound h = home_bound(home, x, a, two_v);
+        const std::size_t home = descend<Path>(x, a, aa, sh, two_v, s.visited);
+        const HomeBound h = home_bound<Path>(home, x, a, two_v);
         if (!(h.delta < inf)) return all(blocks_out);
         const double log_f = std::log(h.f_lo);
         // Omit nodes at E >= threshold (step 4).
@@ -268,7 +273,7 @@ public:
             const auto [id, parent_l2] = s.stack.back();
             s.stack.pop_back();
             ++s.visited;
-            const double dist = std::sqrt(dist2(x, a, centre(id)));
+            const double dist = std::sqrt(dist2<Path>(x, a, centre(id)));
             const double l2 = std::max(parent_l2, lower2(dist, aa, id));
             const double e = energy(l2, sh, two_v, id);
             if (e >= threshold) {
@@ -433,6 +438,7 @@ private:
     // |x - a c|^2 with each difference formed with one rounding, summed in 8 partial sums (a
     // fixed order, which vectorises and breaks the add latency chain; any order of a sum of
     // non-negative terms has relative error <= (D - 1) eps, inside the margin m).
+    template <class Path = void>
     double dist2(const double* x, double a, const double* c) const {
         constexpr std::size_t w = 8;
         double acc[w] = {};
@@ -456,8 +462,9 @@ private:
         const double l = (dist * (1.0 - m_) - aa * radius_[id] * (1.0 + m_)) * (1.0 - m_);
         return l > 0.0 ? l * l * (1.0 - m_) : 0.0;
     }
+    template <class Path = void>
     double lower2(const double* x, double a, double aa, std::size_t id) const {
-        return lower2(std::sqrt(dist2(x, a, centre(id))), aa, id);
+        return lower2(std::sqrt(dist2<Path>(x, a, centre(id))), aa, id);
     }
 
     // E_B = s L^2 - 2 v lambda_B (both terms >= 0), rounded down; +inf for a weightless node.
@@ -483,13 +490,14 @@ private:
     }
 
     // Greedy descent towards the child with the smaller E (ties: left); returns the leaf's id.
+    template <class Path = void>
     std::size_t descend(const double* x, double a, double aa, double sh, double two_v, std::size_t& visited) const {
         std::size_t id = 0;
-        double l2 = lower2(x, a, aa, 0);
+        double l2 = lower2<Path>(x, a, aa, 0);
         while (!is_leaf(id)) {
             const auto [l, r] = children(id);
-            const double l2l = std::max(l2, lower2(x, a, aa, l));
-            const double l2r = std::max(l2, lower2(x, a, aa, r));
+            const double l2l = std::max(l2, lower2<Path>(x, a, aa, l));
+            const double l2r = std::max(l2, lower2<Path>(x, a, aa, r));
             visited += 2;
             if (energy(l2r, sh, two_v, r) < energy(l2l, sh, two_v, l)) id = r, l2 = l2r;
             else id = l, l2 = l2l;
@@ -501,13 +509,14 @@ private:
     // Each delta_j is rounded up before the minimum, so every delta_j - delta below is >= the
     // difference of upper bounds; the exponentials' own rounding (relative error below
     // 745 * 2 eps + 64 eps, 1.7e-13) is covered by the factor 1 - 1e-9.
+    template <class Path = void>
     HomeBound home_bound(std::size_t id, const double* x, double a, double two_v) const {
         constexpr double inf = std::numeric_limits<double>::infinity();
         double dj[block];
         double best = inf;
         const std::size_t first = first_key(id), cnt = end_key(id) - first;
         for (std::size_t q = 0; q < cnt; ++q) {
-            double r2 = dist2(x, a, row(keys_, first + q));
+            double r2 = dist2<Path>(x, a, row(keys_, first + q));
             if (!lw_.empty()) r2 -= two_v * lw_[first + q];
             dj[q] = r2 * (1.0 + m_);
             best = std::min(best, dj[q]);

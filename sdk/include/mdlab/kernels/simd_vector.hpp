@@ -48,6 +48,10 @@
 namespace mdlab::kernels::simd {
 inline namespace MDLAB_ISA_NAMESPACE {
 
+// A type of this path's own, for giving inline code outside this namespace a copy per path
+// (KeyIndex::candidates<simd::path>).
+struct path {};
+
 // One register, and how many the tiles may keep live (AVX-512 has 32, AVX2 and SSE 16).
 #if defined(__AVX512F__)
 inline constexpr std::size_t bytes = 64;
