@@ -45,6 +45,14 @@ double optional_number(const json::object& o, const char* key, double fallback, 
     return v->to_number<double>();
 }
 
+// The declaration's object, or a problem showing the expected form.
+const json::object* declaration(const json::value& v, const std::string& pointer, const char* form,
+                                std::vector<DeclProblem>& problems) {
+    const json::object* o = v.if_object();
+    if (!o) problems.push_back({pointer, form});
+    return o;
+}
+
 void check_metric(const std::string& metric, const std::string& pointer, std::vector<DeclProblem>& problems) {
     if (!metric.empty() && split_metric(metric).first.empty())
         problems.push_back({pointer, "a metric is \"<metric node id>.<value name>\"; '" + metric + "' is not"});
@@ -61,12 +69,11 @@ std::pair<std::string, std::string> split_metric(const std::string& metric) {
 CorrelationDecl parse_correlation(const json::value& v, const std::string& pointer, std::vector<DeclProblem>& problems) {
     CorrelationDecl d;
     d.pointer = pointer;
-    const json::object* o = v.if_object();
-    if (!o) {
-        problems.push_back({pointer, "a correlation is {\"y\": \"<node>.<value>\", \"x\": [\"<node>.<value>\", ...]}, "
-                                     "optionally \"where\", \"bootstrap\", \"level\""});
-        return d;
-    }
+    const json::object* o = declaration(v, pointer,
+                                        "a correlation is {\"y\": \"<node>.<value>\", \"x\": [\"<node>.<value>\", ...]}, "
+                                        "optionally \"where\", \"bootstrap\", \"level\"",
+                                        problems);
+    if (!o) return d;
     unknown_fields(*o, {"y", "x", "where", "bootstrap", "level"}, pointer, problems);
     d.y = required_string(*o, "y", pointer, problems);
     check_metric(d.y, pointer + "/y", problems);
@@ -105,12 +112,11 @@ CorrelationDecl parse_correlation(const json::value& v, const std::string& point
 EquivalenceDecl parse_equivalence(const json::value& v, const std::string& pointer, std::vector<DeclProblem>& problems) {
     EquivalenceDecl d;
     d.pointer = pointer;
-    const json::object* o = v.if_object();
-    if (!o) {
-        problems.push_back({pointer, "an equivalence test is {\"metric\": \"<node>.<value>\", \"axis\": \"<sweep key>\", "
-                                     "\"test\": value, \"control\": value, \"margin\": number}, optionally \"alpha\""});
-        return d;
-    }
+    const json::object* o = declaration(v, pointer,
+                                        "an equivalence test is {\"metric\": \"<node>.<value>\", \"axis\": \"<sweep key>\", "
+                                        "\"test\": value, \"control\": value, \"margin\": number}, optionally \"alpha\"",
+                                        problems);
+    if (!o) return d;
     unknown_fields(*o, {"metric", "axis", "test", "control", "margin", "alpha"}, pointer, problems);
     d.metric = required_string(*o, "metric", pointer, problems);
     check_metric(d.metric, pointer + "/metric", problems);

@@ -17,7 +17,7 @@ constexpr double two_pi = 6.283185307179586476925286766559;
 class Circle : public mdlab::Manifold {
 public:
     static mdlab::PluginSpec describe() {
-        mdlab::PluginSpec spec("circle", "1.1.0",
+        mdlab::PluginSpec spec("circle", "1.2.0",
                                "circle of radius r in a random isometric 2-plane of R^D, with a density on the angle");
         spec.param(mdlab::real("radius", 1.0, "radius r of the circle").greater_than(0.0))
             .param(mdlab::choice("embedding", "random", {"random", "coordinate"},

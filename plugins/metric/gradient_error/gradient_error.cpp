@@ -166,7 +166,7 @@ struct Sums {
 class GradientError : public mdlab::Metric {
 public:
     static mdlab::PluginSpec describe() {
-        mdlab::PluginSpec spec("gradient_error", "0.1.0",
+        mdlab::PluginSpec spec("gradient_error", "0.2.0",
                                "Helmholtz-Hodge gradient part of a score error (the part that moves the "
                                "distribution), with the oracle score or oracle-free by Stein's identity");
         spec.input("score", mdlab::ValueKind::estimator, "the score estimate s_hat under test (its process gives alpha, sigma)")

@@ -34,7 +34,7 @@
 class KnnKl : public mdlab::Metric {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::PluginSpec("knn_kl", "0.1.0",
+        return mdlab::PluginSpec("knn_kl", "0.2.0",
                                  "k-nearest-neighbour estimate (Wang-Kulkarni-Verdu) of KL(samples || mu_data) on the "
                                  "manifold, beside the fresh-sample baseline")
             .input("samples", mdlab::ValueKind::points, "generated samples Y (n x D, n > k)")
