@@ -494,6 +494,11 @@ TEST_CASE("perturbed, mixed: sqrt(mix) gradient + sqrt(1 - mix) solenoidal, |e| 
         worst = std::max(worst, std::abs(e2 - eps * eps * s2) / (eps * eps * s2));
     }
     CHECK(worst <= 1e-12);
+    // Bit-identical for any thread count.
+    Matrix one, two;
+    tbb::task_arena(1).execute([&] { mixed->score(x, 0.5, one); });
+    tbb::task_arena(2).execute([&] { mixed->score(x, 0.5, two); });
+    CHECK(identical(one, two));
     // The gradient part's pairings are sqrt(mix) times those of the gradient field (the
     // solenoidal part pairs to zero): E e.grad|x|^2 = -2 eps sqrt(mix) D.
     const Matrix big = base->draw(20000, 113);
