@@ -397,7 +397,9 @@ private:
         }
         for (const auto& e : p_.equivalence) {
             metric(e.metric, e.pointer + "/metric");
-            if (const SweepKey* k = sweep_key(e.axis, e.pointer + "/axis")) {
+            if (e.axis == "seed")
+                error(e.pointer + "/axis", false, {}, {}, "the pairs are formed by seed, so the compared axis cannot be 'seed'");
+            else if (const SweepKey* k = sweep_key(e.axis, e.pointer + "/axis")) {
                 has_value(*k, e.test, e.pointer + "/test");
                 has_value(*k, e.control, e.pointer + "/control");
             }

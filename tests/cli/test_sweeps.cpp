@@ -148,6 +148,8 @@ TEST_CASE("mistakes in zip, alternatives, rates, comparisons and smoke exit 2 na
          {"validate"}, {"/equivalence/0/margin", "a positive number"}},
         {pipeline(R"("grid": {"train.n": [40, 80]})", R"(, "equivalence": [{"metric": "dist.mean", "axis": "train.m", "test": 40, "control": 80, "margin": 0.1}])"),
          {"validate"}, {"/equivalence/0/axis", "did you mean 'train.n'"}},
+        {pipeline(R"("grid": {"train.n": [40, 80], "seed": [1, 2]})", R"(, "equivalence": [{"metric": "dist.mean", "axis": "seed", "test": 1, "control": 2, "margin": 0.1}])"),
+         {"validate"}, {"/equivalence/0/axis", "cannot be 'seed'"}},
         {pipeline(R"("grid": {"train.n": [40, 80]})"), {"run", "--smoke"}, {"declares no smoke size"}},
         {pipeline(R"("grid": {"train.n": [40, 80]})", R"(, "smoke": {"sweep": {"train.m": [10]}})"), {"validate", "--smoke"},
          {"/smoke/sweep/train.m", "did you mean 'train.n'"}},
