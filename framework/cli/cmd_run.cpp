@@ -71,7 +71,7 @@ int finish_run(const RunArgs& args, const runtime::ValidatedPipeline& vp, runtim
     dir.write("results.json", runtime::json_pretty(runtime::results_json(vp, outcome)));
     const runtime::Analysis analysis = runtime::write_analysis(dir.path());  // summary.csv, rates.csv, report.html
 
-    if (!args.quiet) std::cout << runtime::results_text(vp, rows) << runtime::rates_text(analysis.rates);
+    if (!args.quiet) std::cout << runtime::results_text(vp, rows) << runtime::analysis_text(analysis);
     for (const auto& cell : outcome.cells) report_failures(args.pipeline, vp, cell);
     if (outcome.cancelled) std::cerr << "mdlab: run cancelled after " << outcome.cells.size() << " of " << vp.cells.size() << " cells\n";
     std::cout << "run folder: " << dir.path().string() << "\n";

@@ -13,7 +13,8 @@ namespace mdlab::runtime {
 
 namespace {
 
-const std::vector<std::string> top_keys{"name", "description", "seed", "nodes", "sweep", "rates", "smoke"};
+const std::vector<std::string> top_keys{"name", "description", "seed", "nodes", "sweep", "rates",
+                                        "correlations", "equivalence", "smoke"};
 const std::vector<std::string> node_keys{"id", "plugin", "params", "inputs"};
 const std::vector<std::string> sweep_keys{"grid", "zip", "alternatives"};
 
@@ -59,6 +60,8 @@ public:
         else error("", "missing \"nodes\": the list of components", "add \"nodes\": [{\"id\": ..., \"plugin\": ...}, ...]", {}, "nodes");
         if (auto* v = obj.if_contains("sweep")) sweep(*v);
         if (auto* v = obj.if_contains("rates")) rates(*v);
+        if (auto* v = obj.if_contains("correlations")) declarations(*v, "/correlations", p_.correlations, parse_correlation);
+        if (auto* v = obj.if_contains("equivalence")) declarations(*v, "/equivalence", p_.equivalence, parse_equivalence);
         if (auto* v = obj.if_contains("smoke")) smoke(*v);
         errors_.throw_if_any();
     }
@@ -357,6 +360,21 @@ private:
         }
     }
 
+    // A list of declarations parsed by family_decls.cpp; its problems become diagnostics.
+    template <class Decl, class Parse>
+    void declarations(const boost::json::value& v, const std::string& pointer, std::vector<Decl>& out, Parse parse) {
+        if (!v.is_array()) {
+            error(pointer, "\"" + pointer.substr(1) + "\" must be a list of declarations");
+            return;
+        }
+        for (std::size_t i = 0; i < v.as_array().size(); ++i) {
+            std::vector<DeclProblem> problems;
+            Decl d = parse(v.as_array()[i], pointer + "/" + std::to_string(i), problems);
+            for (const auto& p : problems) error(p.pointer, p.message);
+            if (problems.empty()) out.push_back(std::move(d));
+        }
+    }
+
     void smoke(const boost::json::value& v) {
         static const std::vector<std::string> fields{"set", "sweep"};
         if (!v.is_object()) {
@@ -387,13 +405,13 @@ private:
 }  // namespace
 
 Pipeline read_pipeline_text(std::string text, const std::string& name, const std::filesystem::path& base_dir) {
-    Pipeline p{JsonDocument::parse(std::move(text), name), base_dir / std::filesystem::path(name).filename(), {}, {}, 0, {}, {}, {}, {}};
+    Pipeline p{JsonDocument::parse(std::move(text), name), base_dir / std::filesystem::path(name).filename(), {}, {}, 0, {}, {}, {}, {}, {}, {}};
     Reader(p).read();
     return p;
 }
 
 Pipeline read_pipeline(const std::filesystem::path& file) {
-    Pipeline p{JsonDocument::load(file), file, {}, {}, 0, {}, {}, {}, {}};
+    Pipeline p{JsonDocument::load(file), file, {}, {}, 0, {}, {}, {}, {}, {}, {}};
     Reader(p).read();
     return p;
 }

@@ -13,6 +13,7 @@
 #include "mdlab/runtime/diagnostics.hpp"
 #include "mdlab/runtime/param_binding.hpp"
 #include "mdlab/runtime/pipeline.hpp"
+#include "mdlab/runtime/results.hpp"
 #include "mdlab/runtime/suggest.hpp"
 
 namespace mdlab::runtime {
@@ -71,6 +72,7 @@ public:
         out.order = topological_order(out);
         check_sweep(out);
         check_rates(out);
+        check_comparisons(out);
         errors_.throw_if_any();
         out.cells = expand(out);
         errors_.throw_if_any();  // a missing file is reported once, not again by the plugin
@@ -359,6 +361,48 @@ private:
                 if (!over->values[i].is_number() || over->values[i].to_number<double>() <= 0)
                     error(over->pointer + "/" + std::to_string(i), false, over->node, over->param,
                           "a rate is fitted on log axes, so '" + r.over + "' needs positive numbers");
+        }
+    }
+
+    // Declared correlations and equivalence tests name metric nodes, sweep keys and their values.
+    void check_comparisons(const ValidatedPipeline& vp) {
+        std::vector<std::string> metrics, keys;
+        for (std::size_t i = 0; i < vp.nodes.size(); ++i)
+            if (vp.nodes[i].plugin && vp.nodes[i].plugin->spec.kind == Kind::metric) metrics.push_back(vp.nodes[i].id);
+        for (const SweepKey* k : p_.sweep_keys()) keys.push_back(k->key);
+        const auto metric = [&](const std::string& m, const std::string& pointer) {
+            const std::string node = split_metric(m).first;
+            if (std::find(metrics.begin(), metrics.end(), node) == metrics.end())
+                error(pointer, false, node, {}, "'" + m + "' does not name a value of a metric node (\"<node>.<value>\")",
+                      suggest(node, metrics, "metric nodes"));
+        };
+        const auto sweep_key = [&](const std::string& key, const std::string& pointer) -> const SweepKey* {
+            for (const SweepKey* k : p_.sweep_keys())
+                if (k->key == key) return k;
+            error(pointer, false, {}, {}, "'" + key + "' is not a sweep key", suggest(key, keys, "sweep keys"));
+            return nullptr;
+        };
+        const auto has_value = [&](const SweepKey& k, const std::string& v, const std::string& pointer) {
+            std::vector<std::string> texts;
+            for (const auto& x : k.values) texts.push_back(plain_text(x));
+            if (std::find(texts.begin(), texts.end(), v) == texts.end())
+                error(pointer, false, {}, {}, "'" + v + "' is not a value of the sweep key '" + k.key + "'",
+                      suggest(v, texts, "values"));
+        };
+        for (const auto& c : p_.correlations) {
+            metric(c.y, c.pointer + "/y");
+            for (std::size_t i = 0; i < c.x.size(); ++i) metric(c.x[i], c.pointer + "/x/" + std::to_string(i));
+            for (const auto& [key, value] : c.where)
+                if (const SweepKey* k = sweep_key(key, c.pointer + "/where")) has_value(*k, value, c.pointer + "/where");
+        }
+        for (const auto& e : p_.equivalence) {
+            metric(e.metric, e.pointer + "/metric");
+            if (e.axis == "seed")
+                error(e.pointer + "/axis", false, {}, {}, "the pairs are formed by seed, so the compared axis cannot be 'seed'");
+            else if (const SweepKey* k = sweep_key(e.axis, e.pointer + "/axis")) {
+                has_value(*k, e.test, e.pointer + "/test");
+                has_value(*k, e.control, e.pointer + "/control");
+            }
         }
     }
 

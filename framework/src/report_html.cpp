@@ -277,7 +277,7 @@ std::string section_summary(const RunRecord& run, const std::vector<SummaryRow>&
 }  // namespace
 
 std::string report_html(const RunRecord& run, const std::vector<SummaryRow>& summary, const std::vector<RateFit>& fits,
-                        const ReportLimits& limits) {
+                        const ReportLimits& limits, const std::string& comparisons) {
     std::string out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>mdlab: " +
                       html_escape(run.name) + "</title>\n<style>" + style + "</style>\n</head>\n<body>\n";
     out += "<h1>" + html_escape(run.name) + "</h1>\n";
@@ -289,7 +289,7 @@ std::string report_html(const RunRecord& run, const std::vector<SummaryRow>& sum
            fmt::format("{} cell{}", run.cells.size(), run.cells.size() == 1 ? "" : "s") +
            (failed ? fmt::format(" &middot; {} failed node{}", failed, failed == 1 ? "" : "s") : "") +
            " &middot; files: results.csv, results.json, summary.csv, rates.csv, cells/</p>\n";
-    out += section_axes(run) + section_samples(run, limits) + section_rates(run, fits, limits) +
+    out += section_axes(run) + section_samples(run, limits) + section_rates(run, fits, limits) + comparisons +
            section_summary(run, summary);
     return out + "</body>\n</html>\n";
 }

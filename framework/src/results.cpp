@@ -119,6 +119,19 @@ boost::json::array rates_json(const Pipeline& p) {
     return rates;
 }
 
+template <class Decl>
+boost::json::array declarations_json(const std::vector<Decl>& list) {
+    boost::json::array out;
+    for (const Decl& d : list) out.push_back(to_json(d));
+    return out;
+}
+
+// The declared correlations and equivalence tests, under their pipeline keys.
+void comparisons_json(const Pipeline& p, boost::json::object& root) {
+    if (!p.correlations.empty()) root["correlations"] = declarations_json(p.correlations);
+    if (!p.equivalence.empty()) root["equivalence"] = declarations_json(p.equivalence);
+}
+
 // Where the points of node `id` in a cell are: the cell that computed them.
 bool writes_points(Kind k) { return k == Kind::data || k == Kind::sampler; }
 std::string points_file(std::size_t cell, const std::string& id) { return (cell_folder(cell) / (id + ".npy")).generic_string(); }
@@ -132,6 +145,7 @@ boost::json::object results_json(const ValidatedPipeline& vp, const RunOutcome& 
     root["status"] = outcome.cancelled ? "cancelled" : outcome.ok() ? "ok" : "failed";
     root["axes"] = axes_json(vp.pipeline);
     if (!vp.pipeline.rates.empty()) root["rates"] = rates_json(vp.pipeline);
+    comparisons_json(vp.pipeline, root);
     boost::json::array cells;
     for (const CellOutcome& c : outcome.cells) {
         const Cell& cell = vp.cells[c.index];
@@ -252,6 +266,7 @@ boost::json::object resolved_pipeline(const ValidatedPipeline& vp) {
         root["note"] = "node params show the first sweep cell; the sweep replaces the swept keys and alternatives per cell";
     }
     if (!p.rates.empty()) root["rates"] = rates_json(p);
+    comparisons_json(p, root);
     return root;
 }
 

@@ -19,7 +19,7 @@ namespace {
 
 // What a run writes at the top of its folder; --force removes these and nothing else.
 const char* const run_outputs[] = {"pipeline.json", "results.json", "results.csv", "summary.csv",
-                                   "rates.csv",     "report.html",  "run.log",     "cells"};
+                                   "rates.csv",     "correlations.csv", "equivalence.csv", "report.html",  "run.log", "cells"};
 
 
 // A run killed while writing (kill -9, power cut) leaves "<file>.tmp.<pid>" beside whole files;

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include <boost/json/parse.hpp>
 
@@ -193,6 +194,21 @@ std::vector<RunRate> read_rates(const FileReader& r, const json::value& v, const
     return rates;
 }
 
+// A list of declared comparisons in results.json (absent: none); a malformed one fails the read.
+template <class Parse>
+auto read_declarations(const FileReader& r, const json::object& root, const char* key, Parse parse) {
+    std::vector<decltype(parse(json::value(), std::string(), std::declval<std::vector<DeclProblem>&>()))> out;
+    const json::value* v = FileReader::member(root, key);
+    if (!v) return out;
+    const json::array& list = r.array(*v, std::string("/") + key);
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        std::vector<DeclProblem> problems;
+        out.push_back(parse(list[i], std::string("/") + key + "/" + std::to_string(i), problems));
+        if (!problems.empty()) r.fail(problems.front().pointer, problems.front().message);
+    }
+    return out;
+}
+
 std::vector<RunAxis> read_axes(const FileReader& r, const json::value& v) {
     std::vector<RunAxis> axes;
     const json::array& list = r.array(v, "/axes");
@@ -312,6 +328,8 @@ RunRecord load_run(const fs::path& dir) {
 
     if (const json::value* rates = FileReader::member(root, "rates")) run.rates = read_rates(r, *rates, "/rates");
     else if (!pipeline.rates.is_null()) run.rates = read_rates(FileReader(dir / "pipeline.json"), pipeline.rates, "/rates");
+    run.correlations = read_declarations(r, root, "correlations", parse_correlation);
+    run.equivalence = read_declarations(r, root, "equivalence", parse_equivalence);
     return run;
 }
 

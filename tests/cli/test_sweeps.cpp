@@ -114,7 +114,7 @@ TEST_CASE("--smoke applies the declared smoke size, and --set still has the last
     CHECK(resolved.find("\"n\": 20") != std::string::npos);
 }
 
-TEST_CASE("mistakes in zip, alternatives, rates and smoke exit 2 naming where they are") {
+TEST_CASE("mistakes in zip, alternatives, rates, comparisons and smoke exit 2 naming where they are") {
     TempDir tmp;
     struct Case {
         std::string text;
@@ -138,6 +138,18 @@ TEST_CASE("mistakes in zip, alternatives, rates and smoke exit 2 naming where th
          {"/rates/0/metric", "metric nodes: dist"}},
         {pipeline(R"("grid": {"train.n": [40, 80]})", R"(, "rates": [{"metric": "dist.mean", "over": "seed"}])"), {"validate"},
          {"/rates/0/over", "numeric sweep keys: train.n"}},
+        {pipeline(R"("grid": {"train.n": [40, 80]})", R"(, "correlations": [{"y": "dist.mean", "x": ["gen.mean"]}])"),
+         {"validate"}, {"/correlations/0/x/0", "metric nodes: dist"}},
+        {pipeline(R"("grid": {"train.n": [40, 80]})", R"(, "correlations": [{"y": "dist.mean", "x": ["dist.max"], "bootstraps": 10}])"),
+         {"validate"}, {"/correlations/0/bootstraps", "unknown field 'bootstraps'"}},
+        {pipeline(R"("grid": {"train.n": [40, 80]})", R"(, "correlations": [{"y": "dist.mean", "x": ["dist.max"], "where": {"train.n": 50}}])"),
+         {"validate"}, {"/correlations/0/where", "'50' is not a value of the sweep key 'train.n'"}},
+        {pipeline(R"("grid": {"train.n": [40, 80]})", R"(, "equivalence": [{"metric": "dist.mean", "axis": "train.n", "test": 40, "control": 80}])"),
+         {"validate"}, {"/equivalence/0/margin", "a positive number"}},
+        {pipeline(R"("grid": {"train.n": [40, 80]})", R"(, "equivalence": [{"metric": "dist.mean", "axis": "train.m", "test": 40, "control": 80, "margin": 0.1}])"),
+         {"validate"}, {"/equivalence/0/axis", "did you mean 'train.n'"}},
+        {pipeline(R"("grid": {"train.n": [40, 80], "seed": [1, 2]})", R"(, "equivalence": [{"metric": "dist.mean", "axis": "seed", "test": 1, "control": 2, "margin": 0.1}])"),
+         {"validate"}, {"/equivalence/0/axis", "cannot be 'seed'"}},
         {pipeline(R"("grid": {"train.n": [40, 80]})"), {"run", "--smoke"}, {"declares no smoke size"}},
         {pipeline(R"("grid": {"train.n": [40, 80]})", R"(, "smoke": {"sweep": {"train.m": [10]}})"), {"validate", "--smoke"},
          {"/smoke/sweep/train.m", "did you mean 'train.n'"}},

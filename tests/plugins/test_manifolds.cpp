@@ -100,6 +100,25 @@ TEST_CASE("circle: specification and parameters", "[manifold][circle]") {
     CHECK_THROWS(mdlab::test::make<mdlab::Manifold>("circle", R"({"radius": -1})"));
 }
 
+TEST_CASE("circle, embedding = coordinate: the circle of the (x_1, x_2) plane, angle atan2(x_2, x_1)", "[manifold][circle]") {
+    mdlab::test::TestContext ctx(42);
+    auto c = prepared("circle", R"({"ambient_dim": 5, "radius": 1.5, "embedding": "coordinate", "density": "von_mises"})", ctx);
+    const Matrix x = c->sample(2000, ctx.stream("data"));
+    const Matrix a = c->intrinsic_coords(x);
+    for (std::size_t i = 0; i < mdlab::rows(x); ++i) {
+        CHECK(std::hypot(x(i, 0), x(i, 1)) == Approx(1.5).epsilon(1e-14));
+        for (std::size_t k = 2; k < 5; ++k) CHECK(x(i, k) == 0.0);
+        double angle = std::atan2(x(i, 1), x(i, 0));
+        if (angle < 0) angle += two_pi;
+        CHECK(a(i, 0) == Approx(angle).margin(1e-12));
+    }
+    // The quadrature's first node is angle 0: on the x_1 axis.
+    const mdlab::Quadrature q = c->quadrature(16);
+    CHECK(q.nodes(0, 0) == Approx(1.5).epsilon(1e-15));
+    CHECK(q.nodes(0, 1) == 0.0);
+    CHECK_THROWS(mdlab::test::make<mdlab::Manifold>("circle", R"({"embedding": "diagonal"})"));
+}
+
 TEST_CASE("circle: samples lie on M, uniformly in the angle", "[manifold][circle]") {
     const double r = 2.5;
     const std::size_t D = 8;

@@ -255,8 +255,10 @@ TEST_CASE("knn_kl end to end on a linear subspace: shifted and scaled Gaussian",
     CHECK(value(v, "baseline_kl") == Approx(mdlab::kernels::knn_kl_divergence(base, ref, 5, 2)).epsilon(1e-12));
 }
 
-TEST_CASE("knn_kl on the circle: von Mises against uniform, across the angle seam", "[knn_kl]") {
-    // KL(vM(kappa) || uniform) = E[kappa cos(theta - theta0)] - ln I0(kappa) = kappa I1/I0 - ln I0.
+TEST_CASE("knn_kl on the circle: von Mises against uniform in both directions, across the angle seam", "[knn_kl]") {
+    // KL(vM(kappa) || uniform) = E[kappa cos(theta - theta0)] - ln I0(kappa) = kappa I1/I0 - ln I0;
+    // direction data_samples: KL(uniform || vM) = E_unif[-kappa cos] + ln I0 = ln I0(kappa), whose
+    // log-ratio has variance kappa^2 / 2 under the uniform law.
     // The mode is put at theta = 0 (mode 0), on the seam of the angle coordinate [0, 2 pi): the
     // ambient (chord) distances between projected points do not see the seam.
     const double kappa = 2.0;
@@ -268,12 +270,18 @@ TEST_CASE("knn_kl on the circle: von Mises against uniform, across the angle sea
     std::vector<double> log_ratio(n);
     for (std::size_t i = 0; i < n; ++i) log_ratio[i] = kappa * std::cos(theta(i, 0));
     const double i0 = std::cyl_bessel_i(0.0, kappa), i1 = std::cyl_bessel_i(1.0, kappa);
-    const double exact = kappa * i1 / i0 - std::log(i0);
+    const double exact = kappa * i1 / i0 - std::log(i0), exact_reverse = std::log(i0);
     const auto v = evaluate("knn_kl", y, uniform);
-    const double sd = knn_kl_sd(variance(log_ratio), n, 5);
-    INFO("kl " << value(v, "kl") << " exact " << exact << " sd " << sd << " baseline " << value(v, "baseline_kl"));
+    const auto r = evaluate("knn_kl", y, uniform, R"({"direction": "data_samples"})");
+    const double sd = knn_kl_sd(variance(log_ratio), n, 5), sd_reverse = knn_kl_sd(kappa * kappa / 2, n, 5);
+    INFO("kl " << value(v, "kl") << " exact " << exact << " sd " << sd << " baseline " << value(v, "baseline_kl")
+               << "; reverse " << value(r, "kl") << " exact " << exact_reverse << " sd " << sd_reverse);
     CHECK(std::abs(value(v, "kl") - exact) < 4.0 * sd + knn_kl_bias);
-    CHECK(std::abs(value(v, "baseline_kl")) < 4.0 * knn_kl_sd(0.0, n, 5) + knn_kl_bias);
+    CHECK(std::abs(value(r, "kl") - exact_reverse) < 4.0 * sd_reverse + knn_kl_bias);
+    for (const auto* w : {&v, &r}) CHECK(std::abs(value(*w, "baseline_kl")) < 4.0 * knn_kl_sd(0.0, n, 5) + knn_kl_bias);
+    // The two directions differ here (0.82 against 0.57).
+    CHECK(value(r, "kl") - value(v, "kl") > 0.1);
+    CHECK_THROWS(mdlab::test::make<mdlab::Metric>("knn_kl", R"({"direction": "both"})"));
 }
 
 TEST_CASE("knn_kl checks its inputs", "[knn_kl]") {

@@ -1,7 +1,9 @@
 // The perturbed estimator: a gradient error changes the marginals, a solenoidal one has
 // div(p_t e) = 0 (SCIENCE.md section 2 'perturbed', section 5 claim 2). Checked on an isotropic
 // Gaussian and a two-component Gaussian mixture with their exact scores, by Monte Carlo (Stein
-// pairings E_p[e . grad phi] within their standard errors) and by finite differences.
+// pairings E_p[e . grad phi] within their standard errors) and by finite differences. The mixed
+// type is checked as the exact combination of the two pure fields, the random draw against a
+// least-squares decomposition, and the linear field against e = eps J0 x.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -441,10 +443,139 @@ TEST_CASE("perturbed: field scaling, reproducibility and thread independence", "
     }
 }
 
+// Least-squares coefficients (a, b) of e ~ a u + b v over all entries, and the largest residual.
+struct Fit2 {
+    double a, b, residual;
+};
+Fit2 fit_two(const Matrix& e, const Matrix& u, const Matrix& v) {
+    double uu = 0, uv = 0, vv = 0, ue = 0, ve = 0;
+    for (std::size_t k = 0; k < e.size(); ++k) {
+        const double x = u.data()[k], y = v.data()[k], z = e.data()[k];
+        uu += x * x, uv += x * y, vv += y * y, ue += x * z, ve += y * z;
+    }
+    const double det = uu * vv - uv * uv;
+    Fit2 f{(ue * vv - ve * uv) / det, (ve * uu - ue * uv) / det, 0.0};
+    for (std::size_t k = 0; k < e.size(); ++k)
+        f.residual = std::max(f.residual, std::abs(e.data()[k] - f.a * u.data()[k] - f.b * v.data()[k]));
+    return f;
+}
+
+TEST_CASE("perturbed, mixed: sqrt(mix) gradient + sqrt(1 - mix) solenoidal, |e| = eps |s| pointwise", "[perturbed]") {
+    auto base = std::make_shared<IsoGaussian>(4, 0.7);
+    const Matrix x = base->draw(2000, 111);
+    const double eps = 0.8, mix = 0.3;
+    for (const char* field : {"score", "fourier", "linear"}) {
+        INFO("field = " << field);
+        const std::string extra = std::string(", \"field\": \"") + field + "\", \"eps\": 0.8}";
+        auto grad = make_perturbed(R"({"type": "gradient")" + extra, base);
+        auto sol = make_perturbed(R"({"type": "solenoidal")" + extra, base);
+        auto mixed = make_perturbed(R"({"type": "mixed", "mix": 0.3)" + extra, base);
+        const Matrix eg = error_field(*grad, *base, x, 0.5), es = error_field(*sol, *base, x, 0.5),
+                     em = error_field(*mixed, *base, x, 0.5);
+        double worst = 0;
+        for (std::size_t k = 0; k < em.size(); ++k)
+            worst = std::max(worst, std::abs(em.data()[k] - std::sqrt(mix) * eg.data()[k] - std::sqrt(1 - mix) * es.data()[k]));
+        CHECK(worst <= 1e-12);
+        // mix = 1 and mix = 0 are the pure types, bit for bit.
+        auto all_grad = make_perturbed(R"({"type": "mixed", "mix": 1)" + extra, base);
+        auto all_sol = make_perturbed(R"({"type": "mixed", "mix": 0)" + extra, base);
+        CHECK(identical(error_field(*all_grad, *base, x, 0.5), eg));
+        CHECK(identical(error_field(*all_sol, *base, x, 0.5), es));
+    }
+    // field = score, even D: |e|^2 = eps^2 |s|^2 at every point, whatever the mix (s . J s = 0).
+    auto mixed = make_perturbed(R"({"type": "mixed", "mix": 0.3, "eps": 0.8})", base);
+    const Matrix em = error_field(*mixed, *base, x, 0.5);
+    Matrix s;
+    base->score(x, 0.5, s);
+    double worst = 0;
+    for (std::size_t i = 0; i < mdlab::rows(x); ++i) {
+        double e2 = 0, s2 = 0;
+        for (std::size_t a = 0; a < 4; ++a) e2 += em(i, a) * em(i, a), s2 += s(i, a) * s(i, a);
+        worst = std::max(worst, std::abs(e2 - eps * eps * s2) / (eps * eps * s2));
+    }
+    CHECK(worst <= 1e-12);
+    // Bit-identical for any thread count.
+    Matrix one, two;
+    tbb::task_arena(1).execute([&] { mixed->score(x, 0.5, one); });
+    tbb::task_arena(2).execute([&] { mixed->score(x, 0.5, two); });
+    CHECK(identical(one, two));
+    // The gradient part's pairings are sqrt(mix) times those of the gradient field (the
+    // solenoidal part pairs to zero): E e.grad|x|^2 = -2 eps sqrt(mix) D.
+    const Matrix big = base->draw(20000, 113);
+    const auto pm = pairings(error_field(*mixed, *base, big, 0.5), big);
+    INFO("E e.grad|x|^2 = " << pm[5].mean << " +- " << pm[5].se);
+    CHECK(std::abs(pm[5].mean - (-2 * eps * std::sqrt(mix) * 4)) <= 4.5 * pm[5].se);
+}
+
+TEST_CASE("perturbed, draw = random: eps U and mix U' from the node's stream, one member per seed", "[perturbed]") {
+    auto base = std::make_shared<IsoGaussian>(4, 0.7);
+    const Matrix x = base->draw(300, 121);
+    const double eps = 2.0;
+    std::vector<double> sizes;
+    for (std::uint64_t seed : {1, 2, 3}) {
+        INFO("seed " << seed);
+        // The same node and seed give the same rotation J: the unit gradient and solenoidal fields.
+        auto g1 = make_perturbed(R"({"type": "gradient", "eps": 1})", base, nullptr, seed);
+        auto s1 = make_perturbed(R"({"type": "solenoidal", "eps": 1})", base, nullptr, seed);
+        auto member = make_perturbed(R"({"type": "mixed", "draw": "random", "eps": 2})", base, nullptr, seed);
+        auto again = make_perturbed(R"({"type": "mixed", "draw": "random", "eps": 2})", base, nullptr, seed);
+        const Matrix em = error_field(*member, *base, x, 0.5);
+        CHECK(identical(em, error_field(*again, *base, x, 0.5)));
+        const Fit2 f = fit_two(em, error_field(*g1, *base, x, 0.5), error_field(*s1, *base, x, 0.5));
+        INFO("a = " << f.a << ", b = " << f.b << ", residual " << f.residual);
+        CHECK(f.residual <= 1e-12);
+        CHECK(f.a >= 0.0);
+        CHECK(f.b >= 0.0);
+        CHECK(std::hypot(f.a, f.b) < eps);  // the drawn size eps U, U < 1
+        sizes.push_back(std::hypot(f.a, f.b));
+        // type = gradient with draw = random: only the size is drawn.
+        auto gm = make_perturbed(R"({"type": "gradient", "draw": "random", "eps": 2})", base, nullptr, seed);
+        const Fit2 fg = fit_two(error_field(*gm, *base, x, 0.5), error_field(*g1, *base, x, 0.5),
+                                error_field(*s1, *base, x, 0.5));
+        CHECK(std::abs(fg.b) <= 1e-12);
+        CHECK(fg.a == Approx(sizes.back()).epsilon(1e-12));  // the same U as the mixed member
+    }
+    CHECK(sizes[0] != sizes[1]);
+    CHECK(sizes[1] != sizes[2]);
+}
+
+TEST_CASE("perturbed, field = linear: e = eps J0 x, divergence-free, solenoidal only for rotation-invariant p",
+          "[perturbed]") {
+    const double eps = 0.6;
+    auto gauss = std::make_shared<IsoGaussian>(3, 0.7);
+    const Matrix x = gauss->draw(200, 131);
+    auto rot = make_perturbed(R"({"type": "solenoidal", "field": "linear", "eps": 0.6})", gauss);
+    const Matrix e = error_field(*rot, *gauss, x, 0.5);
+    for (std::size_t i = 0; i < mdlab::rows(x); ++i) {
+        CHECK(e(i, 0) == Approx(eps * x(i, 1)).epsilon(1e-14).margin(1e-14));
+        CHECK(e(i, 1) == Approx(-eps * x(i, 0)).epsilon(1e-14).margin(1e-14));
+        CHECK(e(i, 2) == 0.0);
+    }
+    auto lin = make_perturbed(R"({"type": "gradient", "field": "linear", "eps": 0.6})", gauss);
+    const Matrix eg = error_field(*lin, *gauss, x, 0.5);
+    for (std::size_t k = 0; k < eg.size(); ++k) CHECK(eg.data()[k] == Approx(eps * x.data()[k]).epsilon(1e-14).margin(1e-14));
+    // Euclidean divergence trace(De) = 0; div(p e) = 0 under the isotropic Gaussian (invariant
+    // under the rotation), but not under the mixture, whose law the rotation moves.
+    auto mixture = std::make_shared<Mixture>();
+    auto rot2 = make_perturbed(R"({"type": "solenoidal", "field": "linear", "eps": 0.6})", mixture);
+    const Matrix pts = mixture->draw(20, 133);
+    double trace = 0;
+    for (std::size_t i = 0; i < 20; ++i) {
+        const Differences r = differences(*rot2, *mixture, *mixture, mdlab::row(pts, i), 0.5, 1e-4);
+        trace = std::max(trace, std::abs(r.jac[0] + r.jac[3]));
+    }
+    CHECK(trace <= 1e-9);
+    CHECK(worst_differences(*rot, *gauss, *gauss, 20, 0.5, 135).divergence <= 1e-6);
+    CHECK(worst_differences(*rot2, *mixture, *mixture, 20, 0.5, 135).divergence >= 1e-2);
+}
+
 TEST_CASE("perturbed refuses bad parameters and inputs, naming the key", "[perturbed]") {
     auto base = std::make_shared<IsoGaussian>(3, 0.7);
     CHECK(error_key([&] { make_perturbed(R"({"type": "curl"})", base); }) == "type");
     CHECK(error_key([&] { make_perturbed(R"({"field": "noise"})", base); }) == "field");
+    CHECK(error_key([&] { make_perturbed(R"({"type": "mixed", "mix": 1.5})", base); }) == "mix");
+    CHECK(error_key([&] { make_perturbed(R"({"draw": "sometimes"})", base); }) == "draw");
+    CHECK(error_key([&] { make_perturbed(R"({"type": "mixed"})", std::make_shared<IsoGaussian>(1, 1.0)); }) == "type");
     CHECK(error_key([&] { make_perturbed(R"({"eps": -0.1})", base); }) == "eps");
     CHECK(error_key([&] { make_perturbed(R"({"count": 0, "field": "fourier"})", base); }) == "count");
     CHECK(error_key([&] { make_perturbed(R"({"bandwidth": 0, "field": "fourier"})", base); }) == "bandwidth");

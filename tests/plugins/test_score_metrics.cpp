@@ -321,6 +321,49 @@ TEST_CASE("gradient_error: a gradient error is all gradient; Stein agrees with t
     WARN("gradient test: " << mdlab::test::seconds_since(t0) << " s");
 }
 
+// (1/2) int_a^b g(t)^2 eps^2 D / V(t) dt by the midpoint rule in log t on 20000 cells: the
+// Girsanov bound of the error eps s (|eps s|^2 = eps^2 |x|^2 / V^2, E|x|^2 = D V).
+double half_integral_closed(const Setup& s, double eps, double a, double b) {
+    const std::size_t m = 20000;
+    double sum = 0.0;
+    const double h = std::log(b / a) / double(m);
+    for (std::size_t i = 0; i < m; ++i) {
+        const double t = a * std::exp((double(i) + 0.5) * h);
+        sum += s.proc->g2(t) * eps * eps * double(s.d) / s.V(t) * t * h;
+    }
+    return 0.5 * sum;
+}
+
+TEST_CASE("gradient_error: KL bounds (1/2) int g^2 |grad phi|^2 dt and Girsanov's against closed forms", "[gradient_error]") {
+    Setup s;
+    const double eps = 0.5, t_min = 1e-3;
+    const double closed = half_integral_closed(s, eps, t_min, 1.0);
+    const std::string params = R"({"n": 5000, "times": 40, "t_min": 0.001, "family": "polynomial", "form": "both"})";
+    // A gradient error: all of it is in the gradient part, so both bounds are the closed form.
+    auto scaled = std::make_shared<ScaledScore>(s.proc, s.d, std::sqrt(s.v), eps);
+    const Run g = run_metric("gradient_error", params, scaled, s.exact, s);
+    const double kb = value(g.values, "kl_bound"), gb = value(g.values, "girsanov_bound");
+    WARN("gradient error eps = 0.5: kl_bound " << kb << ", stein " << value(g.values, "kl_bound_stein")
+                                               << ", girsanov_bound " << gb << ", closed form " << closed);
+    CHECK(gb == Approx(closed).epsilon(0.03));  // Monte Carlo (1% SE) and the 40-point rule
+    CHECK(kb <= gb);
+    CHECK(kb >= 0.999 * gb);  // degree 2 spans the quadratic potential
+    CHECK(value(g.values, "kl_bound_stein") == Approx(kb).epsilon(0.05));
+    // A solenoidal error of the same size: Girsanov's bound is unchanged, the gradient-only bound
+    // is at its noise floor.
+    auto rotated = std::make_shared<RotatedScore>(s.proc, s.d, std::sqrt(s.v), eps);
+    const Run r = run_metric("gradient_error", params, rotated, s.exact, s);
+    const double kr = value(r.values, "kl_bound"), fr = value(r.values, "kl_bound_floor");
+    WARN("solenoidal error eps = 0.5: kl_bound " << kr << " (floor " << fr << "), girsanov_bound "
+                                                 << value(r.values, "girsanov_bound"));
+    CHECK(value(r.values, "girsanov_bound") == Approx(closed).epsilon(0.03));
+    CHECK(kr <= 3.0 * fr);
+    CHECK(kr < 1e-2 * closed);
+    // One time: no integral.
+    const Run one = run_metric("gradient_error", R"({"n": 500, "times": 1})", scaled, s.exact, s);
+    CHECK(std::isnan(value(one.values, "kl_bound")));
+}
+
 TEST_CASE("gradient_error: the Stein and oracle forms agree within Monte Carlo error", "[gradient_error]") {
     // Over K independent seeds, d = gradient_stein - gradient (same draws) has a mean that differs
     // from 0 only by the forms' different noise biases, each between 0 and its noise floor:

@@ -1,6 +1,7 @@
 // The statistics behind summary.csv, rates.csv and the report's sample panels: Student-t
 // quantiles against table values, the least-squares slope against the normal equations and
-// by coverage, the summary of a known sample, and principal planes of points on a known plane.
+// by coverage, the summary of a known sample, principal planes of points on a known plane, and
+// the declared comparisons: Spearman's rho with bootstrap intervals and the paired TOST.
 #include <cmath>
 #include <limits>
 #include <random>
@@ -8,7 +9,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <boost/json.hpp>
+
+#include "mdlab/runtime/equivalence_test.hpp"
 #include "mdlab/runtime/pca.hpp"
+#include "mdlab/runtime/rank_correlation.hpp"
 #include "mdlab/runtime/rate_fit.hpp"
 #include "mdlab/runtime/student_t.hpp"
 #include "mdlab/runtime/summary.hpp"
@@ -188,4 +193,148 @@ TEST_CASE("log-scale ticks: decades, 1-2-5, or round steps on short ranges") {
     CHECK(tick_label(1e-5) == "1e-5");
     CHECK(tick_label(0.25) == "0.25");
     CHECK(tick_label(2e6) == "2e6");
+}
+
+TEST_CASE("Spearman's rho: monotone maps, mean ranks for ties, the no-tie formula, degenerate cases") {
+    const std::vector<double> x{0.3, 1.7, -2.0, 5.0, 0.9, 2.2};
+    std::vector<double> cube, neg;
+    for (double v : x) cube.push_back(v * v * v), neg.push_back(-std::exp(v));
+    CHECK(spearman(x, cube) == Approx(1.0).epsilon(1e-15));
+    CHECK(spearman(x, neg) == Approx(-1.0).epsilon(1e-15));
+    // Ties: ranks of x are (1, 2.5, 2.5, 4); the Pearson correlation of the ranks by hand is
+    // 4.5 / sqrt(4.5 * 5).
+    CHECK(spearman({1, 2, 2, 3}, {1, 2, 3, 4}) == Approx(4.5 / std::sqrt(22.5)).epsilon(1e-14));
+    // Without ties: 1 - 6 sum d^2 / (n (n^2 - 1)).
+    std::mt19937_64 gen(3);
+    std::normal_distribution<double> normal;
+    std::vector<double> a(40), b(40);
+    for (std::size_t i = 0; i < a.size(); ++i) a[i] = normal(gen), b[i] = a[i] + normal(gen);
+    double d2 = 0.0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        double ra = 1, rb = 1;
+        for (std::size_t j = 0; j < a.size(); ++j) ra += a[j] < a[i], rb += b[j] < b[i];
+        d2 += (ra - rb) * (ra - rb);
+    }
+    CHECK(spearman(a, b) == Approx(1.0 - 6.0 * d2 / (40.0 * (1600.0 - 1.0))).epsilon(1e-12));
+    CHECK(std::isnan(spearman({1, 2, 3}, {2, 2, 2})));
+    CHECK(std::isnan(spearman({1, 2}, {1, 2})));
+}
+
+TEST_CASE("the percentile bootstrap of a mean is deterministic and close to the normal interval") {
+    std::mt19937_64 gen(5);
+    std::normal_distribution<double> normal(1.0, 2.0);
+    std::vector<double> v(400);
+    for (auto& x : v) x = normal(gen);
+    const auto mean_of = [&](const std::vector<std::size_t>& idx, double* out) {
+        double s = 0.0;
+        for (std::size_t i : idx) s += v[i];
+        out[0] = s / double(idx.size());
+    };
+    const auto a = bootstrap(v.size(), 4000, 0.95, 11, 1, mean_of), b = bootstrap(v.size(), 4000, 0.95, 11, 1, mean_of);
+    CHECK(a[0].low == b[0].low);
+    CHECK(a[0].high == b[0].high);
+    CHECK(a[0].used == 4000);
+    const SampleStats s = sample_stats(v);
+    const double half = 1.959964 * s.se;
+    INFO("bootstrap [" << a[0].low << ", " << a[0].high << "], normal " << s.mean << " +- " << half);
+    CHECK((a[0].high - a[0].low) / 2 == Approx(half).epsilon(0.1));
+    CHECK((a[0].high + a[0].low) / 2 == Approx(s.mean).margin(0.1 * half));
+}
+
+TEST_CASE("TOST: the (1 - 2 alpha) interval and the p-value by hand; the margin decides") {
+    const std::vector<double> d{0.012, -0.02, 0.015, 0.006, -0.004};
+    double mean = 0.0, ss = 0.0;
+    for (double v : d) mean += v / 5.0;
+    for (double v : d) ss += (v - mean) * (v - mean);
+    const double se = std::sqrt(ss / 4.0 / 5.0), t = 2.13184679;  // qt(0.95, 4)
+    const TostResult r = tost(d, 0.05, 0.05);
+    CHECK(r.n == 5);
+    CHECK(r.mean == Approx(mean).epsilon(1e-12));
+    CHECK(r.se == Approx(se).epsilon(1e-14));
+    CHECK(r.ci_low == Approx(mean - t * se).epsilon(1e-8));
+    CHECK(r.ci_high == Approx(mean + t * se).epsilon(1e-8));
+    CHECK(r.equivalent);
+    CHECK(r.p < 0.05);
+    // A margin at the interval's edge gives p = alpha: the interval and the two tests agree.
+    const double edge = std::max(std::abs(r.ci_low), std::abs(r.ci_high));
+    CHECK(tost(d, edge, 0.05).p == Approx(0.05).epsilon(1e-8));
+    CHECK(!tost(d, 0.9 * edge, 0.05).equivalent);
+    CHECK(tost(d, 1.1 * edge, 0.05).equivalent);
+    // Identical pairs: the interval is the point 0.
+    const TostResult same = tost({0, 0, 0}, 0.01, 0.05);
+    CHECK(same.equivalent);
+    CHECK(same.ci_low == 0.0);
+    CHECK(std::isnan(tost({0.1}, 1.0, 0.05).mean));
+}
+
+namespace {
+// Cells over seeds 1..5 and an alternatives axis "score" in {a, b, c}; node "m" reports
+// y = seed-dependent noise plus 0.01 for b, x1 = y^3 (rank-identical), x2 = -seed.
+RunRecord synthetic_run() {
+    RunRecord run;
+    run.axes.push_back(RunAxis{"score", "alternatives", -1, {boost::json::value("a"), boost::json::value("b"), boost::json::value("c")}});
+    run.axes.push_back(RunAxis{"seed", "seed", -1, {}});
+    const double noise[] = {0.3, -0.1, 0.7, 0.2, -0.5};
+    std::size_t index = 0;
+    for (const char* alt : {"a", "b", "c"})
+        for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+            RunCell c;
+            c.index = index++;
+            c.seed = seed;
+            c.sweep = {{"score", boost::json::value(alt)}, {"seed", boost::json::value(seed)}};
+            const double y = noise[seed - 1] + (std::string(alt) == "b" ? 0.01 : 0.0);
+            RunNode n;
+            n.id = "m";
+            n.kind = "metric";
+            n.values = {{"y", y}, {"x1", y * y * y}, {"x2", -double(seed)}};
+            c.nodes.push_back(n);
+            run.cells.push_back(c);
+        }
+    return run;
+}
+}  // namespace
+
+TEST_CASE("declared correlations select cells with where; equivalence pairs cells by seed") {
+    RunRecord run = synthetic_run();
+    CorrelationDecl c;
+    c.y = "m.y";
+    c.x = {"m.x2", "m.x1"};
+    c.where = {{"score", "a"}};
+    c.bootstrap = 500;
+    run.correlations.push_back(c);
+    const auto rows = rank_correlations(run);
+    REQUIRE(rows.size() == 3);  // rho(x2), rho(x1), rho(x1) - rho(x2)
+    CHECK(rows[0].n == 5);
+    CHECK(rows[0].rho == Approx(spearman({-1, -2, -3, -4, -5}, {0.3, -0.1, 0.7, 0.2, -0.5})).epsilon(1e-14));
+    CHECK(rows[1].rho == Approx(1.0).epsilon(1e-14));
+    CHECK(rows[2].base == "m.x2");
+    CHECK(rows[2].rho == Approx(rows[1].rho - rows[0].rho).epsilon(1e-14));
+    CHECK(rows[1].ci_low == Approx(1.0).epsilon(1e-14));  // every resample is rank-identical
+    CHECK(rows[0].ci_low <= rows[0].rho);
+    CHECK(rows[0].ci_high >= rows[0].rho);
+    CHECK(correlations_csv(rows).find("m.x1,m.x2,score=a,ok,5,") != std::string::npos);
+
+    EquivalenceDecl e;
+    e.metric = "m.y";
+    e.axis = "score";
+    e.test = "b";
+    e.control = "a";
+    e.margin = 0.02;
+    run.equivalence.push_back(e);
+    e.test = "c";
+    e.margin = 1e-3;
+    run.equivalence.push_back(e);
+    e.test = "z";
+    run.equivalence.push_back(e);
+    const auto eq = equivalence_tests(run);
+    REQUIRE(eq.size() == 3);
+    // b - a = 0.01 on every seed: the interval is the point 0.01, inside the margin 0.02.
+    CHECK(eq[0].status == "ok");
+    CHECK(eq[0].result.n == 5);
+    CHECK(eq[0].result.mean == Approx(0.01).epsilon(1e-9));
+    CHECK(eq[0].result.equivalent);
+    CHECK(eq[1].result.mean == 0.0);
+    CHECK(eq[1].result.equivalent);
+    CHECK(eq[2].status == "unknown_value");
+    CHECK(equivalence_csv(eq).find(",yes,") != std::string::npos);
 }

@@ -1,5 +1,6 @@
-// The circle of radius r in a random 2-plane of R^D, with a density on the angle (uniform,
-// von Mises or irregular, see mdlab/densities.hpp) and optional Gaussian noise in the normal space.
+// The circle of radius r in a random 2-plane of R^D (or the (x_1, x_2) plane: embedding =
+// coordinate), with a density on the angle (uniform, von Mises or irregular, see
+// mdlab/densities.hpp) and optional Gaussian noise in the normal space.
 #include <cmath>
 #include <cstddef>
 #include <string>
@@ -16,9 +17,12 @@ constexpr double two_pi = 6.283185307179586476925286766559;
 class Circle : public mdlab::Manifold {
 public:
     static mdlab::PluginSpec describe() {
-        mdlab::PluginSpec spec("circle", "1.1.0",
+        mdlab::PluginSpec spec("circle", "1.2.0",
                                "circle of radius r in a random isometric 2-plane of R^D, with a density on the angle");
         spec.param(mdlab::real("radius", 1.0, "radius r of the circle").greater_than(0.0))
+            .param(mdlab::choice("embedding", "random", {"random", "coordinate"},
+                                 "the circle's plane: a random isometric 2-plane, or the (x_1, x_2) coordinate plane "
+                                 "(angle 0 on the x_1 axis)"))
             .param(mdlab::integer("ambient_dim", 2, "ambient dimension D").at_least(2))
             .param(mdlab::normal_noise_param());
         mdlab::CoordinateDensity::declare(spec, "angle");
@@ -26,13 +30,18 @@ public:
     }
 
     explicit Circle(const mdlab::Params& p)
-        : r_(p.real("radius")), d_(static_cast<std::size_t>(p.integer("ambient_dim"))), density_(p) {
+        : r_(p.real("radius")), d_(static_cast<std::size_t>(p.integer("ambient_dim"))),
+          coordinate_(p.string("embedding") == "coordinate"), density_(p) {
         set_normal_noise(p.real("noise"));
     }
 
     // Q (D x 2, orthonormal columns) from the node's "embedding" stream: depends only on the
-    // pipeline seed and the node id.
+    // pipeline seed and the node id; or the first two coordinate axes.
     void prepare(mdlab::Context& ctx) override {
+        if (coordinate_) {
+            q_ = mdlab::Isometry::coordinate(d_, 2);
+            return;
+        }
         mdlab::Rng rng = ctx.stream("embedding").chunk(0);
         q_ = mdlab::Isometry::random(d_, 2, rng);
     }
@@ -129,6 +138,7 @@ private:
 
     double r_;
     std::size_t d_;
+    bool coordinate_;
     mdlab::CoordinateDensity density_;
     mdlab::Isometry q_;
 };

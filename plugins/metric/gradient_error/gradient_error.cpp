@@ -36,6 +36,15 @@
 // floor is of order L / (n D) E|s|^2 rather than L / (n D) E|e|^2.
 // Restricting psi to L test functions makes the population value a lower bound of the full
 // gradient part (exact when the span contains the potential, e.g. quadratics for Gaussians).
+//
+// KL bounds (claim 2 (ii), arXiv 2606.06179): for the reverse SDE driven by s_hat from the same
+// prior, d/dt KL(p_t || q_t) involves e only through E_p[e . grad log(p_t / q_t)], a pairing with a
+// gradient, so only grad(phi_t) enters and
+//   KL(p_t0 || q_t0) <= KL(p_T || q_T) + (1/2) int_t0^T g(t)^2 |grad phi_t|^2_{L2(p_t)} dt   (kl_bound),
+// against Girsanov's (1/2) int g^2 E_p|e|^2 dt over path space (girsanov_bound) >= kl_bound.
+// The integrals run over the metric's grid [t_min, t_max] by the trapezoidal rule in log t (of
+// g^2 X t, exact for X ~ 1 / t, the small-t behaviour of score errors); kl_bound_stein uses the
+// Stein estimate, kl_bound_floor the noise floor (the bound cannot be told from it below that).
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -157,7 +166,7 @@ struct Sums {
 class GradientError : public mdlab::Metric {
 public:
     static mdlab::PluginSpec describe() {
-        mdlab::PluginSpec spec("gradient_error", "0.1.0",
+        mdlab::PluginSpec spec("gradient_error", "0.2.0",
                                "Helmholtz-Hodge gradient part of a score error (the part that moves the "
                                "distribution), with the oracle score or oracle-free by Stein's identity");
         spec.input("score", mdlab::ValueKind::estimator, "the score estimate s_hat under test (its process gives alpha, sigma)")
@@ -281,6 +290,8 @@ public:
         Matrix s_hat, s_true;
         std::vector<double> w(L * D), wn2(L), mult(L * L, 1.0), center(D, 0.0);
         std::vector<double> q(block_rows * L * E), beta_o(block_rows * L), beta_s(block_rows * L);
+        // Per time, for the KL bounds: g(t)^2 times the gradient parts, their floor and the L2 error.
+        std::vector<double> bound_go, bound_gs, bound_fo, bound_l2;
         for (std::size_t ti = 0; ti < times.size(); ++ti) {
             if (ctx.cancelled()) throw mdlab::Error(me + ": cancelled");
             const double t = times[ti];
@@ -487,6 +498,11 @@ public:
             sum_fo += lam * fo;
             sum_gs += lam * gs;
             sum_fs += lam * fs;
+            const double g2 = proc.g2(t);
+            bound_go.push_back(g2 * go);
+            bound_gs.push_back(g2 * gs);
+            bound_fo.push_back(g2 * (want_o ? fo : fs));
+            bound_l2.push_back(g2 * l2);
             std::vector<double> row{t, proc.alpha(t), proc.sigma(t), lam, fourier ? bandwidth_ * scale : scale};
             if (has_oracle) row.push_back(l2);
             if (want_o) row.insert(row.end(), {go, fo});
@@ -516,6 +532,18 @@ public:
             out.emplace_back("noise_floor_stein", sum_fs / m);
         }
         out.emplace_back("features", double(L));
+        // (1/2) int g^2 X dt over the grid (NaN on a one-time grid).
+        const auto half_integral = [&](const std::vector<double>& f) {
+            if (times.size() < 2) return double(NAN);
+            double sum = 0.0;
+            for (std::size_t i = 0; i + 1 < times.size(); ++i)
+                sum += 0.5 * (f[i] * times[i] + f[i + 1] * times[i + 1]) * std::log(times[i + 1] / times[i]);
+            return 0.5 * sum;
+        };
+        if (want_o) out.emplace_back("kl_bound", half_integral(bound_go));
+        if (want_s) out.emplace_back(want_o ? "kl_bound_stein" : "kl_bound", half_integral(bound_gs));
+        out.emplace_back("kl_bound_floor", half_integral(bound_fo));
+        if (has_oracle) out.emplace_back("girsanov_bound", half_integral(bound_l2));
         return out;
     }
 

@@ -1,6 +1,8 @@
 // knn_kl: the k-nearest-neighbour estimate of KL(q || mu_data), q the law of the generated
 // samples, on the manifold (SCIENCE.md §4; Wang, Kulkarni and Verdu 2009, see
-// mdlab/kernels/knn_divergence.hpp):
+// mdlab/kernels/knn_divergence.hpp), or of KL(mu_data || q) with direction = data_samples (the
+// direction of the Girsanov-type bounds, KL(true || generated); the roles of the two samples
+// swap in the formula below):
 //
 //   KL_hat = (k_M / n) sum_i log( nu_k(i) / rho_k(i) ) + log( m / (n - 1) ),
 //
@@ -16,6 +18,8 @@
 // "reference"; baseline_kl is the same estimate for a second fresh sample of n points (stream
 // "baseline") against the same reference: a perfect generator's score, near 0 up to noise.
 // Samples off M are judged by their nearest points on M: combine with manifold_distance.
+// By the data-processing inequality the divergence of the projected laws is at most that of the
+// laws in R^D, so an upper bound on the ambient KL also bounds this estimate (up to its error).
 // Atoms: when k + 1 projected samples coincide (a memorising generator copying one training
 // point several times) the samples' law has no density and kl = +inf, its true value; the run's
 // log says so. A manifold whose mu_data is itself atomic (the dataset manifold: projection onto
@@ -30,7 +34,7 @@
 class KnnKl : public mdlab::Metric {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::PluginSpec("knn_kl", "0.1.0",
+        return mdlab::PluginSpec("knn_kl", "0.2.0",
                                  "k-nearest-neighbour estimate (Wang-Kulkarni-Verdu) of KL(samples || mu_data) on the "
                                  "manifold, beside the fresh-sample baseline")
             .input("samples", mdlab::ValueKind::points, "generated samples Y (n x D, n > k)")
@@ -41,10 +45,15 @@ public:
                        .at_most(static_cast<double>(mdlab::kernels::max_neighbours)))
             .param(mdlab::integer("reference_size", 0,
                                   "size of the fresh reference sample of mu_data (0: as many as the samples)")
-                       .at_least(0));
+                       .at_least(0))
+            .param(mdlab::choice("direction", "samples_data", {"samples_data", "data_samples"},
+                                 "samples_data: KL(samples || mu_data); data_samples: KL(mu_data || samples), the "
+                                 "direction of KL bounds on the generated law"));
     }
 
-    explicit KnnKl(const mdlab::Params& p) : k_(p.count("k")), reference_size_(p.count("reference_size")) {}
+    explicit KnnKl(const mdlab::Params& p)
+        : k_(p.count("k")), reference_size_(p.count("reference_size")),
+          data_first_(p.string("direction") == "data_samples") {}
 
     mdlab::Values evaluate(const mdlab::Inputs& inputs, mdlab::Context& ctx) const override {
         const auto samples = inputs.points("samples");
@@ -56,9 +65,10 @@ public:
             throw mdlab::InputError("knn_kl: " + std::to_string(n) + " samples, but the k-th nearest other sample "
                                         "needs at least k + 1 = " + std::to_string(k_ + 1),
                                     "samples");
-        if (m < k_)
-            throw mdlab::InputError("knn_kl: reference_size = " + std::to_string(m) + " is below k = " +
-                                        std::to_string(k_),
+        if (m < k_ + (data_first_ ? 1 : 0))
+            throw mdlab::InputError("knn_kl: reference_size = " + std::to_string(m) + " is below " +
+                                        (data_first_ ? "k + 1 = " + std::to_string(k_ + 1) + " (direction data_samples)"
+                                                     : "k = " + std::to_string(k_)),
                                     "reference_size");
         const std::size_t dim = manifold->intrinsic_dim();
         const mdlab::Matrix ref = manifold->project(manifold->sample(m, ctx.stream("reference")));
@@ -69,7 +79,8 @@ public:
 
         const auto estimate = [&](const mdlab::Matrix& p, const char* what) {
             try {
-                return mdlab::kernels::knn_kl_divergence(p, ref, k_, dim);
+                return data_first_ ? mdlab::kernels::knn_kl_divergence(ref, p, k_, dim)
+                                   : mdlab::kernels::knn_kl_divergence(p, ref, k_, dim);
             } catch (const mdlab::InputError&) {
                 throw;
             } catch (const mdlab::Error& e) {
@@ -77,7 +88,7 @@ public:
             }
         };
         const double kl = estimate(yp, "samples");
-        if (std::isinf(kl))
+        if (std::isinf(kl) && !data_first_)
             ctx.log("knn_kl: more than k = " + std::to_string(k_) + " projected samples coincide: their law has "
                     "atoms, so KL(samples || mu_data) = +inf (memorised copies of training points?)");
         ctx.progress(0.6);
@@ -92,6 +103,7 @@ public:
 private:
     std::size_t k_;
     std::size_t reference_size_;
+    bool data_first_;
 };
 
 MDLAB_PLUGINS(KnnKl)

@@ -47,6 +47,18 @@ public:
         return iso;
     }
 
+    // The first m coordinate axes of R^D: Q = [I_m; 0].
+    static Isometry coordinate(std::size_t D, std::size_t m) {
+        if (m == 0 || m > D)
+            throw Error("isometry: need 1 <= m <= D, got m = " + std::to_string(m) +
+                        ", D = " + std::to_string(D));
+        Isometry iso;
+        iso.q_ = Matrix::from_shape({D, m});
+        for (std::size_t k = 0; k < D * m; ++k) iso.q_.data()[k] = 0.0;
+        for (std::size_t j = 0; j < m; ++j) iso.q_(j, j) = 1.0;
+        return iso;
+    }
+
     bool empty() const { return q_.size() == 0; }
     std::size_t ambient_dim() const { return q_.shape()[0]; }
     std::size_t dim() const { return q_.shape()[1]; }

@@ -10,6 +10,7 @@
 #include <boost/json/value.hpp>
 #include <mdlab/params.hpp>
 
+#include "mdlab/runtime/family_decls.hpp"
 #include "mdlab/runtime/json_document.hpp"
 #include "mdlab/runtime/registry.hpp"
 
@@ -67,6 +68,8 @@ struct Pipeline {
     std::vector<NodeDecl> nodes;
     std::vector<SweepAxis> sweep;
     std::vector<RateDecl> rates;
+    std::vector<CorrelationDecl> correlations;
+    std::vector<EquivalenceDecl> equivalence;
     SmokeDecl smoke;
     // Every column of the sweep, axis by axis.
     std::vector<const SweepKey*> sweep_keys() const;

@@ -20,6 +20,7 @@ struct ReportLimits {
 // Reads the sample and sampler point files of the run; a missing or unreadable file gives a
 // note on the page instead of a panel.
 std::string report_html(const RunRecord& run, const std::vector<SummaryRow>& summary,
-                        const std::vector<RateFit>& fits, const ReportLimits& limits = {});
+                        const std::vector<RateFit>& fits, const ReportLimits& limits = {},
+                        const std::string& comparisons = {});
 
 }  // namespace mdlab::runtime

@@ -11,6 +11,8 @@
 
 #include <boost/json/value.hpp>
 
+#include "mdlab/runtime/family_decls.hpp"
+
 namespace mdlab::runtime {
 
 struct RunAxis {
@@ -51,6 +53,8 @@ struct RunRecord {
     std::string name, description, status;
     std::vector<RunAxis> axes;
     std::vector<RunRate> rates;
+    std::vector<CorrelationDecl> correlations;
+    std::vector<EquivalenceDecl> equivalence;
     std::vector<RunCell> cells;
 
     const RunAxis* axis(const std::string& key) const;  // null when not an axis

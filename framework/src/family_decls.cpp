@@ -1,0 +1,152 @@
+#include "mdlab/runtime/family_decls.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <boost/json.hpp>
+
+#include "mdlab/runtime/results.hpp"
+
+namespace mdlab::runtime {
+
+namespace json = boost::json;
+
+namespace {
+
+void unknown_fields(const json::object& o, const std::vector<std::string>& fields, const std::string& pointer,
+                    std::vector<DeclProblem>& problems) {
+    for (const auto& kv : o)
+        if (std::find(fields.begin(), fields.end(), kv.key()) == fields.end()) {
+            std::string valid;
+            for (const auto& f : fields) valid += (valid.empty() ? "" : ", ") + f;
+            problems.push_back({pointer + "/" + std::string(kv.key()),
+                                "unknown field '" + std::string(kv.key()) + "' (valid fields: " + valid + ")"});
+        }
+}
+
+std::string required_string(const json::object& o, const char* key, const std::string& pointer,
+                            std::vector<DeclProblem>& problems) {
+    const json::value* v = o.if_contains(key);
+    if (!v || !v->is_string() || v->as_string().empty()) {
+        problems.push_back({pointer + "/" + key, std::string("\"") + key + "\" must be a non-empty string"});
+        return {};
+    }
+    return std::string(v->as_string());
+}
+
+double optional_number(const json::object& o, const char* key, double fallback, const std::string& pointer,
+                       std::vector<DeclProblem>& problems) {
+    const json::value* v = o.if_contains(key);
+    if (!v) return fallback;
+    if (!v->is_number()) {
+        problems.push_back({pointer + "/" + key, std::string("\"") + key + "\" must be a number"});
+        return fallback;
+    }
+    return v->to_number<double>();
+}
+
+// The declaration's object, or a problem showing the expected form.
+const json::object* declaration(const json::value& v, const std::string& pointer, const char* form,
+                                std::vector<DeclProblem>& problems) {
+    const json::object* o = v.if_object();
+    if (!o) problems.push_back({pointer, form});
+    return o;
+}
+
+void check_metric(const std::string& metric, const std::string& pointer, std::vector<DeclProblem>& problems) {
+    if (!metric.empty() && split_metric(metric).first.empty())
+        problems.push_back({pointer, "a metric is \"<metric node id>.<value name>\"; '" + metric + "' is not"});
+}
+
+}  // namespace
+
+std::pair<std::string, std::string> split_metric(const std::string& metric) {
+    const auto dot = metric.find('.');
+    if (dot == std::string::npos || dot == 0 || dot + 1 == metric.size()) return {};
+    return {metric.substr(0, dot), metric.substr(dot + 1)};
+}
+
+CorrelationDecl parse_correlation(const json::value& v, const std::string& pointer, std::vector<DeclProblem>& problems) {
+    CorrelationDecl d;
+    d.pointer = pointer;
+    const json::object* o = declaration(v, pointer,
+                                        "a correlation is {\"y\": \"<node>.<value>\", \"x\": [\"<node>.<value>\", ...]}, "
+                                        "optionally \"where\", \"bootstrap\", \"level\"",
+                                        problems);
+    if (!o) return d;
+    unknown_fields(*o, {"y", "x", "where", "bootstrap", "level"}, pointer, problems);
+    d.y = required_string(*o, "y", pointer, problems);
+    check_metric(d.y, pointer + "/y", problems);
+    const json::value* x = o->if_contains("x");
+    if (!x || !x->is_array() || x->as_array().empty())
+        problems.push_back({pointer + "/x", "\"x\" must be a non-empty list of \"<node>.<value>\""});
+    else
+        for (std::size_t i = 0; i < x->as_array().size(); ++i) {
+            const json::value& e = x->as_array()[i];
+            const std::string p = pointer + "/x/" + std::to_string(i);
+            if (!e.is_string()) problems.push_back({p, "expected \"<node>.<value>\""});
+            else {
+                d.x.emplace_back(e.as_string());
+                check_metric(d.x.back(), p, problems);
+            }
+        }
+    if (const json::value* w = o->if_contains("where")) {
+        if (!w->is_object()) problems.push_back({pointer + "/where", "\"where\" is an object of sweep key: value"});
+        else
+            for (const auto& kv : w->as_object()) {
+                if (kv.value().is_object() || kv.value().is_array() || kv.value().is_null())
+                    problems.push_back({pointer + "/where/" + std::string(kv.key()), "expected a string or a number"});
+                else d.where.emplace_back(std::string(kv.key()), plain_text(kv.value()));
+            }
+    }
+    const double b = optional_number(*o, "bootstrap", 2000, pointer, problems);
+    if (!(b >= 100 && b <= 1e6 && b == std::floor(b)))
+        problems.push_back({pointer + "/bootstrap", "\"bootstrap\" is a whole number of resamples in [100, 1000000]"});
+    else d.bootstrap = static_cast<std::size_t>(b);
+    d.level = optional_number(*o, "level", 0.95, pointer, problems);
+    if (!(d.level >= 0.5 && d.level < 1.0))
+        problems.push_back({pointer + "/level", "\"level\" is the interval's level, in [0.5, 1)"});
+    return d;
+}
+
+EquivalenceDecl parse_equivalence(const json::value& v, const std::string& pointer, std::vector<DeclProblem>& problems) {
+    EquivalenceDecl d;
+    d.pointer = pointer;
+    const json::object* o = declaration(v, pointer,
+                                        "an equivalence test is {\"metric\": \"<node>.<value>\", \"axis\": \"<sweep key>\", "
+                                        "\"test\": value, \"control\": value, \"margin\": number}, optionally \"alpha\"",
+                                        problems);
+    if (!o) return d;
+    unknown_fields(*o, {"metric", "axis", "test", "control", "margin", "alpha"}, pointer, problems);
+    d.metric = required_string(*o, "metric", pointer, problems);
+    check_metric(d.metric, pointer + "/metric", problems);
+    d.axis = required_string(*o, "axis", pointer, problems);
+    for (const char* k : {"test", "control"}) {
+        const json::value* e = o->if_contains(k);
+        if (!e || e->is_object() || e->is_array() || e->is_null())
+            problems.push_back({pointer + "/" + k, std::string("\"") + k + "\" is a value of the axis (string or number)"});
+        else (std::string(k) == "test" ? d.test : d.control) = plain_text(*e);
+    }
+    d.margin = optional_number(*o, "margin", NAN, pointer, problems);
+    if (!(d.margin > 0.0) || !std::isfinite(d.margin))
+        problems.push_back({pointer + "/margin", "\"margin\" is the equivalence margin, a positive number (required)"});
+    d.alpha = optional_number(*o, "alpha", 0.05, pointer, problems);
+    if (!(d.alpha > 0.0 && d.alpha < 0.5)) problems.push_back({pointer + "/alpha", "\"alpha\" lies in (0, 0.5)"});
+    return d;
+}
+
+json::value to_json(const CorrelationDecl& d) {
+    json::array x;
+    for (const auto& m : d.x) x.emplace_back(m);
+    json::object where;
+    for (const auto& [k, v] : d.where) where[k] = v;
+    return json::object{{"y", d.y}, {"x", std::move(x)}, {"where", std::move(where)},
+                        {"bootstrap", d.bootstrap}, {"level", d.level}};
+}
+
+json::value to_json(const EquivalenceDecl& d) {
+    return json::object{{"metric", d.metric}, {"axis", d.axis},   {"test", d.test},
+                        {"control", d.control}, {"margin", d.margin}, {"alpha", d.alpha}};
+}
+
+}  // namespace mdlab::runtime
