@@ -9,7 +9,7 @@
 // And at the particles of a drifting run in training (0.13 to 0.36 from the sphere) the data
 // term's residual and the drift's residual fall at low temperature.
 // Margins from the smoke run (1000 data points on S^k, 200 particles of each set, one seed;
-// docs/experiments/claim4_drifting_vs_score.md): identity_error <= 1.4e-15. Converged particles:
+// docs/experiments/claim4_drifting_vs_score.md): identity_error <= 1.9e-15. Converged particles:
 // noise 0, tau = 0.3: 0.909 (k = 1), 0.312 (k = 4), equal across D = 16, 64, 256 to all printed
 // digits; tau = 0.01: 0.654 (k = 1), 0.0069 (k = 4); noise 0.05, tau = 0.3: 0.31 -> 0.072 (k = 1)
 // and 0.242 -> 0.058 (k = 4) from D = 16 to 256, tau = 0.01: 0.0056 -> 0.0023 (k = 4). Training
