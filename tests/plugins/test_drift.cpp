@@ -491,7 +491,7 @@ TEST_CASE("Laplace residual on the sphere S^k: the population value by quadratur
         const int n = 200000;  // Simpson on (0, pi]
         long double a = 0, b = 0, za = 0, zb = 0;
         for (int i = 1; i <= n; ++i) {
-            const double th = M_PI * i / n, r = 2 * std::sin(th / 2);
+            const double th = 3.141592653589793 * i / n, r = 2 * std::sin(th / 2);
             const double c = i == n ? 1 : (i % 2 ? 4 : 2);
             const long double w = c * std::pow(std::sin(th), k - 1) * std::exp(-r / tau);
             a += w * (1 - std::cos(th)), za += w, b += w / r * (1 - std::cos(th)), zb += w / r;
