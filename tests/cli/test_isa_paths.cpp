@@ -154,8 +154,8 @@ TEST_CASE("the quickstart agrees across instruction-set paths and is byte-identi
     check_pipeline_on_every_path(source_dir() / "pipelines" / "quickstart.json", {});
 }
 
-// The cheapest claim at its smoke size (0.2 s; claim1 takes 3.5 s, claim2 1.8 s, claim3 15 s):
-// the drift-score gap calls the softmax kernel on queries that coincide with its keys.
+// Claim 4 at its smoke size (6 s of CPU): the drifting sampler runs the streaming Laplace
+// mean-shift kernel, and drift_score_gap compares the exact decomposition with it.
 TEST_CASE("claim 4 at smoke size agrees across instruction-set paths and is byte-identical across thread counts") {
     check_pipeline_on_every_path(source_dir() / "pipelines" / "claim4_drifting_vs_score.json", {"--smoke"});
 }

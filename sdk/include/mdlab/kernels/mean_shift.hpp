@@ -25,8 +25,8 @@
 // (mdlab::for_chunks) and the result is bit-identical for any number of threads.
 //
 // The Laplace field is not a score difference: grad_x log sum_j k(x, p_j) = (1/tau) sum_j w_j
-// (p_j - x) / |p_j - x|, which weights each displacement by 1/|p_j - x|. It matches the
-// Gaussian field when the weights concentrate on the nearest point (low temperature).
+// (p_j - x) / |p_j - x|, which weights each displacement by 1/|p_j - x|. The exact split of the
+// mean shift into a preconditioned score and a residual is mean_shift_decomposition.hpp.
 #pragma once
 #include <algorithm>
 #include <cfloat>
