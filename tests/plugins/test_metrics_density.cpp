@@ -645,6 +645,39 @@ TEST_CASE("coverage on the curve: balls are arcs of arc length, masses those of 
     CHECK(value(b, "delta") > 10 * value(a, "delta"));
 }
 
+// A manifold that delegates to another but reports its angle shifted by -shift (mod 2 pi): with a
+// tiny shift the quadrature's node 0 comes back as 2 pi - shift, on the far side of the seam.
+class ShiftedAngle : public mdlab::Manifold {
+public:
+    ShiftedAngle(std::shared_ptr<const mdlab::Manifold> m, double shift) : m_(std::move(m)), shift_(shift) {}
+    void prepare(mdlab::Context&) override {}
+    std::size_t ambient_dim() const override { return m_->ambient_dim(); }
+    std::size_t intrinsic_dim() const override { return 1; }
+    void sample_rows(mdlab::Rng& rng, double* out, std::size_t count) const override { m_->sample_rows(rng, out, count); }
+    Matrix project(const Matrix& x) const override { return m_->project(x); }
+    Matrix intrinsic_coords(const Matrix& x) const override {
+        Matrix t = m_->intrinsic_coords(x);
+        for (auto& v : t) v = std::fmod(v - shift_ + 2 * pi, 2 * pi);
+        return t;
+    }
+    mdlab::Quadrature quadrature(std::size_t r) const override { return m_->quadrature(r); }
+
+private:
+    std::shared_ptr<const mdlab::Manifold> m_;
+    double shift_;
+};
+
+TEST_CASE("coverage: the chart unwraps the angle across its seam", "[coverage]") {
+    auto circle = plugin("circle", R"({"ambient_dim": 3, "density": "irregular"})");
+    auto shifted = std::make_shared<ShiftedAngle>(circle, 1e-9);
+    REQUIRE(shifted->intrinsic_coords(circle->quadrature(8).nodes)(0, 0) > 6.28);
+    const Matrix y = drawn(*circle, 3000, "y");
+    const auto a = evaluate("coverage", y, circle, R"({"bootstrap": 0})");
+    const auto b = evaluate("coverage", y, shifted, R"({"bootstrap": 0})");
+    CHECK(value(b, "delta") == Approx(value(a, "delta")));
+    CHECK(value(b, "length") == Approx(value(a, "length")).epsilon(1e-12));
+}
+
 TEST_CASE("coverage: bootstrap is independent of the thread count; inputs are checked", "[coverage][threads]") {
     auto circle = plugin("circle", R"({"ambient_dim": 3, "density": "irregular"})");
     const Matrix y = drawn(*circle, 2000, "y");

@@ -35,6 +35,8 @@ public:
         double s = 0.0, f = 0.0;
         for (std::size_t i = 0; i < r; ++i) {
             theta_[i] = theta(i, 0);
+            // Unwrap across the seam (node 0 may come back as 2 pi - epsilon, node 1 as a small angle).
+            while (i > 0 && theta_[i] < theta_[i - 1] - 0.5 * two_pi) theta_[i] += two_pi;
             if (i > 0 && !(theta_[i] > theta_[i - 1]))
                 throw mdlab::InputError("coverage: the manifold's quadrature nodes do not run around it in increasing "
                                             "intrinsic coordinate (node " + std::to_string(i) +
