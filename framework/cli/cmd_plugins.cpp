@@ -17,15 +17,18 @@ namespace mdlab::cli {
 
 namespace {
 
-std::string range_or_choices(const ParamSpec& p) {
-    if (!p.choices.empty()) {
-        std::string s;
-        for (const auto& c : p.choices) s += (s.empty() ? "" : "|") + c;
-        return s;
-    }
+std::string range_text(const ParamSpec& p) {
     if (!p.min && !p.max) return "";
     return std::string(p.min ? (p.min_exclusive ? "(" : "[") : "(") + (p.min ? fmt::format("{}", *p.min) : "-inf") +
            ", " + (p.max ? fmt::format("{}", *p.max) : "inf") + (p.max ? (p.max_exclusive ? ")" : "]") : ")");
+}
+
+// The valid values in short: a range, choices a|b|c, or both for real_or_choice.
+std::string range_or_choices(const ParamSpec& p) {
+    std::string choices;
+    for (const auto& c : p.choices) choices += (choices.empty() ? "" : "|") + c;
+    if (p.type == ParamType::real_or_choice) return range_text(p) + (choices.empty() ? "" : "|" + choices);
+    return choices.empty() ? range_text(p) : choices;
 }
 
 boost::json::object spec_json(const runtime::PluginRecord& rec) {

@@ -50,6 +50,24 @@ std::optional<double> as_number(const boost::json::value& v) {
     return std::nullopt;
 }
 
+std::string choice_list(const ParamSpec& s) {
+    std::string out = "one of: ";
+    for (std::size_t i = 0; i < s.choices.size(); ++i) out += (i ? ", " : "") + s.choices[i];
+    return out;
+}
+
+Bound bind_real(const ParamSpec& s, double x) {
+    if (!std::isfinite(x)) return Bound{std::nullopt, "value must be finite"};
+    if (auto e = check_range(s, x); !e.empty()) return Bound{std::nullopt, e};
+    return Bound{ParamValue{x}, {}};
+}
+
+Bound bind_choice(const ParamSpec& s, const std::string& c) {
+    for (const auto& ok : s.choices)
+        if (ok == c) return Bound{ParamValue{c}, {}};
+    return Bound{std::nullopt, "'" + c + "' is not a valid choice: " + suggest(c, s.choices, "choices")};
+}
+
 }  // namespace
 
 std::string expected_form(const ParamSpec& s) {
@@ -60,11 +78,8 @@ std::string expected_form(const ParamSpec& s) {
     case ParamType::string: return "a string";
     case ParamType::path: return "a file path (string)";
     case ParamType::real_list: return "an array of finite numbers";
-    case ParamType::choice: {
-        std::string out = "one of: ";
-        for (std::size_t i = 0; i < s.choices.size(); ++i) out += (i ? ", " : "") + s.choices[i];
-        return out;
-    }
+    case ParamType::choice: return choice_list(s);
+    case ParamType::real_or_choice: return "a finite number" + range_text(s) + " or " + choice_list(s);
     }
     return "?";
 }
@@ -93,20 +108,24 @@ Bound bind_param(const ParamSpec& s, const boost::json::value& v) {
     case ParamType::real: {
         auto x = as_number(v);
         if (!x) return wrong();
-        if (!std::isfinite(*x)) return Bound{std::nullopt, "value must be finite"};
-        if (auto e = check_range(s, *x); !e.empty()) return Bound{std::nullopt, e};
-        return Bound{ParamValue{*x}, {}};
+        return bind_real(s, *x);
     }
     case ParamType::string:
     case ParamType::path:
         if (!v.is_string()) return wrong();
         return Bound{ParamValue{std::string(v.as_string())}, {}};
-    case ParamType::choice: {
+    case ParamType::choice:
         if (!v.is_string()) return wrong();
-        const std::string c(v.as_string());
-        for (const auto& ok : s.choices)
-            if (ok == c) return Bound{ParamValue{c}, {}};
-        return Bound{std::nullopt, "'" + c + "' is not a valid choice: " + suggest(c, s.choices, "choices")};
+        return bind_choice(s, std::string(v.as_string()));
+    case ParamType::real_or_choice: {
+        if (v.is_string()) {
+            Bound b = bind_choice(s, std::string(v.as_string()));
+            if (!b.value) b.error += "; expected " + expected_form(s);
+            return b;
+        }
+        auto x = as_number(v);
+        if (!x) return wrong();
+        return bind_real(s, *x);
     }
     case ParamType::real_list: {
         if (!v.is_array()) return wrong();

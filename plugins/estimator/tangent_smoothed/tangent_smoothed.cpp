@@ -7,11 +7,15 @@
 // It is the exact score of the noised law of x_i + h U_i z (z ~ N(0, I_k), i uniform): mass is
 // spread along the manifold and not across it, so its error to M is O(curvature h^2).
 // h = 0 is the empirical score, bit for bit. Computed by the streaming softmax kernel
-// (mdlab/kernels/softmax_score.hpp) with per-key tangent bases.
+// (mdlab/kernels/softmax_score.hpp) with per-key tangent bases. bandwidth "cv": h is chosen by
+// held-out denoising score matching (mdlab/bandwidth_cv.hpp), the tangent bases of the fit set
+// estimated from the fit set alone.
 #include <cmath>
 #include <cstddef>
+#include <memory>
 #include <string>
 
+#include <mdlab/bandwidth_cv.hpp>
 #include <mdlab/kernels/nearest.hpp>
 #include <mdlab/kernels/softmax_score.hpp>
 #include <mdlab/mdlab.hpp>
@@ -31,8 +35,8 @@ public:
             .input("process", mdlab::ValueKind::process, "forward process giving alpha(t) and sigma(t)")
             .input("manifold", mdlab::ValueKind::manifold,
                    "data manifold, read only for its intrinsic dimension when intrinsic_dim = 0", false)
-            .param(mdlab::real("bandwidth", 0.05, "tangential bandwidth h in data units (0: the empirical score)")
-                       .at_least(0.0))
+            .param(mdlab::bandwidth_cv::bandwidth_param(0.05,
+                                                        "tangential bandwidth h in data units (0: the empirical score)"))
             .param(mdlab::integer("neighbours", 10,
                                   "nearest training neighbours of each point used for its local PCA "
                                   "(at least intrinsic_dim, less than N)")
@@ -48,7 +52,8 @@ public:
 
     explicit TangentSmoothed(const mdlab::Params& p)
         : TrainingSetEstimator("tangent_smoothed", p),
-          h_(p.real("bandwidth")),
+          cv_(p.is_choice("bandwidth")),
+          h_(cv_ ? 0.0 : p.real("bandwidth")),
           neighbours_(p.count("neighbours")),
           k_param_(p.count("intrinsic_dim")) {
         if (!std::isfinite(h_) || !(h_ >= 0.0))
@@ -89,6 +94,19 @@ public:
             throw mdlab::InputError("tangent_smoothed: neighbours = " + std::to_string(neighbours_) +
                                         " needs more training points than N = " + std::to_string(n),
                                     "neighbours");
+        if (cv_ && neighbours_ >= mdlab::bandwidth_cv::fit_size(n))
+            throw mdlab::InputError("tangent_smoothed: bandwidth \"cv\" fits on " +
+                                        std::to_string(mdlab::bandwidth_cv::fit_size(n)) + " of the N = " +
+                                        std::to_string(n) + " training points, fewer than neighbours + 1 = " +
+                                        std::to_string(neighbours_ + 1),
+                                    "neighbours");
+        if (cv_) h_ = mdlab::bandwidth_cv::select(data(), ctx, name_, [&](const mdlab::Matrix& fit) {
+            auto keys = std::make_shared<mdlab::kernels::SoftmaxKeys>(pack_keys(fit));
+            keys->set_tangents(mdlab_local_pca::tangent_bases(fit, neighbours_, k).bases);
+            return [keys](const mdlab::Matrix& x, double h, double sigma, mdlab::Matrix& out) {
+                mdlab::kernels::softmax_score(x, *keys, 1.0, sigma * sigma, out, nullptr, h * h);
+            };
+        });
         const mdlab_local_pca::TangentEstimate est = mdlab_local_pca::tangent_bases(data(), neighbours_, k);
         keys_.set_tangents(est.bases);
         ctx.log("tangent_smoothed: local PCA with " + std::to_string(neighbours_) + " neighbours, k = " +
@@ -108,6 +126,7 @@ public:
     }
 
 private:
+    bool cv_;
     double h_;
     std::size_t neighbours_, k_param_;
 };

@@ -13,7 +13,9 @@
 
 namespace mdlab {
 
-enum class ParamType { boolean, integer, real, string, choice, path, real_list };
+// real_or_choice: a number (with the bounds) or one of the named choices, e.g. a bandwidth that is
+// either given or "cv" (chosen from the data).
+enum class ParamType { boolean, integer, real, string, choice, path, real_list, real_or_choice };
 
 constexpr std::string_view to_string(ParamType t) {
     switch (t) {
@@ -24,6 +26,7 @@ constexpr std::string_view to_string(ParamType t) {
     case ParamType::choice: return "choice";
     case ParamType::path: return "path";
     case ParamType::real_list: return "real[]";
+    case ParamType::real_or_choice: return "real|choice";
     }
     return "?";
 }
@@ -79,6 +82,13 @@ inline ParamSpec real_list(std::string key, std::vector<double> def, std::string
                      false, false, {}, std::move(doc)};
 }
 
+// A number (bounds via at_least() etc.) or one of `choices`; the default is a number.
+inline ParamSpec real_or_choice(std::string key, double def, std::vector<std::string> choices,
+                                std::string doc) {
+    return ParamSpec{std::move(key), ParamType::real_or_choice, ParamValue{def}, {}, {}, false,
+                     false, std::move(choices), std::move(doc)};
+}
+
 // Validated parameter values, defaults filled in. Accessors throw mdlab::Error on a key the
 // spec did not declare (a programming error in the plugin, not a user error).
 class Params {
@@ -95,6 +105,9 @@ public:
         return get<double>(key);
     }
     const std::string& string(std::string_view key) const { return get<std::string>(key); }
+    // For a real_or_choice parameter: true when the user named a choice (read it with string()),
+    // false when it holds a number (read it with real()).
+    bool is_choice(std::string_view key) const { return std::holds_alternative<std::string>(at(key)); }
     const std::vector<double>& real_list(std::string_view key) const {
         return get<std::vector<double>>(key);
     }

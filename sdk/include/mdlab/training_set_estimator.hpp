@@ -67,10 +67,15 @@ protected:
                 throw mdlab::InputError(name_ + ": training point " + std::to_string(k / mdlab::cols(*data)) +
                                             " is not finite",
                                         "data");
-        keys_ = spatial_index_ ? mdlab::kernels::SoftmaxKeys::indexed(*data) : mdlab::kernels::SoftmaxKeys(*data);
+        keys_ = pack_keys(*data);
         // The estimator keeps its inputs alive for as long as it lives.
         data_ = std::move(data);
         process_ = std::move(process);
+    }
+
+    // Points packed as kernel keys, with the spatial index when `spatial_index` is on.
+    mdlab::kernels::SoftmaxKeys pack_keys(const mdlab::Matrix& x) const {
+        return spatial_index_ ? mdlab::kernels::SoftmaxKeys::indexed(x) : mdlab::kernels::SoftmaxKeys(x);
     }
 
     // alpha(t) and sigma(t) for a score call on x, after checking x's dimension and sigma > 0.
