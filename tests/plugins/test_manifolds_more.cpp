@@ -547,7 +547,7 @@ TEST_CASE("linear_subspace: cube law, uniformity and projection onto the cube", 
 
 // The fourier law, computed here from its declared formula, independently of the plugin:
 // f(u) = 1 + a sum_{m<=M} c_m cos(2 pi m u + phi_m), c_m = m^-(s+1/2) / sum_j j^-(s+1/2),
-// phi_m = 2 pi frac(m g), g = (sqrt 5 - 1) / 2; and its distribution function
+// phi_m = 2 pi frac(m^2 g), g = (sqrt 5 - 1) / 2; and its distribution function
 // F(u) = u + a sum_m c_m (sin(2 pi m u + phi_m) - sin phi_m) / (2 pi m).
 struct DeclaredFourier {
     double s, a;
@@ -558,7 +558,7 @@ struct DeclaredFourier {
         return std::pow(m, -(s + 0.5)) / total;
     }
     double phase(int m) const {
-        const double g = m * (std::sqrt(5.0) - 1.0) / 2.0;
+        const double g = double(m) * m * (std::sqrt(5.0) - 1.0) / 2.0;
         return 2.0 * pi * (g - std::floor(g));
     }
     double density(double u) const {

@@ -422,7 +422,7 @@ TEST_CASE("tv_intrinsic: a quadrature reference gives the exact bin masses", "[t
         double total = 0.0, v = u;
         for (int m = 1; m <= modes; ++m) total += std::pow(m, -(s + 0.5));
         for (int m = 1; m <= modes; ++m) {
-            const double g = m * (std::sqrt(5.0) - 1.0) / 2.0, phase = 2.0 * pi * (g - std::floor(g));
+            const double g = double(m) * m * (std::sqrt(5.0) - 1.0) / 2.0, phase = 2.0 * pi * (g - std::floor(g));
             v += a * std::pow(m, -(s + 0.5)) / total * (std::sin(2.0 * pi * m * u + phase) - std::sin(phase)) / (2.0 * pi * m);
         }
         return v;

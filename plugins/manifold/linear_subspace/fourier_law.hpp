@@ -5,9 +5,10 @@
 // so |f - 1| <= a < 1 (bounded below by 1 - a) and the Fourier coefficients decay like
 // m^{-(s+1/2)}: every dyadic block 2^j <= m < 2^{j+1} carries sum m^{2s} |f_m|^2 of the same
 // size, the mark of the Besov space B^s_{2,inf} (the Sobolev norm of any order s' > s grows
-// like M^{s'-s}). The phases are fixed, phi_m = 2 pi frac(m g) with g the golden ratio, so that
-// the cosines do not all peak at one point (a common peak is a point singularity of another
-// class). The law on [0, 1]^k is the product of f over the coordinates.
+// like M^{s'-s}). The phases are fixed, phi_m = 2 pi frac(m^2 g) with g the golden ratio: quadratic
+// in m, so that the cosines do not all peak at one point (phases linear in m are a mere shift,
+// and a common peak is a point singularity of another class). The law on [0, 1]^k is the
+// product of f over the coordinates.
 #pragma once
 #include <cmath>
 #include <cstddef>
@@ -25,7 +26,7 @@ public:
         for (std::size_t m = 1; m <= modes; ++m) total += std::pow(static_cast<double>(m), -(smoothness + 0.5));
         for (std::size_t m = 1; m <= modes; ++m) {
             coef_.push_back(std::pow(static_cast<double>(m), -(smoothness + 0.5)) / total);
-            const double g = static_cast<double>(m) * golden;
+            const double g = static_cast<double>(m * m) * golden;
             phase_.push_back(2.0 * pi * (g - std::floor(g)));
         }
     }
