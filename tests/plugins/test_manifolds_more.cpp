@@ -545,6 +545,135 @@ TEST_CASE("linear_subspace: cube law, uniformity and projection onto the cube", 
     CHECK_FALSE(m->noised_score(y, 0.5, 0.5, out));
 }
 
+// The fourier law, computed here from its declared formula, independently of the plugin:
+// f(u) = 1 + a sum_{m<=M} c_m cos(2 pi m u + phi_m), c_m = m^-(s+1/2) / sum_j j^-(s+1/2),
+// phi_m = 2 pi frac(m^2 g), g = (sqrt 5 - 1) / 2; and its distribution function
+// F(u) = u + a sum_m c_m (sin(2 pi m u + phi_m) - sin phi_m) / (2 pi m).
+struct DeclaredFourier {
+    double s, a;
+    int modes;
+    double c(int m) const {
+        double total = 0.0;
+        for (int j = 1; j <= modes; ++j) total += std::pow(j, -(s + 0.5));
+        return std::pow(m, -(s + 0.5)) / total;
+    }
+    double phase(int m) const {
+        const double g = double(m) * m * (std::sqrt(5.0) - 1.0) / 2.0;
+        return 2.0 * pi * (g - std::floor(g));
+    }
+    double density(double u) const {
+        double v = 1.0;
+        for (int m = 1; m <= modes; ++m) v += a * c(m) * std::cos(2.0 * pi * m * u + phase(m));
+        return v;
+    }
+    double cdf(double u) const {
+        double v = u;
+        for (int m = 1; m <= modes; ++m)
+            v += a * c(m) * (std::sin(2.0 * pi * m * u + phase(m)) - std::sin(phase(m))) / (2.0 * pi * m);
+        return v;
+    }
+};
+
+TEST_CASE("linear_subspace: fourier law, parameters and the declared density", "[manifold][linear_subspace]") {
+    using mdlab::test::make;
+    CHECK_THROWS_WITH(make<mdlab::Manifold>("linear_subspace", R"({"law": "fourier", "amplitude": 1.0})"),
+                      Catch::Contains("'amplitude'") && Catch::Contains("[0, 1)"));
+    CHECK_THROWS_WITH(make<mdlab::Manifold>("linear_subspace", R"({"law": "fourier", "smoothness": -0.5})"),
+                      Catch::Contains("'smoothness'"));
+    CHECK_THROWS_WITH(make<mdlab::Manifold>("linear_subspace", R"({"law": "fourier", "modes": 0})"),
+                      Catch::Contains("'modes'"));
+
+    // The quadrature's weights are the density at the midpoints over r^k, before any
+    // renormalisation: the plugin's density is the declared one and integrates to 1.
+    const DeclaredFourier f{1.5, 0.8, 12};
+    mdlab::test::TestContext ctx(34);
+    auto m = prepared("linear_subspace",
+                      R"({"k": 2, "ambient_dim": 5, "scale": 0.5, "law": "fourier", "smoothness": 1.5, "modes": 12, "amplitude": 0.8})",
+                      ctx);
+    const mdlab::Isometry q = embedding_of(ctx, 5, 2);
+    const std::size_t r = 40;
+    const mdlab::Quadrature rule = m->quadrature(r);
+    REQUIRE(mdlab::rows(rule.nodes) == r * r);
+    const Matrix z = q.coords(rule.nodes);
+    double worst = 0.0, lowest = 1e300;
+    for (std::size_t i = 0; i < r * r; ++i) {
+        const double expected = f.density(z(i, 0) + 0.5) * f.density(z(i, 1) + 0.5) / double(r * r);
+        worst = std::max(worst, std::abs(rule.weights(i) - expected));
+        lowest = std::min(lowest, rule.weights(i) * double(r * r));
+    }
+    CHECK(worst < 1e-14);
+    CHECK(lowest >= (1.0 - 0.8) * (1.0 - 0.8) - 1e-12);  // bounded below by (1 - a)^k
+    Matrix out;
+    CHECK_FALSE(m->noised_score(rule.nodes, 0.5, 0.5, out));
+}
+
+TEST_CASE("linear_subspace: fourier law, samples follow the density (chi-square)", "[manifold][linear_subspace]") {
+    const std::size_t n = 40000;
+    for (const double s : {0.0, 1.0, 2.0}) {
+        const DeclaredFourier f{s, 0.9, 64};
+        mdlab::test::TestContext ctx(35);
+        auto m = prepared("linear_subspace",
+                          R"({"k": 2, "ambient_dim": 6, "scale": 0.5, "law": "fourier", "amplitude": 0.9, "smoothness": )" +
+                              std::to_string(s) + "}",
+                          ctx);
+        const mdlab::Isometry q = embedding_of(ctx, 6, 2);
+        const Matrix x = m->sample(n, ctx.stream("data"));
+        const Vector d = m->distance(x);
+        CHECK(*std::max_element(d.begin(), d.end()) < 1e-12);
+        const Matrix z = q.coords(x);
+        // 5 x 4 cells of unequal widths (the law has structure at every scale); expected counts
+        // from the product of the declared distribution functions: chi-square with 19 degrees.
+        const std::vector<double> e0{0.0, 0.13, 0.41, 0.5, 0.77, 1.0}, e1{0.0, 0.2, 0.55, 0.61, 1.0};
+        std::vector<double> count(20, 0.0);
+        for (std::size_t i = 0; i < n; ++i) {
+            const double u0 = z(i, 0) + 0.5, u1 = z(i, 1) + 0.5;
+            REQUIRE(u0 >= -1e-14);
+            REQUIRE(u0 <= 1.0 + 1e-14);
+            const auto b0 = std::upper_bound(e0.begin() + 1, e0.end() - 1, u0) - (e0.begin() + 1);
+            const auto b1 = std::upper_bound(e1.begin() + 1, e1.end() - 1, u1) - (e1.begin() + 1);
+            count[b0 * 4 + b1] += 1.0;
+        }
+        double chi2 = 0.0;
+        for (std::size_t b0 = 0; b0 < 5; ++b0)
+            for (std::size_t b1 = 0; b1 < 4; ++b1) {
+                const double p = (f.cdf(e0[b0 + 1]) - f.cdf(e0[b0])) * (f.cdf(e1[b1 + 1]) - f.cdf(e1[b1]));
+                chi2 += std::pow(count[b0 * 4 + b1] - n * p, 2) / (n * p);
+            }
+        INFO("s = " << s << ": chi-square " << chi2);
+        CHECK(chi2 < chi2_19_999);
+        CHECK(std::abs(f.cdf(1.0) - 1.0) < 1e-12);
+    }
+}
+
+TEST_CASE("linear_subspace: fourier law, coefficients decay like m^-(s+1/2)", "[manifold][linear_subspace]") {
+    // The midpoint rule integrates the trigonometric polynomial f(u) e^{-2 pi i m u} exactly for
+    // m + modes < r, so the Fourier coefficients of the law's marginal are exact: |f_m| = a c_m / 2
+    // for m <= modes, proportional to m^-(s+1/2), and 0 beyond.
+    for (const double s : {1.0, 2.0}) {
+        const DeclaredFourier f{s, 0.6, 32};
+        mdlab::test::TestContext ctx(36);
+        auto m = prepared("linear_subspace",
+                          R"({"k": 1, "ambient_dim": 3, "scale": 0.5, "law": "fourier", "modes": 32, "amplitude": 0.6, "smoothness": )" +
+                              std::to_string(s) + "}",
+                          ctx);
+        const mdlab::Isometry q = embedding_of(ctx, 3, 1);
+        const mdlab::Quadrature rule = m->quadrature(256);
+        const Matrix z = q.coords(rule.nodes);
+        const double scale_free = f.c(1);  // a c_m / 2 / m^-(s+1/2) is a / 2 c_1 for every m
+        for (int mode = 1; mode <= 60; ++mode) {
+            double re = 0.0, im = 0.0;
+            for (std::size_t i = 0; i < mdlab::rows(z); ++i) {
+                re += rule.weights(i) * std::cos(2.0 * pi * mode * (z(i, 0) + 0.5));
+                im -= rule.weights(i) * std::sin(2.0 * pi * mode * (z(i, 0) + 0.5));
+            }
+            const double size = std::hypot(re, im);
+            INFO("s = " << s << ", mode " << mode << ": |f_m| = " << size);
+            if (mode <= 32) CHECK(std::abs(size * std::pow(mode, s + 0.5) / (0.3 * scale_free) - 1.0) < 1e-9);
+            else CHECK(size < 1e-13);
+        }
+    }
+}
+
 TEST_CASE("linear_subspace: quadrature rules are exact for polynomials", "[manifold][linear_subspace]") {
     const std::size_t D = 4;
     mdlab::test::TestContext ctx(33);

@@ -423,6 +423,59 @@ TEST_CASE("tv_intrinsic: outliers go to the edge bins; dimensions and bins are c
     CHECK_THROWS_AS(evaluate("tv_intrinsic", Matrix(mdlab::zeros(0, 1)), g1), mdlab::InputError);
 }
 
+TEST_CASE("tv_intrinsic: a quadrature reference gives the exact bin masses", "[tv_intrinsic]") {
+    // linear_subspace's fourier law on [-1/2, 1/2] (k = 1, 8 modes: smooth at the scale of a
+    // quadrature cell), whose distribution function is closed form:
+    // F(u) = u + a sum_m c_m (sin(2 pi m u + phi_m) - sin phi_m) / (2 pi m), u = z + 1/2.
+    const double a = 0.7, s = 2.0;
+    const int modes = 8;
+    const auto cdf = [&](double u) {
+        double total = 0.0, v = u;
+        for (int m = 1; m <= modes; ++m) total += std::pow(m, -(s + 0.5));
+        for (int m = 1; m <= modes; ++m) {
+            const double g = double(m) * m * (std::sqrt(5.0) - 1.0) / 2.0, phase = 2.0 * pi * (g - std::floor(g));
+            v += a * std::pow(m, -(s + 0.5)) / total * (std::sin(2.0 * pi * m * u + phase) - std::sin(phase)) / (2.0 * pi * m);
+        }
+        return v;
+    };
+    auto law = plugin("linear_subspace",
+                      R"({"k": 1, "ambient_dim": 3, "law": "fourier", "scale": 0.5, "smoothness": 2, "modes": 8, "amplitude": 0.7})");
+    const std::size_t bins = 16;
+    const std::string quad = R"("bins": 16, "reference": "quadrature", "quadrature_resolution": 1024)";
+    // Every sample at z = 0.1 (bin 9 of 16 over [-1/2, 1/2]): TV = 1 - P(bin 9), exactly.
+    Matrix one = drawn(*law, 1, "any");
+    const Matrix point = law->project(Matrix(mdlab::zeros(1, 3)));  // the origin, z = 0
+    const Matrix dir = law->project(one);
+    const double z1 = law->intrinsic_coords(dir)(0, 0);
+    Matrix at = Matrix::from_shape({200, 3});
+    for (std::size_t i = 0; i < 200; ++i)
+        for (std::size_t c = 0; c < 3; ++c) at(i, c) = point(0, c) + (dir(0, c) - point(0, c)) * 0.1 / z1;
+    const double p9 = cdf(10.0 / 16.0) - cdf(9.0 / 16.0);
+    for (const std::string& range : {std::string(R"(, "range": [-0.5, 0.5])"), std::string()}) {
+        const auto v = evaluate("tv_intrinsic", at, law, "{" + quad + range + "}");
+        INFO("range '" << range << "': tv " << value(v, "tv") << ", expected " << 1.0 - p9);
+        CHECK(std::abs(value(v, "tv") - (1.0 - p9)) < 1e-6);
+        CHECK(value(v, "outside") == 0.0);
+        CHECK(value(v, "n_reference") == 0.0);
+    }
+    // Samples of the law itself: the TV is the multinomial floor of the samples alone,
+    // E TV = 1/2 sum_b E|p_b_hat - p_b| ~ 1/2 sum_b sqrt(2 p_b (1 - p_b) / (pi n)).
+    const std::size_t n = 20000;
+    const Matrix y = law->sample(n, mdlab::RandomStream(21, "model"));
+    const auto v = evaluate("tv_intrinsic", y, law, "{" + quad + R"(, "range": [-0.5, 0.5]})");
+    double expect = 0.0;
+    for (std::size_t b = 0; b < bins; ++b) {
+        const double p = cdf(double(b + 1) / bins) - cdf(double(b) / bins);
+        expect += 0.5 * std::sqrt(2.0 * p * (1.0 - p) / (pi * double(n)));
+    }
+    INFO("tv " << value(v, "tv") << " baseline " << value(v, "baseline_tv") << " expected " << expect);
+    CHECK(std::abs(value(v, "tv") - expect) < 4.0 * null_tv_sd(double(n)));
+    CHECK(std::abs(value(v, "baseline_tv") - expect) < 4.0 * null_tv_sd(double(n)));
+    // A bad range names the key.
+    CHECK_THROWS_WITH(evaluate("tv_intrinsic", y, law, R"({"range": [0.5, -0.5]})"), Catch::Contains("range"));
+    CHECK_THROWS_WITH(evaluate("tv_intrinsic", y, law, R"({"range": [0.5]})"), Catch::Contains("lo < hi"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // generalization
 

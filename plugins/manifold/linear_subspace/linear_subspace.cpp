@@ -1,6 +1,7 @@
 // A k-dimensional linear subspace through the origin of R^D (a random isometric embedding of
-// R^k), carrying either the Gaussian law N(0, scale^2 I_k) or the uniform law on the cube
-// [-scale, scale]^k. The Gaussian case is the simplest reference with a closed-form noised score.
+// R^k), carrying the Gaussian law N(0, scale^2 I_k), the uniform law on the cube
+// [-scale, scale]^k, or a density of set smoothness on that cube (`fourier`, fourier_law.hpp).
+// The Gaussian case is the simplest reference with a closed-form noised score.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -11,6 +12,8 @@
 
 #include <mdlab/embedding.hpp>
 #include <mdlab/mdlab.hpp>
+
+#include "fourier_law.hpp"
 
 namespace {
 
@@ -113,26 +116,46 @@ void gauss_legendre(std::size_t n, std::vector<double>& nodes, std::vector<doubl
     gauss_rule(b, nodes, weights);
 }
 
+// n-point midpoint rule of the uniform law on [-1, 1].
+void midpoint_rule(std::size_t n, std::vector<double>& nodes, std::vector<double>& weights) {
+    nodes.resize(n);
+    weights.assign(n, 1.0 / static_cast<double>(n));
+    for (std::size_t i = 0; i < n; ++i) nodes[i] = -1.0 + (2.0 * static_cast<double>(i) + 1.0) / static_cast<double>(n);
+}
+
 class LinearSubspace : public mdlab::Manifold {
 public:
-    enum class Law { gaussian, cube };
+    enum class Law { gaussian, cube, fourier };
 
     static mdlab::PluginSpec describe() {
         return mdlab::PluginSpec("linear_subspace", "1.0.0",
-                                 "k-dimensional random linear subspace of R^D with a Gaussian or uniform-cube law")
+                                 "k-dimensional random linear subspace of R^D with a Gaussian, uniform-cube or "
+                                 "set-smoothness (Fourier) law")
             .param(mdlab::integer("k", 2, "dimension k of the subspace (the intrinsic dimension)").at_least(1))
             .param(mdlab::integer("ambient_dim", 3, "ambient dimension D (at least k)").at_least(1))
-            .param(mdlab::choice("law", "gaussian", {"gaussian", "cube"},
-                                 "law in the subspace coordinates: gaussian N(0, scale^2 I_k) or uniform on the cube [-scale, scale]^k"))
-            .param(mdlab::real("scale", 1.0, "standard deviation (gaussian) or half-width (cube) of the law").greater_than(0.0))
+            .param(mdlab::choice("law", "gaussian", {"gaussian", "cube", "fourier"},
+                                 "law in the subspace coordinates: gaussian N(0, scale^2 I_k), uniform on the cube "
+                                 "[-scale, scale]^k, or fourier: independent coordinates on that cube, each of density "
+                                 "1 + amplitude sum_m c_m cos(2 pi m u + phi_m) in u = (z / scale + 1) / 2, with c_m "
+                                 "proportional to m^-(smoothness + 1/2) (Besov smoothness `smoothness`)"))
+            .param(mdlab::real("scale", 1.0, "standard deviation (gaussian) or half-width (cube, fourier) of the law").greater_than(0.0))
+            .param(mdlab::real("smoothness", 1.0, "fourier law: smoothness s, Fourier coefficients decaying like m^-(s+1/2)")
+                       .at_least(0.0)
+                       .at_most(20.0))
+            .param(mdlab::integer("modes", 64, "fourier law: number M of Fourier modes per coordinate").at_least(1).at_most(4096))
+            .param(mdlab::real("amplitude", 0.5,
+                               "fourier law: bound a of |density - 1| in the unit-cube coordinates (density in [1 - a, 1 + a])")
+                       .at_least(0.0)
+                       .less_than(1.0))
             .param(mdlab::normal_noise_param());
     }
 
     explicit LinearSubspace(const mdlab::Params& p)
         : k_(p.count("k")),
           d_(p.count("ambient_dim")),
-          law_(p.string("law") == "cube" ? Law::cube : Law::gaussian),
-          scale_(p.real("scale")) {
+          law_(p.string("law") == "cube" ? Law::cube : p.string("law") == "fourier" ? Law::fourier : Law::gaussian),
+          scale_(p.real("scale")),
+          fourier_(p.real("smoothness"), p.count("modes"), p.real("amplitude")) {
         if (d_ < k_)
             throw mdlab::InputError("linear_subspace: ambient_dim = " + std::to_string(d_) +
                                         " is smaller than the subspace dimension k = " + std::to_string(k_),
@@ -149,21 +172,24 @@ public:
     std::size_t ambient_dim() const override { return d_; }
     std::size_t intrinsic_dim() const override { return k_; }
 
-    // x = Q z with z ~ N(0, scale^2 I_k) or z ~ U[-scale, scale]^k.
+    // x = Q z with z ~ N(0, scale^2 I_k), z ~ U[-scale, scale]^k, or z = scale (2 u - 1) with the
+    // coordinates of u drawn from the fourier law by rejection (exact).
     void sample_rows(mdlab::Rng& rng, double* out, std::size_t count) const override {
         require_prepared();
         std::vector<double> z(k_);
         for (std::size_t i = 0; i < count; ++i) {
             if (law_ == Law::gaussian)
                 for (double& v : z) v = scale_ * rng.normal();
-            else
+            else if (law_ == Law::cube)
                 for (double& v : z) v = scale_ * (2.0 * rng.uniform() - 1.0);
+            else
+                for (double& v : z) v = scale_ * (2.0 * fourier_.draw(rng) - 1.0);
             q_.embed_row(z.data(), out + i * d_);
         }
     }
 
     // Onto the support: Q Q^T x for the Gaussian law (the whole subspace), Q clamp(Q^T x) for the
-    // cube (the nearest point of a box is the coordinate-wise clamp).
+    // cube and fourier laws (the nearest point of a box is the coordinate-wise clamp).
     Matrix project(const Matrix& x) const override {
         require_prepared();
         check(x);
@@ -188,7 +214,7 @@ public:
             for (std::size_t i = b; i < e; ++i) {
                 q_.coords_row(mdlab::row(x, i), z.data());
                 double s = q_.normal_norm2_row(mdlab::row(x, i), z.data());
-                if (law_ == Law::cube)
+                if (law_ != Law::gaussian)
                     for (double v : z) {
                         const double out = v - std::clamp(v, -scale_, scale_);
                         s += out * out;
@@ -200,7 +226,7 @@ public:
     }
 
     // The subspace coordinates Q^T p of the nearest point p of the support (Q^T x for the
-    // Gaussian law, clamped to the cube for the cube law).
+    // Gaussian law, clamped to the cube for the cube and fourier laws).
     Matrix intrinsic_coords(const Matrix& x) const override {
         require_prepared();
         check(x);
@@ -214,6 +240,10 @@ public:
     // Tensor rule with `resolution` nodes per subspace coordinate: Gauss-Hermite for the Gaussian
     // law (exact for polynomials of degree <= 2 resolution - 1 in each coordinate), Gauss-Legendre
     // for the cube (same exactness) up to 1000 nodes per coordinate, the midpoint rule beyond.
+    // The fourier law takes the midpoint rule (resolution cells per coordinate) with weights
+    // f(u) / resolution per coordinate, renormalised: exact for trigonometric polynomials of
+    // degree < resolution - modes, and its cells tile the cube, so the weights of a box made of
+    // whole cells sum to the law's exact mass of that box up to O(resolution^-2).
     // The tensor grid has resolution^k nodes: meant for small k; refused above 1e6 nodes.
     mdlab::Quadrature quadrature(std::size_t resolution) const override {
         require_prepared();
@@ -235,14 +265,17 @@ public:
                                         "; the weights of larger rules underflow); the gaussian law has a closed-form noised score");
             if (n == 1) xi = {0.0}, w = {1.0};
             else gauss_hermite(n, xi, w);
+        } else if (law_ == Law::fourier) {
+            midpoint_rule(n, xi, w);
+            double total_w = 0.0;
+            for (std::size_t i = 0; i < n; ++i) total_w += (w[i] *= fourier_.density(0.5 * (xi[i] + 1.0)));
+            for (double& v : w) v /= total_w;
         } else if (n == 1) {
             xi = {0.0}, w = {1.0};
         } else if (n <= max_gauss_nodes) {
             gauss_legendre(n, xi, w);
         } else {
-            xi.resize(n);
-            w.assign(n, 1.0 / static_cast<double>(n));
-            for (std::size_t i = 0; i < n; ++i) xi[i] = -1.0 + (2.0 * static_cast<double>(i) + 1.0) / static_cast<double>(n);
+            midpoint_rule(n, xi, w);
         }
         const std::size_t m = static_cast<std::size_t>(total);
         mdlab::Quadrature q;
@@ -317,13 +350,14 @@ private:
     // Q^T x, clamped to the cube for the cube law: the coordinates of the nearest support point.
     void support_coords(const double* x, double* z) const {
         q_.coords_row(x, z);
-        if (law_ == Law::cube)
+        if (law_ != Law::gaussian)
             for (std::size_t j = 0; j < k_; ++j) z[j] = std::clamp(z[j], -scale_, scale_);
     }
 
     std::size_t k_, d_;
     Law law_;
     double scale_;
+    linear_subspace_detail::FourierLaw fourier_;
     mdlab::Isometry q_;
 };
 

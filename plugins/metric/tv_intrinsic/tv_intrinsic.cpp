@@ -1,11 +1,14 @@
-// tv_intrinsic: total variation between histograms of the generated samples and of a fresh
-// sample of mu_data in the manifold's intrinsic coordinates (SCIENCE.md §4).
+// tv_intrinsic: total variation between histograms of the generated samples and of mu_data in
+// the manifold's intrinsic coordinates (SCIENCE.md §4); mu_data's histogram comes from a fresh
+// sample or, with reference = "quadrature", from the manifold's quadrature rule (its density).
 //
 // Every point is projected onto M (manifold->project) and mapped to its k intrinsic coordinates
 // (manifold->intrinsic_coords: the angle in [0, 2 pi) on the circle, the two angles on the torus,
 // the subspace coordinates of linear_subspace, ...). The manifolds do not declare the range of
 // their coordinates, so the histogram box is the bounding box [min, max] of the reference
-// sample's coordinates, cut into `bins` equal bins per coordinate (bins^k cells; k <= 3). Points
+// sample's coordinates (of the quadrature nodes' coordinates widened by half a node spacing, the
+// cells of a midpoint rule), or `range` = [lo, hi] for every coordinate when given, cut into
+// `bins` equal bins per coordinate (bins^k cells; k <= 3). Points
 // outside the box are counted in the edge bin of each coordinate they exceed (clamped), and
 // their share is reported as `outside`. With p_b and q_b the fractions of the samples and of the
 // reference in cell b,
@@ -17,6 +20,11 @@
 // same figure for a second fresh sample of as many points as the samples (stream "baseline")
 // against the same reference (stream "reference", reference_size points, default the number of
 // samples): judge tv against it.
+// With reference = "quadrature" the reference masses are the summed quadrature weights of the
+// nodes in each cell: mu_data's exact cell masses up to the rule's error (for a midpoint rule
+// whose cells tile the box, resolution a multiple of bins, only the density's variation inside
+// a node's cell), so the reference adds no sampling noise and baseline_tv is the floor of the
+// samples alone, about sqrt((cells - 1) / (2 pi n)).
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -39,10 +47,13 @@ struct Histogram {
     double outside = 0.0;      // fraction of the points outside the box
 };
 
-Histogram histogram(const mdlab::Matrix& coords, const Box& box, std::size_t bins, std::size_t cells) {
+// Cell masses: the fraction of the points in each cell, or with `weights` (quadrature nodes) the
+// weights summed in each cell, divided by their total.
+Histogram histogram(const mdlab::Matrix& coords, const Box& box, std::size_t bins, std::size_t cells,
+                    const mdlab::Vector* weights = nullptr) {
     const std::size_t n = mdlab::rows(coords), k = mdlab::cols(coords);
-    std::vector<std::size_t> count(cells, 0);
-    std::size_t out = 0;
+    std::vector<double> count(cells, 0.0);
+    double out = 0.0, total = 0.0;
     for (std::size_t i = 0; i < n; ++i) {
         std::size_t cell = 0, stride = 1;
         bool outside = false;
@@ -59,14 +70,37 @@ Histogram histogram(const mdlab::Matrix& coords, const Box& box, std::size_t bin
             cell += b * stride;
             stride *= bins;
         }
-        ++count[cell];
-        if (outside) ++out;
+        const double w = weights ? (*weights)(i) : 1.0;
+        count[cell] += w;
+        total += w;
+        if (outside) out += w;
     }
+    if (!(total > 0.0)) throw mdlab::Error("tv_intrinsic: the reference has no mass");
     Histogram h;
     h.mass.resize(cells);
-    for (std::size_t b = 0; b < cells; ++b) h.mass[b] = static_cast<double>(count[b]) / static_cast<double>(n);
-    h.outside = static_cast<double>(out) / static_cast<double>(n);
+    for (std::size_t b = 0; b < cells; ++b) h.mass[b] = count[b] / total;
+    h.outside = out / total;
     return h;
+}
+
+// [min, max] of each coordinate; with `cells_per_side` > 0 (midpoint-rule nodes, that many per
+// coordinate) widened by half the node spacing, so the box is the union of the rule's cells.
+Box bounding_box(const mdlab::Matrix& c, std::size_t cells_per_side) {
+    Box box;
+    for (std::size_t j = 0; j < mdlab::cols(c); ++j) {
+        double lo = c(0, j), hi = c(0, j);
+        for (std::size_t i = 1; i < mdlab::rows(c); ++i) {
+            lo = std::min(lo, c(i, j));
+            hi = std::max(hi, c(i, j));
+        }
+        if (cells_per_side > 1) {
+            const double half = 0.5 * (hi - lo) / static_cast<double>(cells_per_side - 1);
+            lo -= half, hi += half;
+        }
+        box.lo.push_back(lo);
+        box.hi.push_back(hi);
+    }
+    return box;
 }
 
 double total_variation(const Histogram& p, const Histogram& q) {
@@ -89,10 +123,31 @@ public:
             .param(mdlab::integer("bins", 32, "bins per intrinsic coordinate (bins^k cells in all)").at_least(1))
             .param(mdlab::integer("reference_size", 0,
                                   "size of the fresh reference sample of mu_data (0: as many as the samples)")
-                       .at_least(0));
+                       .at_least(0))
+            .param(mdlab::choice("reference", "sample", {"sample", "quadrature"},
+                                 "mu_data's histogram: from a fresh sample, or from the manifold's quadrature rule "
+                                 "(exact cell masses up to the rule's error; no sampling noise)"))
+            .param(mdlab::integer("quadrature_resolution", 256,
+                                  "reference = quadrature: nodes per intrinsic coordinate (a multiple of bins aligns "
+                                  "a midpoint rule's cells with the bins)")
+                       .at_least(1))
+            .param(mdlab::real_list("range", {},
+                                    "[lo, hi]: the histogram box in every intrinsic coordinate; empty: the bounding "
+                                    "box of the reference"));
     }
 
-    explicit TvIntrinsic(const mdlab::Params& p) : bins_(p.count("bins")), reference_size_(p.count("reference_size")) {}
+    explicit TvIntrinsic(const mdlab::Params& p)
+        : bins_(p.count("bins")),
+          reference_size_(p.count("reference_size")),
+          quadrature_(p.string("reference") == "quadrature"),
+          resolution_(p.count("quadrature_resolution")),
+          range_(p.real_list("range")) {
+        if (!range_.empty() && (range_.size() != 2 || !std::isfinite(range_[0]) || !std::isfinite(range_[1]) ||
+                                !(range_[0] < range_[1])))
+            throw mdlab::InputError("tv_intrinsic: range must be empty (the reference's bounding box) or two finite "
+                                    "numbers [lo, hi] with lo < hi",
+                                    "range");
+    }
 
     mdlab::Values evaluate(const mdlab::Inputs& inputs, mdlab::Context& ctx) const override {
         const auto samples = inputs.points("samples");
@@ -106,9 +161,12 @@ public:
                                         std::to_string(k) + ") and about as many points per cell, so they are "
                                         "offered for k <= 3 only (use knn_kl, mmd or sliced_wasserstein)",
                                     "manifold");
-        const std::size_t m = mdlab::rows(y), n = reference_size_ == 0 ? m : reference_size_;
+        const std::size_t m = mdlab::rows(y);
         const auto coords_of = [&](const mdlab::Matrix& x) { return manifold->intrinsic_coords(manifold->project(x)); };
-        const mdlab::Matrix cr = coords_of(manifold->sample(n, ctx.stream("reference")));
+        mdlab::Quadrature rule;
+        if (quadrature_) rule = manifold->quadrature(resolution_);
+        const std::size_t n = quadrature_ ? mdlab::rows(rule.nodes) : reference_size_ == 0 ? m : reference_size_;
+        const mdlab::Matrix cr = coords_of(quadrature_ ? rule.nodes : manifold->sample(n, ctx.stream("reference")));
         const mdlab::Matrix cb = coords_of(manifold->sample(m, ctx.stream("baseline")));
         const mdlab::Matrix cy = coords_of(y);
         const std::size_t kc = mdlab::cols(cr);
@@ -126,17 +184,9 @@ public:
         if (ctx.cancelled()) throw mdlab::Error("tv_intrinsic: cancelled");
         ctx.progress(0.5);
 
-        Box box;
-        for (std::size_t c = 0; c < kc; ++c) {
-            double lo = cr(0, c), hi = cr(0, c);
-            for (std::size_t i = 1; i < n; ++i) {
-                lo = std::min(lo, cr(i, c));
-                hi = std::max(hi, cr(i, c));
-            }
-            box.lo.push_back(lo);
-            box.hi.push_back(hi);
-        }
-        const Histogram hr = histogram(cr, box, bins_, cells);
+        const Box box = range_.empty() ? bounding_box(cr, quadrature_ ? resolution_ : 0) : Box{
+            std::vector<double>(kc, range_[0]), std::vector<double>(kc, range_[1])};
+        const Histogram hr = quadrature_ ? histogram(cr, box, bins_, cells, &rule.weights) : histogram(cr, box, bins_, cells);
         const Histogram hy = histogram(cy, box, bins_, cells);
         const Histogram hb = histogram(cb, box, bins_, cells);
         ctx.progress(1.0);
@@ -145,12 +195,15 @@ public:
                 {"outside", hy.outside},
                 {"baseline_outside", hb.outside},
                 {"n_samples", static_cast<double>(m)},
-                {"n_reference", static_cast<double>(n)}};
+                {"n_reference", quadrature_ ? 0.0 : static_cast<double>(n)}};
     }
 
 private:
     std::size_t bins_;
     std::size_t reference_size_;
+    bool quadrature_;
+    std::size_t resolution_;
+    std::vector<double> range_;
 };
 
 MDLAB_PLUGINS(TvIntrinsic)
