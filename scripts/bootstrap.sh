@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up mdlab on Debian 12 and then runs the quickstart or the test suite.
 #
-#   scripts/bootstrap.sh quickstart   install what is missing, build, run pipelines/quickstart.json
+#   scripts/bootstrap.sh quickstart   install what the quickstart needs, build the command and its
+#                                     plugins (no tests, no libtorch), run pipelines/quickstart.json
 #   scripts/bootstrap.sh test         install what is missing, build, run every test through CTest
 #   scripts/bootstrap.sh build        install what is missing and build
 #
@@ -19,12 +20,14 @@ case "$mode" in
   *) echo "usage: $0 quickstart|test|build" >&2; exit 2 ;;
 esac
 
+# What the quickstart needs: the runtime, the command and the plugins it loads.
 packages=(g++ cmake ninja-build
           libboost1.81-dev libboost-json1.81-dev libtbb-dev
-          libxtensor-dev xtl-dev libxsimd-dev catch2
-          libcli11-dev libfmt-dev
-          libopenmpi-dev openmpi-bin  # `mpirun mdlab run` shares a sweep among ranks (optional at build time)
-          libtorch-dev)  # only the mlp estimator plugin uses libtorch
+          libxtensor-dev xtl-dev libxsimd-dev
+          libcli11-dev libfmt-dev)
+# The rest of a full build: the tests (Catch2), `mpirun mdlab run` sharing a sweep among ranks
+# (Open MPI, optional at build time) and the mlp estimator plugin (libtorch, the largest).
+if [[ $mode != quickstart ]]; then packages+=(catch2 libopenmpi-dev openmpi-bin libtorch-dev); fi
 # Tests only: headless Chromium renders report.html; clang and libFuzzer build the fuzzers;
 # curl and xz-utils fetch and unpack oneTBB's Debian source for the ThreadSanitizer build;
 # qemu-user emulates CPUs without AVX-512 and without AVX2 for the kernels' dispatch test.
@@ -55,8 +58,17 @@ if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   export CCACHE_BASEDIR="$here" CCACHE_NOHASHDIR=1
 fi
-cmake -S "$here" -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
-cmake --build "$build_dir" -j "$jobs"
+# The quickstart builds only the `mdlab` target: the runtime, the command and the plugins of
+# mdlab_plugins_all; not the tests, and not the plugins with large dependencies (mlp, which a
+# later `build` or `test` adds). An existing build keeps its tests.
+targets=()
+testing=(-DBUILD_TESTING=ON)
+if [[ $mode == quickstart ]]; then
+  targets=(--target mdlab)
+  [[ -f "$build_dir/CMakeCache.txt" ]] && testing=() || testing=(-DBUILD_TESTING=OFF)
+fi
+cmake -S "$here" -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "${testing[@]}" "${launcher[@]}" >/dev/null
+cmake --build "$build_dir" -j "$jobs" "${targets[@]}"
 
 case "$mode" in
   quickstart)

@@ -1,11 +1,14 @@
-# mdlab_add_plugin(<name> SOURCES <files>... [LINK <targets>...])
+# mdlab_add_plugin(<name> SOURCES <files>... [LINK <targets>...] [HEAVY])
 #
 # Builds the plugin library mdlab_<name>.so against the mdlab SDK, with the SIMD and -march
 # settings of the mdlab it will be loaded into, and only the plugin entry points exported.
 # The library lands in MDLAB_PLUGIN_OUTPUT_DIR when that is set, else in the current binary
 # folder; point `mdlab --plugin-dir` or MDLAB_PLUGIN_PATH at that folder to load it.
+# In mdlab's own build a plugin joins mdlab_plugins_all, which the `mdlab` target depends on;
+# a HEAVY one (a large dependency, like libtorch) joins mdlab_plugins_heavy instead, which the
+# default target and the tests build but `--target mdlab` (the quickstart) does not wait for.
 function(mdlab_add_plugin name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;LINK" ${ARGN})
+  cmake_parse_arguments(ARG "HEAVY" "" "SOURCES;LINK" ${ARGN})
   if(NOT ARG_SOURCES)
     message(FATAL_ERROR "mdlab_add_plugin(${name}): give the plugin's SOURCES")
   endif()
@@ -19,7 +22,9 @@ function(mdlab_add_plugin name)
   if(MDLAB_PLUGIN_OUTPUT_DIR)
     set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${MDLAB_PLUGIN_OUTPUT_DIR})
   endif()
-  if(TARGET mdlab_plugins_all)
+  if(ARG_HEAVY AND TARGET mdlab_plugins_heavy)
+    add_dependencies(mdlab_plugins_heavy ${target})
+  elseif(TARGET mdlab_plugins_all)
     add_dependencies(mdlab_plugins_all ${target})
   endif()
   if(MDLAB_INSTALL_PLUGIN_DIR)
