@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include <mdlab/fresh_baseline.hpp>
 #include <mdlab/mdlab.hpp>
 #include <mdlab/point_checks.hpp>
 #include <mdlab/stats.hpp>
@@ -80,8 +81,6 @@ std::vector<double> sorted(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v;
 }
-
-}  // namespace
 
 class Coverage : public mdlab::Metric {
 public:
@@ -149,7 +148,8 @@ public:
             mdlab::require_points("coverage", *data, manifold->ambient_dim(), "data");
             out.push_back({"delta_train", resolution(sorted(chart.positions(*data)), balls, factor_)});
         }
-        out.push_back({"delta_fresh", resolution(sorted(chart.positions(manifold->sample(n, ctx.stream("fresh")))), balls, factor_)});
+        const mdlab::Matrix fresh = mdlab::fresh_sample(*manifold, n, ctx, "fresh");
+        out.push_back({"delta_fresh", resolution(sorted(chart.positions(fresh)), balls, factor_)});
         const mdlab::Vector dist = manifold->distance(y);
         std::size_t far = 0;
         for (std::size_t i = 0; i < n; ++i) far += dist(i) > far_ ? 1 : 0;
@@ -166,5 +166,7 @@ private:
     std::size_t centres_, radii_, resolution_, bootstrap_;
     double level_, far_;
 };
+
+}  // namespace
 
 MDLAB_PLUGINS(Coverage)

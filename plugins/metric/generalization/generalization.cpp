@@ -13,17 +13,15 @@
 #include <cmath>
 #include <string>
 
+#include <mdlab/fresh_baseline.hpp>
 #include <mdlab/kernels/nearest.hpp>
 #include <mdlab/mdlab.hpp>
 #include <mdlab/point_checks.hpp>
 
 namespace {
 
-struct Figures {
-    double fraction = 0.0, near = 0.0, novel = 0.0;
-};
-
-Figures figures(const mdlab::Matrix& y, const mdlab::Matrix& data, const mdlab::Manifold& manifold, double delta,
+// fraction (near and novel), near_fraction, novel_fraction of the points y.
+mdlab::Values figures(const mdlab::Matrix& y, const mdlab::Matrix& data, const mdlab::Manifold& manifold, double delta,
                 double ratio) {
     const std::size_t m = mdlab::rows(y);
     const mdlab::Vector dist = manifold.distance(y);
@@ -38,15 +36,15 @@ Figures figures(const mdlab::Matrix& y, const mdlab::Matrix& data, const mdlab::
         both += is_near && is_novel;
     }
     const double dm = static_cast<double>(m);
-    return {static_cast<double>(both) / dm, static_cast<double>(near) / dm, static_cast<double>(novel) / dm};
+    return {{"fraction", static_cast<double>(both) / dm},
+            {"near_fraction", static_cast<double>(near) / dm},
+            {"novel_fraction", static_cast<double>(novel) / dm}};
 }
-
-}  // namespace
 
 class Generalization : public mdlab::Metric {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::PluginSpec("generalization", "0.1.0",
+        return mdlab::PluginSpec("generalization", "1.0.0",
                                  "fraction of samples within delta of the manifold and not memorised (ratio test), "
                                  "beside the fresh-sample baseline of a perfect generaliser")
             .input("samples", mdlab::ValueKind::points, "generated samples Y (M x D)")
@@ -79,23 +77,18 @@ public:
                                         " rows; the ratio test needs each sample's two nearest training points",
                                     "data");
 
-        const Figures own = figures(y, x, *manifold, delta_, ratio_);
-        if (ctx.cancelled()) throw mdlab::Error("generalization: cancelled");
-        ctx.progress(0.5);
-        const mdlab::Matrix fresh = manifold->sample(m, ctx.stream("fresh"));
-        const Figures base = figures(fresh, x, *manifold, delta_, ratio_);
+        mdlab::Values v = mdlab::with_fresh_baseline(
+            y, *manifold, ctx, {"generalization", "fresh"},
+            [&](const mdlab::Matrix& points) { return figures(points, x, *manifold, delta_, ratio_); });
         ctx.progress(1.0);
-        return {{"fraction", own.fraction},
-                {"near_fraction", own.near},
-                {"novel_fraction", own.novel},
-                {"baseline_fraction", base.fraction},
-                {"baseline_near_fraction", base.near},
-                {"baseline_novel_fraction", base.novel},
-                {"n_samples", static_cast<double>(m)}};
+        v.emplace_back("n_samples", static_cast<double>(m));
+        return v;
     }
 
 private:
     double delta_, ratio_;
 };
+
+}  // namespace
 
 MDLAB_PLUGINS(Generalization)

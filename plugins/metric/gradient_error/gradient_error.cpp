@@ -161,12 +161,10 @@ struct Sums {
     explicit Sums(std::size_t l) : L(l), g(l * l, 0.0), bo(l, 0.0), bs(l, 0.0), co(l * l, 0.0), cs(l * l, 0.0) {}
 };
 
-}  // namespace
-
 class GradientError : public mdlab::Metric {
 public:
     static mdlab::PluginSpec describe() {
-        mdlab::PluginSpec spec("gradient_error", "0.2.0",
+        mdlab::PluginSpec spec("gradient_error", "1.1.0",
                                "Helmholtz-Hodge gradient part of a score error (the part that moves the "
                                "distribution), with the oracle score or oracle-free by Stein's identity");
         spec.input("score", mdlab::ValueKind::estimator, "the score estimate s_hat under test (its process gives alpha, sigma)")
@@ -556,5 +554,7 @@ private:
     double ridge_;
     std::string form_;
 };
+
+}  // namespace
 
 MDLAB_PLUGINS(GradientError)

@@ -27,14 +27,17 @@
 #include <cmath>
 #include <string>
 
+#include <mdlab/fresh_baseline.hpp>
 #include <mdlab/kernels/knn_divergence.hpp>
 #include <mdlab/mdlab.hpp>
 #include <mdlab/point_checks.hpp>
 
+namespace {
+
 class KnnKl : public mdlab::Metric {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::PluginSpec("knn_kl", "0.2.0",
+        return mdlab::PluginSpec("knn_kl", "1.1.0",
                                  "k-nearest-neighbour estimate (Wang-Kulkarni-Verdu) of KL(samples || mu_data) on the "
                                  "manifold, beside the fresh-sample baseline")
             .input("samples", mdlab::ValueKind::points, "generated samples Y (n x D, n > k)")
@@ -72,32 +75,33 @@ public:
                                     "reference_size");
         const std::size_t dim = manifold->intrinsic_dim();
         const mdlab::Matrix ref = manifold->project(manifold->sample(m, ctx.stream("reference")));
-        const mdlab::Matrix base = manifold->project(manifold->sample(n, ctx.stream("baseline")));
-        const mdlab::Matrix yp = manifold->project(y);
         if (ctx.cancelled()) throw mdlab::Error("knn_kl: cancelled");
         ctx.progress(0.2);
 
-        const auto estimate = [&](const mdlab::Matrix& p, const char* what) {
+        // Every point is projected onto M, the samples and the baseline sample alike.
+        const auto estimate = [&](const mdlab::Matrix& points, bool baseline) -> mdlab::Values {
+            const mdlab::Matrix p = manifold->project(points);
+            double kl = 0.0;
             try {
-                return data_first_ ? mdlab::kernels::knn_kl_divergence(ref, p, k_, dim)
-                                   : mdlab::kernels::knn_kl_divergence(p, ref, k_, dim);
+                kl = data_first_ ? mdlab::kernels::knn_kl_divergence(ref, p, k_, dim)
+                                 : mdlab::kernels::knn_kl_divergence(p, ref, k_, dim);
             } catch (const mdlab::InputError&) {
                 throw;
             } catch (const mdlab::Error& e) {
-                throw mdlab::Error(std::string("knn_kl (") + what + " projected onto the manifold): " + e.what());
+                throw mdlab::Error(std::string("knn_kl (") + (baseline ? "baseline sample" : "samples") +
+                                   " projected onto the manifold): " + e.what());
             }
+            if (std::isinf(kl) && !data_first_ && !baseline)
+                ctx.log("knn_kl: more than k = " + std::to_string(k_) + " projected samples coincide: their law has "
+                        "atoms, so KL(samples || mu_data) = +inf (memorised copies of training points?)");
+            return {{"kl", kl}};
         };
-        const double kl = estimate(yp, "samples");
-        if (std::isinf(kl) && !data_first_)
-            ctx.log("knn_kl: more than k = " + std::to_string(k_) + " projected samples coincide: their law has "
-                    "atoms, so KL(samples || mu_data) = +inf (memorised copies of training points?)");
-        ctx.progress(0.6);
-        const double baseline = estimate(base, "baseline sample");
+        const mdlab::FreshBaseline how{"knn_kl", "baseline", mdlab::BaselineOrder::after, 0.6};
+        mdlab::Values v = mdlab::with_fresh_baseline(y, *manifold, ctx, how, estimate);
         ctx.progress(1.0);
-        return {{"kl", kl},
-                {"baseline_kl", baseline},
-                {"n_samples", static_cast<double>(n)},
-                {"n_reference", static_cast<double>(m)}};
+        v.emplace_back("n_samples", static_cast<double>(n));
+        v.emplace_back("n_reference", static_cast<double>(m));
+        return v;
     }
 
 private:
@@ -105,5 +109,7 @@ private:
     std::size_t reference_size_;
     bool data_first_;
 };
+
+}  // namespace
 
 MDLAB_PLUGINS(KnnKl)

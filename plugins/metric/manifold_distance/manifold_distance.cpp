@@ -7,10 +7,12 @@
 #include <mdlab/mdlab.hpp>
 #include <mdlab/stats.hpp>
 
+namespace {
+
 class ManifoldDistance : public mdlab::Metric {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::PluginSpec("manifold_distance", "0.1.0",
+        return mdlab::PluginSpec("manifold_distance", "1.0.0",
                                  "distance of each sample to the data manifold: mean, median, 95th percentile, max")
             .input("samples", mdlab::ValueKind::points, "generated samples Y (M x D)")
             .input("manifold", mdlab::ValueKind::manifold, "the data manifold M in R^D");
@@ -40,5 +42,7 @@ public:
                 {"max", mdlab::stats::max(d)}};
     }
 };
+
+}  // namespace
 
 MDLAB_PLUGINS(ManifoldDistance)

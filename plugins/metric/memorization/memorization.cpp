@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 
+#include <mdlab/fresh_baseline.hpp>
 #include <mdlab/kernels/nearest.hpp>
 #include <mdlab/mdlab.hpp>
 #include <mdlab/point_checks.hpp>
@@ -21,12 +22,8 @@ void require_finite(const mdlab::Matrix& m, const std::string& port) {
                                "' is not finite");
 }
 
-struct Figures {
-    double fraction = 0.0;  // share of points with d1 < ratio * d2 (or d1 = 0)
-    double mean_d1 = 0.0;   // mean d1, not yet normalised
-};
-
-Figures figures(const mdlab::Matrix& points, const mdlab::Matrix& data, double ratio) {
+// fraction: the share of points with d1 < ratio * d2 (or d1 = 0); mean_d1: the mean d1 / scale.
+mdlab::Values figures(const mdlab::Matrix& points, const mdlab::Matrix& data, double ratio, double scale) {
     const auto nn = mdlab::kernels::nearest(points, data, 2);
     const std::size_t m = mdlab::rows(points);
     std::size_t memorised = 0;
@@ -36,15 +33,14 @@ Figures figures(const mdlab::Matrix& points, const mdlab::Matrix& data, double r
         d1(i) = a;
         if (a == 0.0 || a < ratio * b) ++memorised;
     }
-    return {static_cast<double>(memorised) / static_cast<double>(m), mdlab::stats::mean(d1)};
+    return {{"fraction", static_cast<double>(memorised) / static_cast<double>(m)},
+            {"mean_d1", mdlab::stats::mean(d1) / scale}};
 }
-
-}  // namespace
 
 class Memorization : public mdlab::Metric {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::PluginSpec("memorization", "0.1.0",
+        return mdlab::PluginSpec("memorization", "1.0.0",
                                  "fraction of samples that copy a training point (nearest / second-nearest "
                                  "distance ratio test), beside the fresh-sample baseline of a perfect generaliser")
             .input("samples", mdlab::ValueKind::points, "generated samples Y (M x D)")
@@ -94,24 +90,19 @@ public:
 
         // Off-manifold offsets add to d1 and d2 alike and push the ratio towards 1; projected,
         // the samples are compared with the training points along M, as the baseline is.
-        const Figures own = project_ ? figures(manifold->project(y), x, ratio_) : figures(y, x, ratio_);
-        if (ctx.cancelled()) throw mdlab::Error("memorization: cancelled");
-        ctx.progress(0.5);
-
-        const mdlab::Matrix fresh = manifold->sample(m, ctx.stream("fresh"));
-        const Figures base = figures(fresh, x, ratio_);
+        mdlab::Values v = mdlab::with_fresh_baseline(
+            project_ ? manifold->project(y) : y, *manifold, ctx, {"memorization", "fresh"},
+            [&](const mdlab::Matrix& points) { return figures(points, x, ratio_, scale); });
         ctx.progress(1.0);
-
-        return {{"fraction", own.fraction},
-                {"mean_d1", own.mean_d1 / scale},
-                {"baseline_fraction", base.fraction},
-                {"baseline_mean_d1", base.mean_d1 / scale},
-                {"n_samples", static_cast<double>(m)}};
+        v.emplace_back("n_samples", static_cast<double>(m));
+        return v;
     }
 
 private:
     double ratio_;
     bool project_;
 };
+
+}  // namespace
 
 MDLAB_PLUGINS(Memorization)

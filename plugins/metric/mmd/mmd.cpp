@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include <mdlab/fresh_baseline.hpp>
 #include <mdlab/mdlab.hpp>
 #include <mdlab/point_checks.hpp>
 #include <mdlab/stats.hpp>
@@ -84,12 +85,10 @@ double median_bandwidth(const mdlab::Matrix& y, const mdlab::Matrix& r, std::siz
     return mdlab::stats::median(dist);
 }
 
-}  // namespace
-
 class Mmd : public mdlab::Metric {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::PluginSpec("mmd", "0.1.0",
+        return mdlab::PluginSpec("mmd", "1.0.0",
                                  "unbiased MMD^2 with a Gaussian kernel between the samples and a fresh sample of "
                                  "mu_data (median-heuristic bandwidth by default), beside the fresh-sample baseline")
             .input("samples", mdlab::ValueKind::points, "generated samples Y (M x D, M >= 2)")
@@ -124,7 +123,6 @@ public:
                                         "; the unbiased statistic needs at least 2 reference points",
                                     "reference_size");
         const mdlab::Matrix ref = manifold->sample(n, ctx.stream("reference"));
-        const mdlab::Matrix base = manifold->sample(m, ctx.stream("baseline"));
 
         double h = bandwidth_;
         if (h == 0.0) {
@@ -142,19 +140,19 @@ public:
         const double dm = static_cast<double>(m), dn = static_cast<double>(n);
         const double krr = 2.0 * sum_within(ref, g) / (dn * (dn - 1.0));
         ctx.progress(0.3);
-        const double kyy = 2.0 * sum_within(y, g) / (dm * (dm - 1.0));
-        const double kyr = sum_between(y, ref, g) / (dm * dn);
-        if (ctx.cancelled()) throw mdlab::Error("mmd: cancelled");
-        ctx.progress(0.65);
-        const double kbb = 2.0 * sum_within(base, g) / (dm * (dm - 1.0));
-        const double kbr = sum_between(base, ref, g) / (dm * dn);
+        // The samples and the baseline sample (as many points) against the same reference.
+        const auto mmd2 = [&](const mdlab::Matrix& p) {
+            const double kpp = 2.0 * sum_within(p, g) / (dm * (dm - 1.0));
+            const double kpr = sum_between(p, ref, g) / (dm * dn);
+            return mdlab::Values{{"mmd2", kpp + krr - 2.0 * kpr}};
+        };
+        const mdlab::FreshBaseline how{"mmd", "baseline", mdlab::BaselineOrder::after, 0.65};
+        mdlab::Values v = mdlab::with_fresh_baseline(y, *manifold, ctx, how, mmd2);
         ctx.progress(1.0);
-
-        return {{"mmd2", kyy + krr - 2.0 * kyr},
-                {"baseline_mmd2", kbb + krr - 2.0 * kbr},
-                {"bandwidth", h},
-                {"n_samples", dm},
-                {"n_reference", dn}};
+        v.emplace_back("bandwidth", h);
+        v.emplace_back("n_samples", dm);
+        v.emplace_back("n_reference", dn);
+        return v;
     }
 
 private:
@@ -162,5 +160,7 @@ private:
     std::size_t median_points_;
     std::size_t reference_size_;
 };
+
+}  // namespace
 
 MDLAB_PLUGINS(Mmd)

@@ -17,10 +17,12 @@
 #include <mdlab/mdlab.hpp>
 #include <mdlab/noised_draws.hpp>
 
+namespace {
+
 class ScoreError : public mdlab::Metric {
 public:
     static mdlab::PluginSpec describe() {
-        mdlab::PluginSpec spec("score_error", "0.1.0",
+        mdlab::PluginSpec spec("score_error", "1.0.0",
                                "lambda-weighted L2 error E_t sigma(t)^2 E_{p_t} |s_hat - s_oracle|^2 of a score "
                                "estimate against the true score, on a time grid");
         spec.input("score", mdlab::ValueKind::estimator, "the score estimate s_hat under test (its process gives alpha, sigma)")
@@ -94,5 +96,7 @@ public:
 private:
     mdlab::noised::Settings settings_;
 };
+
+}  // namespace
 
 MDLAB_PLUGINS(ScoreError)

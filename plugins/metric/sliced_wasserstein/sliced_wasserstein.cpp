@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include <mdlab/fresh_baseline.hpp>
 #include <mdlab/mdlab.hpp>
 #include <mdlab/point_checks.hpp>
 
@@ -55,12 +56,10 @@ void project_sorted(const mdlab::Matrix& x, const double* u, std::vector<double>
     std::sort(out.begin(), out.end());
 }
 
-}  // namespace
-
 class SlicedWasserstein : public mdlab::Metric {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::PluginSpec("sliced_wasserstein", "0.1.0",
+        return mdlab::PluginSpec("sliced_wasserstein", "1.0.0",
                                  "sliced Wasserstein distance SW_p over random directions between the samples and a "
                                  "fresh sample of mu_data, beside the fresh-sample baseline")
             .input("samples", mdlab::ValueKind::points, "generated samples Y (M x D)")
@@ -85,7 +84,8 @@ public:
         mdlab::require_points("sliced_wasserstein", y, d, "samples");
         const std::size_t m = mdlab::rows(y), n = reference_size_ == 0 ? m : reference_size_;
         const mdlab::Matrix ref = manifold->sample(n, ctx.stream("reference"));
-        const mdlab::Matrix base = manifold->sample(m, ctx.stream("baseline"));
+        // Not with_fresh_baseline: both figures share each direction's sorted projection of R.
+        const mdlab::Matrix base = mdlab::fresh_sample(*manifold, m, ctx);
         const std::size_t L = directions_;
 
         // Directions: chunk-wise from the stream, so they do not depend on the thread count.
@@ -127,10 +127,11 @@ public:
         const double inv_p = 1.0 / static_cast<double>(p_);
         const double mean_own = mdlab::ordered_sum(L, [&](std::size_t l) { return own[l]; }) / double(L);
         const double mean_fresh = mdlab::ordered_sum(L, [&](std::size_t l) { return fresh[l]; }) / double(L);
-        return {{"sw", std::pow(mean_own, inv_p)},
-                {"baseline_sw", std::pow(mean_fresh, inv_p)},
-                {"n_samples", static_cast<double>(m)},
-                {"n_reference", static_cast<double>(n)}};
+        mdlab::Values v =
+            mdlab::beside_baseline({{"sw", std::pow(mean_own, inv_p)}}, {{"sw", std::pow(mean_fresh, inv_p)}});
+        v.emplace_back("n_samples", static_cast<double>(m));
+        v.emplace_back("n_reference", static_cast<double>(n));
+        return v;
     }
 
 private:
@@ -138,5 +139,7 @@ private:
     int p_;
     std::size_t reference_size_;
 };
+
+}  // namespace
 
 MDLAB_PLUGINS(SlicedWasserstein)

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include <mdlab/fresh_baseline.hpp>
 #include <mdlab/mdlab.hpp>
 #include <mdlab/point_checks.hpp>
 
@@ -109,12 +110,10 @@ double total_variation(const Histogram& p, const Histogram& q) {
     return 0.5 * s;
 }
 
-}  // namespace
-
 class TvIntrinsic : public mdlab::Metric {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::PluginSpec("tv_intrinsic", "0.1.0",
+        return mdlab::PluginSpec("tv_intrinsic", "1.0.0",
                                  "total variation between histograms of the samples and of a fresh sample of mu_data "
                                  "in the manifold's intrinsic coordinates (k <= 3), beside the fresh-sample baseline")
             .input("samples", mdlab::ValueKind::points, "generated samples Y (M x D)")
@@ -167,12 +166,13 @@ public:
         if (quadrature_) rule = manifold->quadrature(resolution_);
         const std::size_t n = quadrature_ ? mdlab::rows(rule.nodes) : reference_size_ == 0 ? m : reference_size_;
         const mdlab::Matrix cr = coords_of(quadrature_ ? rule.nodes : manifold->sample(n, ctx.stream("reference")));
-        const mdlab::Matrix cb = coords_of(manifold->sample(m, ctx.stream("baseline")));
-        const mdlab::Matrix cy = coords_of(y);
         const std::size_t kc = mdlab::cols(cr);
-        if (kc == 0 || kc > max_coords || mdlab::cols(cy) != kc || mdlab::cols(cb) != kc)
-            throw mdlab::Error("tv_intrinsic: the manifold returned " + std::to_string(mdlab::cols(cy)) +
-                               " intrinsic coordinates (expected 1 to 3)");
+        const auto check_coords = [&](const mdlab::Matrix& c) {
+            if (kc == 0 || kc > max_coords || mdlab::cols(c) != kc)
+                throw mdlab::Error("tv_intrinsic: the manifold returned " + std::to_string(mdlab::cols(c)) +
+                                   " intrinsic coordinates (expected 1 to 3)");
+        };
+        check_coords(cr);
         double cells_d = 1.0;
         for (std::size_t c = 0; c < kc; ++c) cells_d *= static_cast<double>(bins_);
         if (cells_d > max_cells)
@@ -182,20 +182,23 @@ public:
                                     "bins");
         const std::size_t cells = static_cast<std::size_t>(cells_d);
         if (ctx.cancelled()) throw mdlab::Error("tv_intrinsic: cancelled");
-        ctx.progress(0.5);
 
         const Box box = range_.empty() ? bounding_box(cr, quadrature_ ? resolution_ : 0) : Box{
             std::vector<double>(kc, range_[0]), std::vector<double>(kc, range_[1])};
         const Histogram hr = quadrature_ ? histogram(cr, box, bins_, cells, &rule.weights) : histogram(cr, box, bins_, cells);
-        const Histogram hy = histogram(cy, box, bins_, cells);
-        const Histogram hb = histogram(cb, box, bins_, cells);
+        // The samples and the baseline sample (as many points), binned alike, against the same reference.
+        const auto tv = [&](const mdlab::Matrix& points) {
+            const mdlab::Matrix c = coords_of(points);
+            check_coords(c);
+            const Histogram h = histogram(c, box, bins_, cells);
+            return mdlab::Values{{"tv", total_variation(h, hr)}, {"outside", h.outside}};
+        };
+        const mdlab::FreshBaseline how{"tv_intrinsic", "baseline", mdlab::BaselineOrder::paired};
+        mdlab::Values v = mdlab::with_fresh_baseline(y, *manifold, ctx, how, tv);
         ctx.progress(1.0);
-        return {{"tv", total_variation(hy, hr)},
-                {"baseline_tv", total_variation(hb, hr)},
-                {"outside", hy.outside},
-                {"baseline_outside", hb.outside},
-                {"n_samples", static_cast<double>(m)},
-                {"n_reference", quadrature_ ? 0.0 : static_cast<double>(n)}};
+        v.emplace_back("n_samples", static_cast<double>(m));
+        v.emplace_back("n_reference", quadrature_ ? 0.0 : static_cast<double>(n));
+        return v;
     }
 
 private:
@@ -205,5 +208,7 @@ private:
     std::size_t resolution_;
     std::vector<double> range_;
 };
+
+}  // namespace
 
 MDLAB_PLUGINS(TvIntrinsic)

@@ -20,8 +20,7 @@
 #include <cstdio>
 #include <string>
 
-#include <tbb/parallel_invoke.h>
-
+#include <mdlab/fresh_baseline.hpp>
 #include <mdlab/kernels/assignment.hpp>
 #include <mdlab/mdlab.hpp>
 #include <mdlab/point_checks.hpp>
@@ -34,10 +33,6 @@ std::string fixed(double v, int digits) {
     return buf;
 }
 
-struct Pair {
-    double w1 = 0.0, w2 = 0.0;
-};
-
 mdlab::Matrix first_rows(const mdlab::Matrix& x, std::size_t n) {
     mdlab::Matrix out = mdlab::Matrix::from_shape({n, mdlab::cols(x)});
     for (std::size_t i = 0; i < n; ++i)
@@ -46,22 +41,21 @@ mdlab::Matrix first_rows(const mdlab::Matrix& x, std::size_t n) {
 }
 
 // W1 and (when asked) W2 between the uniform laws on the rows of a (n) and of ref (r n).
-Pair both(const mdlab::Matrix& a, const mdlab::Matrix& ref, bool w2) {
+mdlab::Values both(const mdlab::Matrix& a, const mdlab::Matrix& ref, bool w2) {
     const std::size_t n = mdlab::rows(a), d = mdlab::cols(a), r = mdlab::rows(ref) / n;
     mdlab::Matrix copies = mdlab::Matrix::from_shape({r * n, d});
     for (std::size_t c = 0; c < r; ++c)
         for (std::size_t i = 0; i < n; ++i)
             for (std::size_t j = 0; j < d; ++j) copies(c * n + i, j) = a(i, j);
-    return {mdlab::kernels::wasserstein_exact(copies, ref, 1.0),
-            w2 ? mdlab::kernels::wasserstein_exact(copies, ref, 2.0) : 0.0};
+    mdlab::Values v{{"w1", mdlab::kernels::wasserstein_exact(copies, ref, 1.0)}};
+    if (w2) v.emplace_back("w2", mdlab::kernels::wasserstein_exact(copies, ref, 2.0));
+    return v;
 }
-
-}  // namespace
 
 class Wasserstein : public mdlab::Metric {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::PluginSpec("wasserstein", "0.1.0",
+        return mdlab::PluginSpec("wasserstein", "1.0.0",
                                  "exact W1 and W2 (optimal assignment) between the samples and a fresh sample of "
                                  "mu_data of the same size, beside the fresh-sample baseline")
             .input("samples", mdlab::ValueKind::points, "generated samples Y (n x D)")
@@ -115,18 +109,13 @@ public:
                 "samples");
         }
         const mdlab::Matrix ref = manifold->sample(size, ctx.stream("reference"));
-        const mdlab::Matrix base = manifold->sample(n, ctx.stream("baseline"));
         if (ctx.cancelled()) throw mdlab::Error("wasserstein: cancelled");
         ctx.progress(0.05);
 
         // The two problems are independent; each result is deterministic on its own.
-        Pair own, fresh;
-        tbb::parallel_invoke([&] { own = both(y, ref, w2_); }, [&] { fresh = both(base, ref, w2_); });
-        ctx.progress(1.0);
-        mdlab::Values v{{"w1", own.w1}};
-        if (w2_) v.emplace_back("w2", own.w2);
-        v.emplace_back("baseline_w1", fresh.w1);
-        if (w2_) v.emplace_back("baseline_w2", fresh.w2);
+        const mdlab::FreshBaseline how{"wasserstein", "baseline", mdlab::BaselineOrder::after, 1.0, true};
+        const auto w = [&](const mdlab::Matrix& p) { return both(p, ref, w2_); };
+        mdlab::Values v = mdlab::with_fresh_baseline(y, *manifold, ctx, how, w);
         v.emplace_back("n_samples", static_cast<double>(n));
         v.emplace_back("n_reference", static_cast<double>(size));
         return v;
@@ -136,5 +125,7 @@ private:
     std::size_t max_size_, factor_, used_;
     bool w2_;
 };
+
+}  // namespace
 
 MDLAB_PLUGINS(Wasserstein)
