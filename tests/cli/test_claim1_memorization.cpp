@@ -24,6 +24,7 @@
 #include <string>
 
 #include "command.hpp"
+#include "expected_results.hpp"
 #include "csv.hpp"
 #include "mdlab_test.hpp"
 
@@ -53,6 +54,7 @@ TEST_CASE("claim 1: memorisation copies the training set's coverage; coarse scor
                               "--out", out.string(), "-q"});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
+    check_expected_results("claim1_memorization", out, mdlab::isa::active());  // behaviour kept, bit for bit
     for (const char* f : {"pipeline.json", "results.json", "results.csv", "summary.csv", "rates.csv", "report.html"})
         CHECK(fs::is_regular_file(out / f));
 

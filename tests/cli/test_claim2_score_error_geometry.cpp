@@ -22,6 +22,7 @@
 #include <string>
 
 #include "command.hpp"
+#include "expected_results.hpp"
 #include "csv.hpp"
 #include "mdlab_test.hpp"
 
@@ -35,6 +36,7 @@ TEST_CASE("claim 2: the L2 error is not sample quality; only the gradient part m
                               "--smoke", "--out", out.string(), "-q"});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
+    check_expected_results("claim2_score_error_geometry", out, mdlab::isa::active());  // behaviour kept, bit for bit
     for (const char* f : {"results.csv", "summary.csv", "correlations.csv", "equivalence.csv", "report.html"})
         CHECK(fs::is_regular_file(out / f));
     const std::string report = read_text(out / "report.html");

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "expected_results.hpp"
 #include "csv.hpp"
 #include "mdlab_test.hpp"
 
@@ -39,6 +40,7 @@ TEST_CASE("claim 3: smoothed scores against the empirical score on a density of 
                               out.string(), "-q"});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
+    check_expected_results("claim3_rates", out, mdlab::isa::active());  // behaviour kept, bit for bit
     for (const char* f : {"pipeline.json", "results.json", "results.csv", "summary.csv", "rates.csv", "report.html"})
         CHECK(fs::is_regular_file(out / f));
 

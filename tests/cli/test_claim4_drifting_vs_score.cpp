@@ -24,6 +24,7 @@
 #include <stdexcept>
 
 #include "command.hpp"
+#include "expected_results.hpp"
 #include "csv.hpp"
 #include "mdlab_test.hpp"
 
@@ -37,6 +38,7 @@ TEST_CASE("claim 4: exact decomposition; the Laplace residual against D, k and t
                               "--smoke", "--out", out.string(), "-q"});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
+    check_expected_results("claim4_drifting_vs_score", out, mdlab::isa::active());  // behaviour kept, bit for bit
     for (const char* f : {"pipeline.json", "results.json", "results.csv", "summary.csv", "rates.csv", "report.html"})
         CHECK(fs::is_regular_file(out / f));
 
