@@ -22,7 +22,7 @@ esac
 packages=(g++ cmake ninja-build
           libboost1.81-dev libboost-json1.81-dev libtbb-dev
           libxtensor-dev xtl-dev libxsimd-dev catch2
-          libcli11-dev libfmt-dev
+          libcli11-dev libfmt-dev libeigen3-dev
           libopenmpi-dev openmpi-bin  # `mpirun mdlab run` shares a sweep among ranks (optional at build time)
           libtorch-dev)  # only the mlp estimator plugin uses libtorch
 # Tests only: headless Chromium renders report.html; clang and libFuzzer build the fuzzers;
