@@ -269,9 +269,9 @@ void add_block(const TestFunctions& tf, const Block& blk, std::size_t B, bool wa
     });
 }
 
-// sum over rows b0..b0+B of |s_hat - s_true|^2.
-double squared_error(const Matrix& s_hat, const Matrix& s_true, std::size_t b0, std::size_t B) {
-    double err2 = 0.0;
+// Adds |s_hat - s_true|^2 of rows b0..b0+B to err2, row by row (one running sum over all
+// blocks, so the result does not depend on block_rows).
+void add_squared_error(const Matrix& s_hat, const Matrix& s_true, std::size_t b0, std::size_t B, double& err2) {
     for (std::size_t r = 0; r < B; ++r) {
         double e2 = 0.0;
         for (std::size_t a = 0; a < mdlab::cols(s_hat); ++a) {
@@ -280,7 +280,6 @@ double squared_error(const Matrix& s_hat, const Matrix& s_true, std::size_t b0, 
         }
         err2 += e2;
     }
-    return err2;
 }
 
 // A = G + r I with G_jk = mult_jk * sums.g_jk / n and r = ridge * trace(G) / L (lower triangle
@@ -525,7 +524,7 @@ private:
                     else polynomial_draw(tf, sc, d, b0 + r, blk.row(r, L, E), scratch);
                 }
             });
-            if (has_oracle) err2 += squared_error(d.s_hat, d.s_true, b0, B);  // whenever the true score is known
+            if (has_oracle) add_squared_error(d.s_hat, d.s_true, b0, B, err2);  // whenever the true score is known
             add_block(tf, blk, B, want_o, want_s, sums);
         }
 
