@@ -51,12 +51,6 @@
 #include <vector>
 
 #include <Eigen/Cholesky>
-#include <algorithm>
-#include <cmath>
-#include <string>
-#include <vector>
-
-#include <Eigen/Cholesky>
 
 #include <mdlab/mdlab.hpp>
 #include <mdlab/noised_draws.hpp>
