@@ -24,7 +24,7 @@ esac
 packages=(g++ cmake ninja-build
           libboost1.81-dev libboost-json1.81-dev libtbb-dev
           libxtensor-dev xtl-dev libxsimd-dev
-          libcli11-dev libfmt-dev)
+          libcli11-dev libfmt-dev libeigen3-dev)
 # The rest of a full build: the tests (Catch2), `mpirun mdlab run` sharing a sweep among ranks
 # (Open MPI, optional at build time) and the mlp estimator plugin (libtorch, the largest).
 if [[ $mode != quickstart ]]; then packages+=(catch2 libopenmpi-dev openmpi-bin libtorch-dev); fi

@@ -5,56 +5,29 @@
 #include <limits>
 #include <numeric>
 
+#include <Eigen/Eigenvalues>
+
 namespace mdlab::runtime {
 
 void symmetric_eigen(std::vector<double> a, std::size_t n, std::vector<double>& values,
                      std::vector<std::vector<double>>& vectors) {
-    std::vector<double> v(n * n, 0.0);
-    for (std::size_t i = 0; i < n; ++i) v[i * n + i] = 1.0;
-    auto off_diagonal = [&] {
-        double s = 0.0;
-        for (std::size_t i = 0; i < n; ++i)
-            for (std::size_t j = i + 1; j < n; ++j) s += a[i * n + j] * a[i * n + j];
-        return s;
-    };
-    double total = 0.0;
-    for (double x : a) total += x * x;
-    for (int sweep = 0; sweep < 100 && off_diagonal() > 1e-30 * total; ++sweep)
-        for (std::size_t p = 0; p < n; ++p)
-            for (std::size_t q = p + 1; q < n; ++q) {
-                const double apq = a[p * n + q];
-                if (apq == 0.0) continue;
-                // The rotation that zeroes a[p][q] (Golub & Van Loan, the symmetric Schur step).
-                const double theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
-                const double t = (theta >= 0 ? 1.0 : -1.0) / (std::fabs(theta) + std::sqrt(theta * theta + 1.0));
-                const double c = 1.0 / std::sqrt(t * t + 1.0), s = t * c;
-                for (std::size_t k = 0; k < n; ++k) {  // columns p, q
-                    const double akp = a[k * n + p], akq = a[k * n + q];
-                    a[k * n + p] = c * akp - s * akq;
-                    a[k * n + q] = s * akp + c * akq;
-                }
-                for (std::size_t k = 0; k < n; ++k) {  // rows p, q
-                    const double apk = a[p * n + k], aqk = a[q * n + k];
-                    a[p * n + k] = c * apk - s * aqk;
-                    a[q * n + k] = s * apk + c * aqk;
-                }
-                for (std::size_t k = 0; k < n; ++k) {  // eigenvectors are the columns of v
-                    const double vkp = v[k * n + p], vkq = v[k * n + q];
-                    v[k * n + p] = c * vkp - s * vkq;
-                    v[k * n + q] = s * vkp + c * vkq;
-                }
-            }
-    std::vector<std::size_t> order(n);
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t i, std::size_t j) { return a[i * n + i] > a[j * n + j]; });
     values.clear();
     vectors.clear();
-    for (std::size_t k : order) {
-        values.push_back(a[k * n + k]);
+    if (n == 0) return;
+    const Eigen::Map<const Eigen::MatrixXd> matrix(a.data(), Eigen::Index(n), Eigen::Index(n));
+    // Ascending eigenvalues; reads the lower triangle (a is symmetric, so storage order is moot).
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(matrix);
+    if (solver.info() != Eigen::Success) {  // a non-finite matrix (e.g. an overflowed covariance)
+        values.assign(n, std::numeric_limits<double>::quiet_NaN());
+        vectors.assign(n, values);
+        return;
+    }
+    for (std::size_t k = n; k-- > 0;) {
+        values.push_back(solver.eigenvalues()[Eigen::Index(k)]);
         std::vector<double> e(n);
         std::size_t largest = 0;
         for (std::size_t i = 0; i < n; ++i) {
-            e[i] = v[i * n + k];
+            e[i] = solver.eigenvectors()(Eigen::Index(i), Eigen::Index(k));
             if (std::fabs(e[i]) > std::fabs(e[largest]) + 1e-12) largest = i;
         }
         if (e[largest] < 0)

@@ -40,6 +40,32 @@ TEST_CASE("Student-t quantiles match the table values") {
     CHECK(student_t_cdf(student_t_quantile(0.9, 2.5), 2.5) == Approx(0.9).epsilon(1e-12));
 }
 
+TEST_CASE("Student-t quantiles and CDF match the closed forms of 1 and 2 degrees of freedom") {
+    // 1 dof (Cauchy): F(t) = 1/2 + atan(t) / pi, t_p = tan(pi (p - 1/2)).
+    // 2 dof: F(t) = 1/2 + t / (2 sqrt(2 + t^2)), t_p = (2p - 1) / sqrt(2 p (1 - p)).
+    // The CDFs are written without cancellation in the lower tail: atan2(1, -t) / pi, and
+    // 1 / (r (r - t)) with r = sqrt(2 + t^2) for t < 0.
+    const double pi = std::acos(-1.0);
+    const auto cdf2 = [](double t) {
+        const double r = std::sqrt(2 + t * t);
+        return t < 0 ? 1 / (r * (r - t)) : 0.5 + t / (2 * r);
+    };
+    for (double p : {1e-6, 0.01, 0.1, 0.3, 0.6, 0.9, 0.975, 0.999, 1 - 1e-6}) {
+        INFO("p = " << p);
+        const double cauchy = std::tan(pi * (p - 0.5)), two = (2 * p - 1) / std::sqrt(2 * p * (1 - p));
+        CHECK(student_t_quantile(p, 1) == Approx(cauchy).epsilon(1e-9));  // tan amplifies p's rounding near 0, 1
+        CHECK(student_t_quantile(p, 2) == Approx(two).epsilon(1e-12));
+        CHECK(student_t_cdf(cauchy, 1) == Approx(std::atan2(1.0, -cauchy) / pi).epsilon(1e-14));
+        CHECK(student_t_cdf(two, 2) == Approx(cdf2(two)).epsilon(1e-14));
+    }
+    CHECK(student_t_cdf(std::numeric_limits<double>::infinity(), 3) == 1.0);
+    CHECK(student_t_cdf(-std::numeric_limits<double>::infinity(), 3) == 0.0);
+    CHECK(std::isnan(student_t_cdf(std::numeric_limits<double>::quiet_NaN(), 3)));
+    CHECK_THROWS_AS(student_t_quantile(0.0, 3), std::invalid_argument);
+    CHECK_THROWS_AS(student_t_quantile(0.5, 0.0), std::invalid_argument);
+    CHECK_THROWS_AS(student_t_cdf(1.0, -1.0), std::invalid_argument);
+}
+
 TEST_CASE("the summary of a known sample: mean, standard error, t interval") {
     const double nan = std::numeric_limits<double>::quiet_NaN();
     const SampleStats s = sample_stats({1, 2, nan, 3, 4, 5});  // NaN: a failed seed, not counted
@@ -112,18 +138,61 @@ TEST_CASE("the 95% slope interval covers the true slope in 95% of noisy data set
     CHECK(std::fabs(rate - 0.95) < 3 * se);
 }
 
-TEST_CASE("Jacobi eigen-decomposition of a known symmetric matrix") {
+TEST_CASE("symmetric eigen-decomposition of a known symmetric matrix") {
     // [[2,1,0],[1,2,0],[0,0,5]]: eigenvalues 5, 3, 1.
     std::vector<double> values;
     std::vector<std::vector<double>> vectors;
     symmetric_eigen({2, 1, 0, 1, 2, 0, 0, 0, 5}, 3, values, vectors);
     REQUIRE(values.size() == 3);
-    CHECK(values[0] == Approx(5));
-    CHECK(values[1] == Approx(3));
-    CHECK(values[2] == Approx(1));
+    CHECK(values[0] == Approx(5).epsilon(1e-14));
+    CHECK(values[1] == Approx(3).epsilon(1e-14));
+    CHECK(values[2] == Approx(1).epsilon(1e-14));
     CHECK(vectors[0][2] == Approx(1));  // largest component made positive
     CHECK(vectors[1][0] == Approx(std::sqrt(0.5)));
     CHECK(vectors[1][1] == Approx(std::sqrt(0.5)));
+    // (1, -1, 0) / sqrt 2: two largest components of equal size, the first is made positive.
+    CHECK(vectors[2][0] == Approx(std::sqrt(0.5)));
+    CHECK(vectors[2][1] == Approx(-std::sqrt(0.5)));
+}
+
+TEST_CASE("symmetric eigen-decomposition of the second-difference matrix matches its closed form") {
+    // tridiag(-1, 2, -1) of size n: eigenvalues 2 - 2 cos(k pi / (n + 1)), eigenvectors
+    // sin(i k pi / (n + 1)) (i = 1..n), normalised by sqrt(2 / (n + 1)).
+    const std::size_t n = 24;
+    const double pi = std::acos(-1.0), h = pi / double(n + 1);
+    std::vector<double> a(n * n, 0.0);
+    for (std::size_t i = 0; i < n; ++i) {
+        a[i * n + i] = 2.0;
+        if (i + 1 < n) a[i * n + i + 1] = a[(i + 1) * n + i] = -1.0;
+    }
+    std::vector<double> values;
+    std::vector<std::vector<double>> vectors;
+    symmetric_eigen(a, n, values, vectors);
+    REQUIRE(values.size() == n);
+    for (std::size_t r = 0; r < n; ++r) {
+        const std::size_t k = n - r;  // descending eigenvalues
+        INFO("eigenpair " << r);
+        CHECK(std::fabs(values[r] - (2.0 - 2.0 * std::cos(double(k) * h))) < 1e-13);
+        std::vector<double> exact(n);
+        std::size_t largest = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            exact[i] = std::sqrt(2.0 / double(n + 1)) * std::sin(double((i + 1) * k) * h);
+            if (std::fabs(exact[i]) > std::fabs(exact[largest]) + 1e-12) largest = i;
+        }
+        // The eigenvalues are simple, so the vector is the closed form up to its sign, which the
+        // convention fixes: the first of the largest components (a mirror pair) is positive.
+        const double sign = exact[largest] < 0 ? -1.0 : 1.0;
+        CHECK(vectors[r][largest] > 0);
+        double err = 0.0, residual = 0.0;
+        for (std::size_t i = 0; i < n; ++i) {
+            err = std::max(err, std::fabs(vectors[r][i] - sign * exact[i]));
+            double av = 0.0;
+            for (std::size_t j = 0; j < n; ++j) av += a[i * n + j] * vectors[r][j];
+            residual = std::max(residual, std::fabs(av - values[r] * vectors[r][i]));
+        }
+        CHECK(err < 1e-12);
+        CHECK(residual < 1e-13);
+    }
 }
 
 namespace {

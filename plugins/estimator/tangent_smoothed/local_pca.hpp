@@ -5,17 +5,17 @@
 // The neighbourhood has m = neighbours + 1 <= 33 points in R^D with D up to a few hundred, so the
 // D x D covariance C = Y^T Y (Y: the m x D centred points) is never formed: its non-zero
 // eigenpairs are those of the m x m Gram matrix G = Y Y^T (if G g = lambda g then C (Y^T g) =
-// lambda (Y^T g), |Y^T g|^2 = lambda), which a cyclic Jacobi iteration diagonalises in O(m^3)
-// per sweep. The directions Y^T g / sqrt(lambda) are re-orthonormalised (Gram-Schmidt twice).
+// lambda (Y^T g), |Y^T g|^2 = lambda), which Eigen's symmetric eigensolver diagonalises in
+// O(m^3). The directions Y^T g / sqrt(lambda) are re-orthonormalised (Gram-Schmidt twice).
 #pragma once
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <limits>
-#include <numeric>
 #include <string>
 #include <vector>
 
+#include <Eigen/Eigenvalues>
 #include <xtensor/xtensor.hpp>
 
 #include <mdlab/array.hpp>
@@ -25,63 +25,20 @@
 
 namespace mdlab_local_pca {
 
-// Eigen-decomposition of the symmetric n x n matrix a (row-major; destroyed) by the cyclic
-// Jacobi method (Golub and Van Loan, Matrix Computations, 4th ed., section 8.5): plane
-// rotations zero each off-diagonal entry in turn until none is left above rounding level.
+// Eigen-decomposition of the symmetric n x n matrix a (row-major) by Eigen's
+// SelfAdjointEigenSolver (Householder tridiagonalisation, then implicit symmetric QR).
 // Writes the eigenvalues in descending order to w and the matching unit eigenvectors as the
-// columns of the row-major n x n matrix v.
-inline void symmetric_eigen(std::vector<double>& a, std::size_t n, std::vector<double>& w, std::vector<double>& v) {
-    v.assign(n * n, 0.0);
-    for (std::size_t i = 0; i < n; ++i) v[i * n + i] = 1.0;
-    for (int sweep = 0; sweep < 100; ++sweep) {
-        double off = 0.0;
-        for (std::size_t p = 0; p < n; ++p)
-            for (std::size_t q = p + 1; q < n; ++q) off += a[p * n + q] * a[p * n + q];
-        if (off == 0.0) break;
-        for (std::size_t p = 0; p < n; ++p)
-            for (std::size_t q = p + 1; q < n; ++q) {
-                const double apq = a[p * n + q];
-                const double app = a[p * n + p], aqq = a[q * n + q];
-                // Negligible next to both diagonal entries (after a few sweeps): set it to 0.
-                const double g = 100.0 * std::abs(apq);
-                if (sweep > 3 && std::abs(app) + g == std::abs(app) && std::abs(aqq) + g == std::abs(aqq)) {
-                    a[p * n + q] = a[q * n + p] = 0.0;
-                    continue;
-                }
-                if (apq == 0.0) continue;
-                // t = tan(phi), the smaller root of t^2 + 2 theta t - 1 = 0: the rotation that
-                // zeroes a_pq.
-                const double theta = (aqq - app) / (2.0 * apq);
-                double t = 1.0 / (std::abs(theta) + std::sqrt(theta * theta + 1.0));
-                if (theta < 0.0) t = -t;
-                const double c = 1.0 / std::sqrt(t * t + 1.0), s = t * c;
-                for (std::size_t r = 0; r < n; ++r) {
-                    if (r == p || r == q) continue;
-                    const double arp = a[r * n + p], arq = a[r * n + q];
-                    a[r * n + p] = a[p * n + r] = c * arp - s * arq;
-                    a[r * n + q] = a[q * n + r] = s * arp + c * arq;
-                }
-                a[p * n + p] = app - t * apq;
-                a[q * n + q] = aqq + t * apq;
-                a[p * n + q] = a[q * n + p] = 0.0;
-                for (std::size_t r = 0; r < n; ++r) {
-                    const double vrp = v[r * n + p], vrq = v[r * n + q];
-                    v[r * n + p] = c * vrp - s * vrq;
-                    v[r * n + q] = s * vrp + c * vrq;
-                }
-            }
-    }
-    // Sort descending (ties by index, so the order is deterministic).
-    std::vector<std::size_t> order(n);
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t i, std::size_t j) { return a[i * n + i] > a[j * n + j]; });
-    std::vector<double> sorted(n * n);
+// columns of the row-major n x n matrix v. Deterministic: the same matrix gives the same bits.
+inline void symmetric_eigen(const std::vector<double>& a, std::size_t n, std::vector<double>& w,
+                            std::vector<double>& v) {
+    using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    const auto size = Eigen::Index(n);
+    const Eigen::SelfAdjointEigenSolver<RowMajor> solver(Eigen::Map<const RowMajor>(a.data(), size, size));
     w.resize(n);
-    for (std::size_t c = 0; c < n; ++c) {
-        w[c] = a[order[c] * n + order[c]];
-        for (std::size_t r = 0; r < n; ++r) sorted[r * n + c] = v[r * n + order[c]];
-    }
-    v.swap(sorted);
+    v.resize(n * n);
+    // Eigen sorts ascending: reverse the order of the pairs.
+    Eigen::Map<Eigen::VectorXd>(w.data(), size) = solver.eigenvalues().reverse();
+    Eigen::Map<RowMajor>(v.data(), size, size) = solver.eigenvectors().rowwise().reverse();
 }
 
 // Removes from u (length d) its components along the first `count` columns of basis (d x k,

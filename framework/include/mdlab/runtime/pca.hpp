@@ -15,8 +15,10 @@ struct PrincipalPlane {
 };
 
 // Eigenvalues (descending) and eigenvectors (row k is the k-th vector) of a symmetric n x n
-// matrix stored row-major, by cyclic Jacobi rotations. Each vector's largest component is
-// made positive.
+// matrix stored row-major, by Eigen's SelfAdjointEigenSolver (tridiagonal QR). Each vector's
+// largest component is made positive (the first of near-equal ones), so the result does not
+// depend on the solver's arbitrary signs. A non-finite matrix gives NaN values
+// and vectors.
 void symmetric_eigen(std::vector<double> matrix, std::size_t n, std::vector<double>& values,
                      std::vector<std::vector<double>>& vectors);
 
