@@ -35,6 +35,7 @@
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 
+#include <mdlab/euler_maruyama.hpp>
 #include <mdlab/isa.hpp>
 #include <mdlab/sampling.hpp>
 #include <mdlab/stats.hpp>
@@ -373,8 +374,8 @@ struct StepTimes {
 };
 
 // The reverse-SDE Euler-Maruyama steps on x over the grid, as the euler_maruyama sampler does:
-// one score call, then x <- x - h (f - g^2 s) + sqrt(g^2 h) z, with no noise on the last step
-// when noiseless_last. Each step is timed whole, and its score call alone.
+// one score call, then mdlab::euler_maruyama_update (the sampler's own step), with no noise on
+// the last step when noiseless_last. Each step is timed whole, and its score call alone.
 StepTimes run_steps(const ScoreEstimator& est, const ForwardProcess& vp, Matrix& x, const StepGrid& grid,
                     bool noiseless_last, std::uint64_t seed, const std::atomic<bool>& cancel) {
     const std::size_t S = grid.h.size(), M = rows(x), D = cols(x);
@@ -388,16 +389,7 @@ StepTimes run_steps(const ScoreEstimator& est, const ForwardProcess& vp, Matrix&
         const auto t0 = Clock::now();
         est.score(x, ti, s);
         const auto t1 = Clock::now();
-        const double rate = vp.drift_rate(ti), g2 = vp.g2(ti);
-        const double noise_scale = last ? 0.0 : std::sqrt(g2 * hi);
-        if (!last) step_noise(noise, i, z);
-        for_chunks(M, random_chunk_rows, [&](std::size_t, std::size_t b, std::size_t e) {
-            for (std::size_t k = b * D; k < e * D; ++k) {
-                double& xk = x.data()[k];
-                const double mean_k = xk - hi * (rate * xk - g2 * s.data()[k]);
-                xk = last ? mean_k : mean_k + noise_scale * z.data()[k];
-            }
-        });
+        euler_maruyama_update(vp, ti, hi, s, last ? nullptr : &noise, i, z, x);
         check_finite(x, i, grid.t[i + 1]);
         const auto t2 = Clock::now();
         times.step_ms[i] = std::chrono::duration<double, std::milli>(t2 - t0).count();

@@ -11,72 +11,50 @@
 // same draws as ddim with eta = 1, which is then the same map up to rounding.
 #include <algorithm>
 #include <cmath>
-#include <string>
 
-#include <mdlab/mdlab.hpp>
+#include <mdlab/grid_sampler.hpp>
 
 namespace {
 
-class DdpmAncestral : public mdlab::Sampler {
+class DdpmAncestral : public mdlab::GridSampler<DdpmAncestral> {
 public:
     static mdlab::PluginSpec describe() {
-        mdlab::PluginSpec spec("ddpm_ancestral", "1.0.0",
-                               "ancestral sampling from the Gaussian posterior q(x_s | x_t, x0 = D(x_t, t)), "
-                               "no noise on the last step");
-        mdlab::SamplerSettings::declare(spec, 500);
-        return spec;
+        return mdlab::sampler_spec("ddpm_ancestral", "1.0.0",
+                                   "ancestral sampling from the Gaussian posterior q(x_s | x_t, x0 = D(x_t, t)), "
+                                   "no noise on the last step",
+                                   500);
     }
 
-    explicit DdpmAncestral(const mdlab::Params& p) : settings_(p) {}
+    using GridSampler::GridSampler;
 
-    mdlab::SampleResult sample(const mdlab::Inputs& inputs, mdlab::Context& ctx) const override {
-        const auto est = inputs.estimator("score");
-        const mdlab::ForwardProcess& process = est->process();
-        const std::vector<double> t = settings_.times(process);
-        const std::size_t steps = settings_.steps;
+    struct State {
+        State(const DdpmAncestral&, const mdlab::SamplerRun& run)
+            : noise(run.noise()), x0(run.matrix()), z(run.matrix()) {}
+        mdlab::RandomStream noise;
+        mdlab::Matrix x0, z;
+    };
 
-        mdlab::Matrix x = settings_.initial_points(*est, ctx);
-        const std::size_t n = mdlab::rows(x), d = mdlab::cols(x);
-        const mdlab::RandomStream noise = ctx.shared_stream("sampler/noise");
-        mdlab::Matrix x0 = mdlab::Matrix::from_shape({n, d});
-        mdlab::Matrix z = mdlab::Matrix::from_shape({n, d});
-        double score_evals = 0.0;
-        mdlab::Trajectory trajectory(settings_, steps);
-        trajectory.record(0, t[0], x);
+    void step(mdlab::SamplerRun& run, State& state, std::size_t i) const {
+        const bool last = run.last(i);
+        const double at = run.process.alpha(run.t[i]), st = run.process.sigma(run.t[i]);
+        const double as = run.process.alpha(run.t[i + 1]), ss = run.process.sigma(run.t[i + 1]);
+        const double ats = at / as;
+        // sigma_{t|s}^2 = alpha_t^2 (lambda_t^2 - lambda_s^2) with lambda = sigma/alpha, > 0 for t > s;
+        // clamped against rounding when two grid times nearly coincide.
+        const double sts2 = std::max(0.0, st * st - ats * ats * ss * ss);
+        const double cx = ats * ss * ss / (st * st), c0 = as * sts2 / (st * st);
+        const double sd = last ? 0.0 : std::sqrt(sts2 * ss * ss / (st * st));
 
-        for (std::size_t i = 0; i < steps; ++i) {
-            if (ctx.cancelled()) throw mdlab::Error("cancelled");
-            const bool last = i + 1 == steps;
-            const double at = process.alpha(t[i]), st = process.sigma(t[i]);
-            const double as = process.alpha(t[i + 1]), ss = process.sigma(t[i + 1]);
-            const double ats = at / as;
-            // sigma_{t|s}^2 = alpha_t^2 (lambda_t^2 - lambda_s^2) with lambda = sigma/alpha, > 0 for t > s;
-            // clamped against rounding when two grid times nearly coincide.
-            const double sts2 = std::max(0.0, st * st - ats * ats * ss * ss);
-            const double cx = ats * ss * ss / (st * st), c0 = as * sts2 / (st * st);
-            const double sd = last ? 0.0 : std::sqrt(sts2 * ss * ss / (st * st));
-
-            est->denoise(x, t[i], x0);
-            score_evals += 1.0;
-            if (!last) mdlab::step_noise(noise, i, z);
-            mdlab::for_chunks(n, mdlab::random_chunk_rows, [&](std::size_t, std::size_t b, std::size_t e) {
-                for (std::size_t k = b * d; k < e * d; ++k) {
-                    const double mean = cx * x.data()[k] + c0 * x0.data()[k];
-                    x.data()[k] = last ? mean : mean + sd * z.data()[k];
-                }
-            });
-            mdlab::check_finite(x, i, t[i + 1]);
-            trajectory.record(i + 1, t[i + 1], x);
-            ctx.progress(double(i + 1) / double(steps));
-        }
-
-        trajectory.save(ctx);
-        settings_.finish(x, *est, score_evals);
-        return mdlab::SampleResult{std::move(x), {{"nfe", score_evals}, {"steps", double(steps)}}};
+        run.denoise(run.x, run.t[i], state.x0);
+        if (!last) mdlab::step_noise(state.noise, i, state.z);
+        const std::size_t d = run.d;
+        mdlab::for_chunks(run.n, mdlab::random_chunk_rows, [&](std::size_t, std::size_t b, std::size_t e) {
+            for (std::size_t k = b * d; k < e * d; ++k) {
+                const double mean = cx * run.x.data()[k] + c0 * state.x0.data()[k];
+                run.x.data()[k] = last ? mean : mean + sd * state.z.data()[k];
+            }
+        });
     }
-
-private:
-    mdlab::SamplerSettings settings_;
 };
 
 }  // namespace

@@ -12,73 +12,51 @@
 // k-diffusion's sample_dpmpp_2m on the same sigmas, except that k-diffusion's step to sigma = 0
 // (a plain x = denoised) is our denoise = true at t_min = sigma_min (see docs/plugins.md).
 #include <cmath>
-#include <string>
 #include <utility>
 
-#include <mdlab/mdlab.hpp>
+#include <mdlab/grid_sampler.hpp>
 
 namespace {
 
-class DpmppTwoM : public mdlab::Sampler {
+class DpmppTwoM : public mdlab::GridSampler<DpmppTwoM> {
 public:
     static mdlab::PluginSpec describe() {
-        mdlab::PluginSpec spec("dpmpp_2m", "1.0.0",
-                               "DPM-Solver++(2M): second-order multistep probability-flow solver in log-SNR "
-                               "(1 score evaluation per step)");
-        mdlab::SamplerSettings::declare(spec, 50);
-        return spec;
+        return mdlab::sampler_spec("dpmpp_2m", "1.0.0",
+                                   "DPM-Solver++(2M): second-order multistep probability-flow solver in log-SNR "
+                                   "(1 score evaluation per step)",
+                                   50);
     }
 
-    explicit DpmppTwoM(const mdlab::Params& p) : settings_(p) {}
+    using GridSampler::GridSampler;
 
-    mdlab::SampleResult sample(const mdlab::Inputs& inputs, mdlab::Context& ctx) const override {
-        const auto est = inputs.estimator("score");
-        const mdlab::ForwardProcess& process = est->process();
-        const std::vector<double> t = settings_.times(process);
-        const std::size_t steps = settings_.steps;
+    struct State {
+        State(const DpmppTwoM&, const mdlab::SamplerRun& run) : den(run.matrix()), prev(run.matrix()) {}
+        mdlab::Matrix den;   // D(x_t, t)
+        mdlab::Matrix prev;  // the previous step's D
+        double h_prev = 0.0;
+    };
 
-        mdlab::Matrix x = settings_.initial_points(*est, ctx);
-        const std::size_t n = mdlab::rows(x), d = mdlab::cols(x), size = n * d;
-        mdlab::Matrix den = mdlab::Matrix::from_shape({n, d});   // D(x_t, t)
-        mdlab::Matrix prev = mdlab::Matrix::from_shape({n, d});  // the previous step's D
-        double score_evals = 0.0, h_prev = 0.0;
-        mdlab::Trajectory trajectory(settings_, steps);
-        trajectory.record(0, t[0], x);
+    void step(mdlab::SamplerRun& run, State& state, std::size_t i) const {
+        const double at = run.process.alpha(run.t[i]), st = run.process.sigma(run.t[i]);
+        const double as = run.process.alpha(run.t[i + 1]), ss = run.process.sigma(run.t[i + 1]);
+        const double h = std::log(as / ss) - std::log(at / st);  // lambda_s - lambda_t > 0
+        const double cx = ss / st, cd = -as * std::expm1(-h);
 
-        auto each = [&](auto&& f) { mdlab::for_each_index(size, f); };
-
-        for (std::size_t i = 0; i < steps; ++i) {
-            if (ctx.cancelled()) throw mdlab::Error("cancelled");
-            const double at = process.alpha(t[i]), st = process.sigma(t[i]);
-            const double as = process.alpha(t[i + 1]), ss = process.sigma(t[i + 1]);
-            const double h = std::log(as / ss) - std::log(at / st);  // lambda_s - lambda_t > 0
-            const double cx = ss / st, cd = -as * std::expm1(-h);
-
-            est->denoise(x, t[i], den);
-            score_evals += 1.0;
-            if (i == 0) {
-                each([&](std::size_t k) { x.data()[k] = cx * x.data()[k] + cd * den.data()[k]; });
-            } else {
-                const double w = h / (2.0 * h_prev);  // 1/(2r)
-                each([&](std::size_t k) {
-                    const double dd = (1.0 + w) * den.data()[k] - w * prev.data()[k];
-                    x.data()[k] = cx * x.data()[k] + cd * dd;
-                });
-            }
-            std::swap(den, prev);
-            h_prev = h;
-            mdlab::check_finite(x, i, t[i + 1]);
-            trajectory.record(i + 1, t[i + 1], x);
-            ctx.progress(double(i + 1) / double(steps));
+        run.denoise(run.x, run.t[i], state.den);
+        double* x = run.x.data();
+        const double *den = state.den.data(), *prev = state.prev.data();
+        if (i == 0) {
+            run.each([&](std::size_t k) { x[k] = cx * x[k] + cd * den[k]; });
+        } else {
+            const double w = h / (2.0 * state.h_prev);  // 1/(2r)
+            run.each([&](std::size_t k) {
+                const double dd = (1.0 + w) * den[k] - w * prev[k];
+                x[k] = cx * x[k] + cd * dd;
+            });
         }
-
-        trajectory.save(ctx);
-        settings_.finish(x, *est, score_evals);
-        return mdlab::SampleResult{std::move(x), {{"nfe", score_evals}, {"steps", double(steps)}}};
+        std::swap(state.den, state.prev);
+        state.h_prev = h;
     }
-
-private:
-    mdlab::SamplerSettings settings_;
 };
 
 }  // namespace

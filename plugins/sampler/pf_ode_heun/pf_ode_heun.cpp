@@ -16,91 +16,49 @@
 //   xh <- xh + (lambda_{i+1} - lambda_i) (d_i + d') / 2,
 // and the result is x = alpha(t_min) xh. For VE and EDM (alpha = 1, lambda = sigma) this is
 // exactly k-diffusion's sample_heun with s_churn = 0.
-#include <cmath>
-#include <string>
-
-#include <mdlab/mdlab.hpp>
+#include <mdlab/grid_sampler.hpp>
 
 namespace {
 
-class PfOdeHeun : public mdlab::Sampler {
+class PfOdeHeun : public mdlab::GridSampler<PfOdeHeun> {
 public:
     static mdlab::PluginSpec describe() {
-        mdlab::PluginSpec spec("pf_ode_heun", "1.0.0",
-                               "EDM second-order Heun on the probability-flow ODE in x/alpha and sigma/alpha "
-                               "(2 score evaluations per step)");
-        mdlab::SamplerSettings::declare(spec, 50);
-        return spec;
+        return mdlab::sampler_spec("pf_ode_heun", "1.0.0",
+                                   "EDM second-order Heun on the probability-flow ODE in x/alpha and sigma/alpha "
+                                   "(2 score evaluations per step)",
+                                   50);
     }
 
-    explicit PfOdeHeun(const mdlab::Params& p) : settings_(p) {}
+    using GridSampler::GridSampler;
 
-    mdlab::SampleResult sample(const mdlab::Inputs& inputs, mdlab::Context& ctx) const override {
-        const auto est = inputs.estimator("score");
-        const mdlab::ForwardProcess& process = est->process();
-        const std::vector<double> t = settings_.times(process);
-        const std::size_t steps = settings_.steps;
+    // run.x holds xh = x / alpha during the loop (mdlab::ScaledState).
+    struct State : mdlab::ScaledState {
+        State(const PfOdeHeun&, mdlab::SamplerRun& run)
+            : ScaledState(run), xe(run.matrix()), arg(run.matrix()), s(run.matrix()), slope(run.matrix()) {}
+        mdlab::Matrix xe;   // Euler predictor (scaled)
+        mdlab::Matrix arg;  // alpha xh: where the score is asked
+        mdlab::Matrix s;
+        mdlab::Matrix slope;  // d_i
+    };
 
-        mdlab::Matrix x = settings_.initial_points(*est, ctx);
-        const std::size_t n = mdlab::rows(x), d = mdlab::cols(x), size = n * d;
-        mdlab::Matrix xh = x / process.alpha(t[0]);
-        mdlab::Matrix xe = mdlab::Matrix::from_shape({n, d});   // Euler predictor (scaled)
-        mdlab::Matrix arg = mdlab::Matrix::from_shape({n, d});  // alpha xh: where the score is asked
-        mdlab::Matrix s = mdlab::Matrix::from_shape({n, d});
-        mdlab::Matrix slope = mdlab::Matrix::from_shape({n, d});  // d_i
-        double score_evals = 0.0;
+    void step(mdlab::SamplerRun& run, State& st, std::size_t i) const {
+        const double a0 = run.process.alpha(run.t[i]), s0 = run.process.sigma(run.t[i]);
+        const double a1 = run.process.alpha(run.t[i + 1]), s1 = run.process.sigma(run.t[i + 1]);
+        const double dl = s1 / a1 - s0 / a0;  // lambda_{i+1} - lambda_i < 0
+        double *xh = run.x.data(), *xe = st.xe.data(), *arg = st.arg.data(), *slope = st.slope.data();
 
-        // Elementwise loops over all values, chunked for the thread pool (deterministic: no reductions).
-        auto each = [&](auto&& f) { mdlab::for_each_index(size, f); };
-
-        // Frames are in the original variable x = alpha xh, converted only when a frame is taken
-        // (x still holds the initial points exactly at step 0).
-        mdlab::Trajectory trajectory(settings_, steps);
-        auto record = [&](std::size_t step) {
-            if (!trajectory.wants(step)) return;
-            if (step > 0) {
-                const double a = process.alpha(t[step]);
-                each([&](std::size_t k) { x.data()[k] = a * xh.data()[k]; });
-            }
-            trajectory.record(step, t[step], x);
-        };
-        record(0);
-
-        for (std::size_t i = 0; i < steps; ++i) {
-            if (ctx.cancelled()) throw mdlab::Error("cancelled");
-            const double a0 = process.alpha(t[i]), s0 = process.sigma(t[i]);
-            const double a1 = process.alpha(t[i + 1]), s1 = process.sigma(t[i + 1]);
-            const double dl = s1 / a1 - s0 / a0;  // lambda_{i+1} - lambda_i < 0
-
-            // d_i = -sigma_i s(alpha_i xh, t_i); Euler predictor.
-            each([&](std::size_t k) { arg.data()[k] = a0 * xh.data()[k]; });
-            est->score(arg, t[i], s);
-            score_evals += 1.0;
-            each([&](std::size_t k) {
-                slope.data()[k] = -s0 * s.data()[k];
-                xe.data()[k] = xh.data()[k] + dl * slope.data()[k];
-                arg.data()[k] = a1 * xe.data()[k];
-            });
-            // d' = -sigma_{i+1} s(alpha_{i+1} xe, t_{i+1}); trapezoidal corrector.
-            est->score(arg, t[i + 1], s);
-            score_evals += 1.0;
-            each([&](std::size_t k) {
-                xh.data()[k] += dl * 0.5 * (slope.data()[k] - s1 * s.data()[k]);
-            });
-            mdlab::check_finite(xh, i, t[i + 1]);
-            record(i + 1);
-            ctx.progress(double(i + 1) / double(steps));
-        }
-
-        const double a_end = process.alpha(t[steps]);
-        each([&](std::size_t k) { x.data()[k] = a_end * xh.data()[k]; });
-        trajectory.save(ctx);
-        settings_.finish(x, *est, score_evals);
-        return mdlab::SampleResult{std::move(x), {{"nfe", score_evals}, {"steps", double(steps)}}};
+        // d_i = -sigma_i s(alpha_i xh, t_i); Euler predictor.
+        run.each([&](std::size_t k) { arg[k] = a0 * xh[k]; });
+        run.score(st.arg, run.t[i], st.s);
+        run.each([&](std::size_t k) {
+            slope[k] = -s0 * st.s.data()[k];
+            xe[k] = xh[k] + dl * slope[k];
+            arg[k] = a1 * xe[k];
+        });
+        // d' = -sigma_{i+1} s(alpha_{i+1} xe, t_{i+1}); trapezoidal corrector.
+        run.score(st.arg, run.t[i + 1], st.s);
+        run.each([&](std::size_t k) { xh[k] += dl * 0.5 * (slope[k] - s1 * st.s.data()[k]); });
     }
-
-private:
-    mdlab::SamplerSettings settings_;
 };
 
 }  // namespace

@@ -23,9 +23,9 @@
 // this is exactly euler_maruyama); corrector update j of step i draws
 // step_noise(shared "sampler/corrector_noise", i * corrector_steps + j).
 #include <cmath>
-#include <string>
 
-#include <mdlab/mdlab.hpp>
+#include <mdlab/euler_maruyama.hpp>
+#include <mdlab/grid_sampler.hpp>
 
 namespace {
 
@@ -41,91 +41,66 @@ double mean_row_norm(const mdlab::Matrix& m) {
     return total / double(n);
 }
 
-class PredictorCorrector : public mdlab::Sampler {
+class PredictorCorrector : public mdlab::GridSampler<PredictorCorrector> {
 public:
     static mdlab::PluginSpec describe() {
-        mdlab::PluginSpec spec("predictor_corrector", "1.0.0",
-                               "reverse-SDE Euler-Maruyama predictor with score_sde's Langevin corrector "
-                               "(step size set by a signal-to-noise ratio)");
-        mdlab::SamplerSettings::declare(spec, 500);
-        spec.param(mdlab::real("snr", 0.16,
-                               "target signal-to-noise ratio r of the corrector: eps = 2 a_i (r |z| / |s|)^2")
-                       .greater_than(0.0))
+        return mdlab::sampler_spec("predictor_corrector", "1.0.0",
+                                   "reverse-SDE Euler-Maruyama predictor with score_sde's Langevin corrector "
+                                   "(step size set by a signal-to-noise ratio)",
+                                   500)
+            .param(
+                mdlab::real("snr", 0.16, "target signal-to-noise ratio r of the corrector: eps = 2 a_i (r |z| / |s|)^2")
+                    .greater_than(0.0))
             .param(mdlab::integer("corrector_steps", 1,
                                   "Langevin corrector updates before each predictor step (0: predictor only)")
                        .at_least(0));
-        return spec;
     }
 
     explicit PredictorCorrector(const mdlab::Params& p)
-        : settings_(p), snr_(p.real("snr")), corrector_steps_(p.count("corrector_steps")) {}
+        : GridSampler(p), snr_(p.real("snr")), corrector_steps_(p.count("corrector_steps")) {}
 
-    mdlab::SampleResult sample(const mdlab::Inputs& inputs, mdlab::Context& ctx) const override {
-        const auto est = inputs.estimator("score");
-        const mdlab::ForwardProcess& process = est->process();
-        const std::vector<double> t = settings_.times(process);
-        const std::size_t steps = settings_.steps, K = corrector_steps_;
+    struct State {
+        State(const PredictorCorrector&, const mdlab::SamplerRun& run)
+            : noise(run.noise()),
+              corrector_noise(run.noise("sampler/corrector_noise")),
+              s(run.matrix()),
+              z(run.matrix()) {}
+        mdlab::RandomStream noise, corrector_noise;
+        mdlab::Matrix s, z;
+    };
 
-        mdlab::Matrix x = settings_.initial_points(*est, ctx);
-        const std::size_t n = mdlab::rows(x), d = mdlab::cols(x);
-        const mdlab::RandomStream noise = ctx.shared_stream("sampler/noise");
-        const mdlab::RandomStream corrector_noise = ctx.shared_stream("sampler/corrector_noise");
-        mdlab::Matrix s = mdlab::Matrix::from_shape({n, d});
-        mdlab::Matrix z = mdlab::Matrix::from_shape({n, d});
-        mdlab::Trajectory trajectory(settings_, steps);
-        trajectory.record(0, t[0], x);
-        double score_evals = 0.0;
+    void step(mdlab::SamplerRun& run, State& st, std::size_t i) const {
+        const double ti = run.t[i];
+        const std::size_t K = corrector_steps_;
 
-        for (std::size_t i = 0; i < steps; ++i) {
-            const double ti = t[i], h = t[i] - t[i + 1];
-            const bool last = i + 1 == steps;
-
-            // Langevin corrector at t_i.
-            const double ratio = process.alpha(ti) / process.alpha(t[i + 1]);
-            const double a_i = ratio * ratio;
-            for (std::size_t j = 0; j < K; ++j) {
-                if (ctx.cancelled()) throw mdlab::Error("cancelled");
-                est->score(x, ti, s);
-                score_evals += 1.0;
-                mdlab::step_noise(corrector_noise, i * K + j, z);
-                const double grad_norm = mean_row_norm(s), noise_norm = mean_row_norm(z);
-                // A score that vanishes on the whole batch gives no direction: skip the update
-                // rather than take an infinite step.
-                const double q = grad_norm > 0.0 ? snr_ * noise_norm / grad_norm : 0.0;
-                const double eps = 2.0 * a_i * q * q, noise_scale = std::sqrt(2.0 * eps);
-                mdlab::for_chunks(n, mdlab::random_chunk_rows, [&](std::size_t, std::size_t b, std::size_t e) {
-                    for (std::size_t k = b * d; k < e * d; ++k)
-                        x.data()[k] += eps * s.data()[k] + noise_scale * z.data()[k];
-                });
-                mdlab::check_finite(x, i, ti);
-            }
-
-            // Euler-Maruyama predictor from t_i to t_{i+1}.
-            if (ctx.cancelled()) throw mdlab::Error("cancelled");
-            est->score(x, ti, s);
-            score_evals += 1.0;
-            const double rate = process.drift_rate(ti), g2 = process.g2(ti);
-            const double noise_scale = last ? 0.0 : std::sqrt(g2 * h);
-            if (!last) mdlab::step_noise(noise, i, z);
-            mdlab::for_chunks(n, mdlab::random_chunk_rows, [&](std::size_t, std::size_t b, std::size_t e) {
-                for (std::size_t k = b * d; k < e * d; ++k) {
-                    double& xk = x.data()[k];
-                    const double mean = xk - h * (rate * xk - g2 * s.data()[k]);
-                    xk = last ? mean : mean + noise_scale * z.data()[k];
-                }
+        // Langevin corrector at t_i.
+        const double ratio = run.process.alpha(ti) / run.process.alpha(run.t[i + 1]);
+        const double a_i = ratio * ratio;
+        for (std::size_t j = 0; j < K; ++j) {
+            if (j > 0) run.check_cancelled();
+            run.score(run.x, ti, st.s);
+            mdlab::step_noise(st.corrector_noise, i * K + j, st.z);
+            const double grad_norm = mean_row_norm(st.s), noise_norm = mean_row_norm(st.z);
+            // A score that vanishes on the whole batch gives no direction: skip the update
+            // rather than take an infinite step.
+            const double q = grad_norm > 0.0 ? snr_ * noise_norm / grad_norm : 0.0;
+            const double eps = 2.0 * a_i * q * q, noise_scale = std::sqrt(2.0 * eps);
+            const double *s = st.s.data(), *z = st.z.data();
+            double* x = run.x.data();
+            mdlab::for_chunks(run.n, mdlab::random_chunk_rows, [&](std::size_t, std::size_t b, std::size_t e) {
+                for (std::size_t k = b * run.d; k < e * run.d; ++k) x[k] += eps * s[k] + noise_scale * z[k];
             });
-            mdlab::check_finite(x, i, t[i + 1]);
-            trajectory.record(i + 1, t[i + 1], x);
-            ctx.progress(double(i + 1) / double(steps));
+            mdlab::check_finite(run.x, i, ti);
         }
 
-        trajectory.save(ctx);
-        settings_.finish(x, *est, score_evals);
-        return mdlab::SampleResult{std::move(x), {{"nfe", score_evals}, {"steps", double(steps)}}};
+        // Euler-Maruyama predictor from t_i to t_{i+1}.
+        if (K > 0) run.check_cancelled();
+        run.score(run.x, ti, st.s);
+        mdlab::euler_maruyama_update(run.process, ti, ti - run.t[i + 1], st.s, run.last(i) ? nullptr : &st.noise, i,
+                                     st.z, run.x);
     }
 
 private:
-    mdlab::SamplerSettings settings_;
     double snr_;
     std::size_t corrector_steps_;
 };

@@ -37,7 +37,7 @@
 #include <string>
 #include <vector>
 
-#include <mdlab/mdlab.hpp>
+#include <mdlab/grid_sampler.hpp>
 
 namespace {
 
@@ -134,10 +134,11 @@ double rms_scaled(std::size_t size, V&& v, const mdlab::Matrix& a, const mdlab::
 class Rk45 : public mdlab::Sampler {
 public:
     static mdlab::PluginSpec describe() {
-        mdlab::PluginSpec spec("rk45", "1.0.0",
-                               "adaptive Dormand-Prince 5(4) on the probability-flow ODE in x/alpha against log(sigma/alpha) "
-                               "(rtol/atol error control, one step size for the batch)");
-        mdlab::SamplerSettings::declare(spec, 10000);
+        mdlab::PluginSpec spec = mdlab::sampler_spec(
+            "rk45", "1.0.0",
+            "adaptive Dormand-Prince 5(4) on the probability-flow ODE in x/alpha against log(sigma/alpha) "
+            "(rtol/atol error control, one step size for the batch)",
+            10000);
         for (auto& p : spec.params) {
             if (p.key == "steps")
                 p.doc = "maximum number of accepted steps (the solver fails with an error beyond it)";
@@ -157,23 +158,19 @@ public:
     explicit Rk45(const mdlab::Params& p) : settings_(p), rtol_(p.real("rtol")), atol_(p.real("atol")) {}
 
     mdlab::SampleResult sample(const mdlab::Inputs& inputs, mdlab::Context& ctx) const override {
-        const auto est = inputs.estimator("score");
-        const mdlab::ForwardProcess& process = est->process();
+        mdlab::SamplerRun run(settings_, inputs, ctx, /*on_grid=*/false);
+        const mdlab::ForwardProcess& process = run.process;
         const double T = process.t_end(), t_min = settings_.t_min;
-        if (!(t_min < T))
-            throw mdlab::InputError("t_min = " + std::to_string(t_min) + " must be below the process end time " +
-                                        std::to_string(T), "t_min");
         const std::size_t max_steps = settings_.steps;
-
-        mdlab::Matrix x = settings_.initial_points(*est, ctx);
-        const std::size_t n = mdlab::rows(x), d = mdlab::cols(x), size = n * d;
-        Flow flow(*est, t_min);
+        mdlab::Matrix& x = run.x;
+        const std::size_t size = run.n * run.d;
+        Flow flow(run.est, t_min);
         const double u_min = flow.u_min(), u_max = flow.u_max();
         if (!(u_max > u_min) || !std::isfinite(u_max) || !std::isfinite(u_min))
             throw mdlab::Error("rk45: sigma/alpha must increase from t_min to T and be positive and finite (got " +
                                std::to_string(flow.nsr(t_min)) + " at t_min, " + std::to_string(flow.nsr(T)) + " at T)");
 
-        auto shape = [&] { return mdlab::Matrix::from_shape({n, d}); };
+        auto shape = [&] { return run.matrix(); };
         mdlab::Matrix y = x / process.alpha(T);  // xh at u_max
         mdlab::Matrix y_new = shape(), arg = shape(), stage = shape();
         std::vector<mdlab::Matrix> k(7);
@@ -189,7 +186,7 @@ public:
         std::size_t accepted = 0, rejected = 0;
         const double range = u_max - u_min;
         while (u > u_min) {
-            if (ctx.cancelled()) throw mdlab::Error("cancelled");
+            run.check_cancelled();
             if (accepted >= max_steps)
                 throw mdlab::InputError("rk45 needed more than steps = " + std::to_string(max_steps) +
                                             " accepted steps to reach t_min (at t = " + std::to_string(flow.time_at(u)) +
@@ -280,17 +277,16 @@ public:
                 h_abs *= std::max(min_factor, safety * std::pow(norm, -exponent));
                 step_rejected = true;
                 ++rejected;
-                if (ctx.cancelled()) throw mdlab::Error("cancelled");
+                run.check_cancelled();
             }
         }
 
         const double a_end = process.alpha(t_min);
         each(size, [&](std::size_t q) { x.data()[q] = a_end * y.data()[q]; });
-        trajectory.save(ctx);
-        double score_evals = flow.evaluations;
-        settings_.finish(x, *est, score_evals);
-        return mdlab::SampleResult{std::move(x),
-                                   {{"nfe", score_evals}, {"steps", double(accepted)}, {"rejected", double(rejected)}}};
+        run.score_evals = flow.evaluations;
+        mdlab::SampleResult result = run.finish(trajectory, double(accepted));
+        result.stats.emplace_back("rejected", double(rejected));
+        return result;
     }
 
 private:

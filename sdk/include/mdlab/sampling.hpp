@@ -43,10 +43,13 @@ struct SamplerSettings {
           rho(p.real("rho")), denoise(p.boolean("denoise")), init(p.string("init")),
           record_every(p.count("record_every")) {}
 
-    std::vector<double> times(const ForwardProcess& process) const {
+    void check_t_min(const ForwardProcess& process) const {
         if (!(t_min < process.t_end()))
             throw InputError("t_min = " + std::to_string(t_min) + " must be below the process end time " +
                                  std::to_string(process.t_end()), "t_min");
+    }
+    std::vector<double> times(const ForwardProcess& process) const {
+        check_t_min(process);
         return time_grid(process, grid, steps, t_min, rho);
     }
 
