@@ -20,7 +20,7 @@
 #include <tbb/parallel_for.h>
 #include <tbb/partitioner.h>
 
-#include <mdlab/kernels/fma_chains.hpp>
+#include <mdlab/kernels/detail/fma_chains.hpp>
 
 namespace mdlab::cli {
 

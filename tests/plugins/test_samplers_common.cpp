@@ -1,6 +1,7 @@
 // What every score-based sampler promises, checked for all of them at once: the common
 // parameters, identical outputs for the same init file, thread-count independence, trajectory
 // recording, the score-evaluation count, and Tweedie denoising at the end.
+#include <fstream>
 #include <catch2/catch.hpp>
 
 #include <tbb/global_control.h>

@@ -7,6 +7,10 @@
 #include <string>
 
 #include <mdlab/mdlab.hpp>
+// Tests reach every topic of the SDK: .npy files, sampler settings and time grids.
+#include <mdlab/npy.hpp>
+#include <mdlab/sampling.hpp>
+#include <mdlab/time_grid.hpp>
 
 namespace mdlab::test {
 

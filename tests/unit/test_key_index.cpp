@@ -1,4 +1,4 @@
-// mdlab/kernels/key_index.hpp: the k-d tree structure (permutation, leaves = blocks of 64,
+// mdlab/kernels/detail/key_index.hpp: the k-d tree structure (permutation, leaves = blocks of 64,
 // every key inside its node's ball, splits separate the children), the certified bound on the
 // omitted weight against a long double brute force over all keys, and the end-to-end property
 // the kernel relies on: a plain two-pass softmax score over the candidate blocks only equals the
@@ -14,7 +14,7 @@
 #include <catch2/catch.hpp>
 #include <tbb/global_control.h>
 
-#include <mdlab/kernels/key_index.hpp>
+#include <mdlab/kernels/detail/key_index.hpp>
 #include <mdlab/rng.hpp>
 
 using mdlab::Matrix;

@@ -14,6 +14,7 @@
 #include <mdlab/embedding.hpp>
 #include <mdlab/kernels/nearest.hpp>
 #include <mdlab/mdlab.hpp>
+#include <mdlab/npy.hpp>
 
 namespace {
 

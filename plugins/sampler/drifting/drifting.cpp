@@ -26,6 +26,8 @@
 
 #include <mdlab/kernels/mean_shift.hpp>
 #include <mdlab/mdlab.hpp>
+#include <mdlab/npy.hpp>
+#include <mdlab/sampling.hpp>
 
 namespace {
 

@@ -2,7 +2,7 @@
 // path, and simd::vec is that path's register (8 doubles with AVX-512, 4 with AVX2, 2 otherwise).
 #include <cstddef>
 
-#include <mdlab/kernels/simd_vector.hpp>
+#include <mdlab/kernels/detail/simd_vector.hpp>
 
 #include "squared_norms.hpp"
 

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "mdlab/mdlab.hpp"
+#include "mdlab/sampling.hpp"
 
 namespace mdlab {
 

@@ -54,7 +54,7 @@ private:
 
 // Per-path code of your own (docs/writing-plugins.md): sources compiled once per path by
 // mdlab_add_isa_sources put their functions in `namespace SCOPE::MDLAB_ISA_NAMESPACE`
-// (mdlab/kernels/simd_vector.hpp), i.e. SCOPE::isa_generic, SCOPE::isa_avx2 and
+// (mdlab/kernels/detail/simd_vector.hpp), i.e. SCOPE::isa_generic, SCOPE::isa_avx2 and
 // SCOPE::isa_avx512. Declare a function in all three with MDLAB_ISA_DECLARE and call the copy
 // of the active path with MDLAB_ISA_DISPATCH (`return`s the call's value):
 //   MDLAB_ISA_DECLARE(my_plugin, double sum_squares(const double* x, std::size_t n))

@@ -16,7 +16,7 @@
 // - Without FMA instructions (the generic path of a baseline build) a chain step is a multiply
 //   and an add, still counted as 2 flops per lane.
 #include "kernel_entries.hpp"
-#include "mdlab/kernels/simd_vector.hpp"
+#include "mdlab/kernels/detail/simd_vector.hpp"
 
 #if defined(__GNUC__) && !defined(__clang__)
 #define MDLAB_OPAQUE __attribute__((noipa))

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "kernel_entries.hpp"
-#include "mdlab/kernels/fma_chains.hpp"
+#include "mdlab/kernels/detail/fma_chains.hpp"
 
 namespace mdlab::kernels {
 

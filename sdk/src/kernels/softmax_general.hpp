@@ -9,8 +9,8 @@
 #include <limits>
 #include <vector>
 
-#include "mdlab/kernels/softmax_keys.hpp"
-#include "mdlab/kernels/simd_vector.hpp"
+#include "mdlab/kernels/detail/softmax_keys.hpp"
+#include "mdlab/kernels/detail/simd_vector.hpp"
 #include "mdlab/parallel.hpp"
 
 namespace mdlab::kernels::MDLAB_ISA_NAMESPACE {

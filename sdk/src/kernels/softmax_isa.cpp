@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "kernel_entries.hpp"
-#include "mdlab/kernels/softmax_microkernel.hpp"
-#include "mdlab/kernels/vector_exp.hpp"
+#include "mdlab/kernels/detail/softmax_microkernel.hpp"
+#include "mdlab/kernels/detail/vector_exp.hpp"
 #include "mdlab/parallel.hpp"
 #include "softmax_general.hpp"
 

@@ -71,7 +71,7 @@
 #include "mdlab/array.hpp"
 #include "mdlab/error.hpp"
 #include "mdlab/isa.hpp"
-#include "mdlab/kernels/softmax_keys.hpp"
+#include "mdlab/kernels/detail/softmax_keys.hpp"
 
 namespace mdlab::kernels {
 

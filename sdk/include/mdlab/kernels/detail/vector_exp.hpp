@@ -23,7 +23,7 @@
 #pragma once
 #include <cstdint>
 
-#include "mdlab/kernels/simd_vector.hpp"
+#include "mdlab/kernels/detail/simd_vector.hpp"
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push

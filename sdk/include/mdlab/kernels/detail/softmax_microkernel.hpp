@@ -85,9 +85,9 @@
 #include <new>
 #include <vector>
 
-#include "mdlab/kernels/simd_vector.hpp"
-#include "mdlab/kernels/softmax_keys.hpp"
-#include "mdlab/kernels/vector_exp.hpp"
+#include "mdlab/kernels/detail/simd_vector.hpp"
+#include "mdlab/kernels/detail/softmax_keys.hpp"
+#include "mdlab/kernels/detail/vector_exp.hpp"
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push

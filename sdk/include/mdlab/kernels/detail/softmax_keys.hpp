@@ -19,7 +19,7 @@
 
 #include "mdlab/array.hpp"
 #include "mdlab/error.hpp"
-#include "mdlab/kernels/key_index.hpp"
+#include "mdlab/kernels/detail/key_index.hpp"
 #include "mdlab/parallel.hpp"
 
 namespace mdlab::kernels {
