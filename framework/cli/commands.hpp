@@ -9,6 +9,7 @@
 
 #include <tbb/global_control.h>
 
+#include "mdlab/runtime/bench.hpp"
 #include "mdlab/runtime/executor.hpp"
 #include "mdlab/runtime/progress_bar.hpp"
 #include "mdlab/runtime/run_directory.hpp"
@@ -49,38 +50,22 @@ struct ScoreArgs {
     int threads = 0;
 };
 
-// The workload options `bench score` and `bench run` share: the estimator, the sizes, the time
-// grid, the threads and the seed (the defaults are bench score's; bench run sets its own).
-struct BenchWorkloadArgs {
-    std::string estimator = "empirical";
-    std::size_t train = 4096;
-    std::size_t queries = 4096;
-    std::size_t dim = 16;
-    std::size_t steps = 5;
-    std::size_t warmup = 1;             // untimed score calls before the timed steps
-    std::string precision;              // empty: the estimator's default (not passed)
-    std::optional<double> bandwidth;    // the estimator's `bandwidth` parameter
-    double t_min = 1e-3;
-    std::vector<std::string> params;    // further estimator parameters, key=value
+// The workload options `bench score` and `bench run` share (mdlab/runtime/bench.hpp), and the
+// threads and output format of both.
+struct BenchWorkloadArgs : runtime::BenchWorkload {
     int threads = 0;
     bool json = false;
-    std::uint64_t seed = 1;
 };
 
-struct BenchScoreArgs : BenchWorkloadArgs {
-    std::optional<double> sigma;        // fix every step at sigma(t) = sigma
-    std::string init;                   // prior | data; empty: prior, or data with --sigma
-    double peak_seconds = 0.2;
-};
+struct BenchScoreArgs : BenchWorkloadArgs, runtime::ScoreBenchOptions {};
 
 // A whole sampling run: 200 steps from t = 1 to 1e-5, all timed, no warm-up.
-struct BenchRunArgs : BenchWorkloadArgs {
+struct BenchRunArgs : BenchWorkloadArgs, runtime::RunBenchOptions {
     BenchRunArgs() {
         steps = 200;
         warmup = 0;
         t_min = 1e-5;
     }
-    std::size_t bands = 8;              // the per-step profile groups the steps into this many bands
 };
 
 struct BenchPeakArgs {

@@ -8,15 +8,6 @@ namespace mdlab::runtime {
 
 namespace {
 
-template <class T>
-std::shared_ptr<T> create_as(const PluginRecord& plugin, const Params& params, const Registry& registry) {
-    auto made = std::dynamic_pointer_cast<T>(registry.create(plugin, params));
-    if (!made)
-        throw Error("plugin '" + plugin.spec.name + "' declares kind " + std::string(to_string(plugin.spec.kind)) +
-                    " but its object does not implement that interface");
-    return made;
-}
-
 // A sampler's output: n rows (its `n` parameter, unless an `init` file gave the points), the
 // dimension of its score estimator (when it has one), every coordinate finite.
 void check_samples(const Matrix& x, const Inputs& inputs, const Params& params, const std::string& node,

@@ -1,6 +1,6 @@
 // The FMA peak loop on one instruction-set path (compiled once per path, like softmax_isa.cpp):
 // K independent chains a_k <- a_k * b + c, each one register of the path wide. `mdlab bench
-// peak` (framework/cli/fma_peak.cpp) runs it on every thread and turns it into GFLOP/s.
+// peak` (framework/src/bench/fma_peak.cpp) runs it on every thread and turns it into GFLOP/s.
 //
 // Why it is written this way:
 // - Independent chains hide the FMA latency: with latency L cycles and P FMA pipes a core needs

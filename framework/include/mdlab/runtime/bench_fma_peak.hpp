@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <string>
 
-namespace mdlab::cli {
+namespace mdlab::runtime {
 
 struct FmaPeak {
     double gflops = 0.0;      // all threads together, 2 flops per FMA lane
@@ -19,4 +19,4 @@ struct FmaPeak {
 // together behind a barrier), in 5 rounds, and returns the best round's rate. `single` selects float over double.
 FmaPeak measure_fma_peak(bool single, std::size_t threads, double seconds = 0.2);
 
-}  // namespace mdlab::cli
+}  // namespace mdlab::runtime

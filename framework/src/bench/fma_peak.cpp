@@ -8,7 +8,7 @@
 // - b = 1 - 2^-20 and c = 2^-20, read from volatiles at every call: every chain converges to 1
 //   and never overflows or goes subnormal, and nothing is a compile-time constant.
 // Flops: 2 per FMA lane (one multiply, one add).
-#include "fma_peak.hpp"
+#include "mdlab/runtime/bench_fma_peak.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -22,7 +22,7 @@
 
 #include <mdlab/kernels/detail/fma_chains.hpp>
 
-namespace mdlab::cli {
+namespace mdlab::runtime {
 
 namespace {
 
@@ -108,4 +108,4 @@ FmaPeak measure_fma_peak(bool single, std::size_t threads, double seconds) {
     return measure(single, threads, seconds);
 }
 
-}  // namespace mdlab::cli
+}  // namespace mdlab::runtime
