@@ -21,7 +21,8 @@ PluginSpec example_spec() {
         .param(string("label", "a", "a label").required())
         .param(real_list("range", {}, "box [lo, hi]"))
         .param(real_or_choice("bandwidth", 0.05, {"cv"}, "h, or cv: chosen | cross-validated").at_least(0.0))
-        .param(integer("record_every", 0, "writes <node>.trajectory.npy").at_least(0));
+        .param(integer("record_every", 0, "writes <node>.trajectory.npy").at_least(0))
+        .param(boolean("strict", true, "d1 < d2 when"));
     return s;
 }
 
@@ -40,7 +41,8 @@ TEST_CASE("rows carry type, default and accepted values, in declaration order") 
         {"label", "string", "required", "a string"},
         {"range", "real[]", "[]", "an array of finite numbers"},
         {"bandwidth", "real|choice", "0.05", "a finite number >= 0 or one of: cv"},
-        {"record_every", "int", "0", "an integer >= 0"}};
+        {"record_every", "int", "0", "an integer >= 0"},
+        {"strict", "bool", "true", "true or false"}};
     const auto rows = runtime::parameter_rows(example_spec());
     REQUIRE(rows.size() == expected.size());
     for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -69,11 +71,12 @@ TEST_CASE("the Markdown table escapes '|' and '<' and has one row per parameter"
     // '|' in a type, a description and a choice list would end the cell
     CHECK(table.find("| `bandwidth` | real\\|choice | `0.05` | a finite number >= 0 or one of: cv | "
                      "h, or cv: chosen \\| cross-validated |\n") != std::string::npos);
-    // '<node>' would be taken for an HTML tag
+    // '<node>' would be taken for an HTML tag; a '<' that cannot open one stays as it is
     CHECK(table.find("writes \\<node>.trajectory.npy |") != std::string::npos);
+    CHECK(table.find("| d1 < d2 when |") != std::string::npos);
     std::size_t lines = 0;
     for (char c : table) lines += c == '\n';
-    CHECK(lines == 2 + 9);
+    CHECK(lines == 2 + 10);
     // each row has exactly the six unescaped bars of five cells
     std::size_t at = table.find('\n', table.find('\n') + 1) + 1;
     while (at < table.size()) {

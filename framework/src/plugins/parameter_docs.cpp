@@ -1,5 +1,7 @@
 #include "mdlab/runtime/parameter_docs.hpp"
 
+#include <cctype>
+
 #include <fmt/format.h>
 
 #include "mdlab/runtime/diagnostics.hpp"
@@ -21,13 +23,19 @@ std::string default_text(const ParamSpec& p) {
     return to_text(v);  // bool, int, and doubles in their shortest exact form
 }
 
-// A table cell: '|' would end the cell and, outside a code span, '<' could start an HTML tag
-// (<node>.loss.csv).
+// Whether a '<' at `at` could open an HTML tag or comment (<node>.loss.csv), unlike "d1 < d2".
+bool opens_tag(std::string_view text, std::size_t at) {
+    if (text[at] != '<' || at + 1 >= text.size()) return false;
+    const char next = text[at + 1];
+    return std::isalpha(static_cast<unsigned char>(next)) || next == '/' || next == '!' || next == '?';
+}
+
+// A table cell: '|' would end the cell and, outside a code span, a tag-like '<' would vanish.
 std::string cell(std::string_view text, bool code = false) {
     std::string out;
-    for (char c : text) {
-        if (c == '|' || (c == '<' && !code)) out += '\\';
-        out += (c == '\n' || c == '\r') ? ' ' : c;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '|' || (!code && opens_tag(text, i))) out += '\\';
+        out += (text[i] == '\n' || text[i] == '\r') ? ' ' : text[i];
     }
     return out;
 }

@@ -26,8 +26,8 @@ struct ParameterRow {
 std::vector<ParameterRow> parameter_rows(const PluginSpec& spec);
 
 // A Markdown table with the columns parameter, type, default, accepted values and meaning
-// ('|' and '<' in a cell escaped, line breaks made spaces), each line ending in '\n'; a
-// sentence saying so for a plugin without parameters.
+// ('|' and a '<' that could open an HTML tag escaped, line breaks made spaces), each line
+// ending in '\n'; a sentence saying so for a plugin without parameters.
 std::string parameter_table_markdown(const PluginSpec& spec);
 
 // A region of a Markdown file that holds one plugin's generated table:
