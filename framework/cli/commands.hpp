@@ -108,6 +108,9 @@ int validate(const std::filesystem::path& pipeline, const std::vector<std::strin
              const runtime::Registry& registry);
 int list_plugins(const ListArgs& args, const runtime::Registry& registry);
 int describe(const DescribeArgs& args, const runtime::Registry& registry);
+// Rewrites the parameter tables of a Markdown file from the specs; with check, only says which are stale.
+int docs(const std::filesystem::path& file, bool check, const std::vector<std::string>& optional_plugins,
+         const runtime::Registry& registry);
 int score(const ScoreArgs& args, const runtime::Registry& registry);
 int bench_score(const BenchScoreArgs& args, const runtime::Registry& registry);
 int bench_run(const BenchRunArgs& args, const runtime::Registry& registry);

@@ -66,6 +66,15 @@ int main(int argc, char** argv) {
     describe_cmd->add_flag("--json", describe.json, "machine-readable output");
     add_plugin_dir(describe_cmd);
 
+    std::filesystem::path docs_file;
+    bool docs_check = false;
+    std::vector<std::string> docs_optional;
+    CLI::App* docs_cmd = app.add_subcommand("docs", "rewrite the plugin parameter tables of a Markdown file (docs/plugins.md) from the plugins' specs");
+    docs_cmd->add_option("file", docs_file, "Markdown file with <!-- parameters: NAME --> ... <!-- end parameters --> regions")->required();
+    docs_cmd->add_flag("--check", docs_check, "write nothing; exit 1 naming each stale table, undocumented plugin or unknown region");
+    docs_cmd->add_option("--optional", docs_optional, "a plugin whose region may stay when this build lacks it (repeatable)");
+    add_plugin_dir(docs_cmd);
+
     cli::ScoreArgs score;
     CLI::App* score_cmd = app.add_subcommand("score", "evaluate an estimator node at given points and time, writing .npy");
     score_cmd->add_option("pipeline", score.pipeline, "pipeline JSON file")->required();
@@ -188,6 +197,7 @@ int main(int argc, char** argv) {
         if (*validate_cmd) return cli::validate(validate_file, validate_sets, validate_smoke, registry);
         if (*plugins_cmd) return cli::list_plugins(list, registry);
         if (*describe_cmd) return cli::describe(describe, registry);
+        if (*docs_cmd) return cli::docs(docs_file, docs_check, docs_optional, registry);
         if (*score_cmd) return cli::score(score, registry);
         if (*bench_score_cmd) return cli::bench_score(bench, registry);
         if (*bench_run_cmd) return cli::bench_run(bench_run, registry);

@@ -63,7 +63,7 @@ public:
             .param(mdlab::integer("depth", 3, "number of hidden layers (affine + activation)").at_least(1).at_most(32))
             .param(mdlab::choice("activation", "silu", {"silu", "relu", "tanh"}, "activation of the hidden layers"))
             .param(mdlab::integer("time_features", 16,
-                                  "number of sin/cos pairs of Fourier features of the rescaled log-SNR fed to the network")
+                                  "number K of sin/cos pairs of Fourier features of the rescaled log-SNR fed to the network")
                        .at_least(1)
                        .at_most(1024))
             .param(mdlab::real("time_scale", 32.0,

@@ -52,7 +52,7 @@ public:
             .param(mdlab::boolean("project", false,
                                   "project the samples onto the manifold first, so that a sample off M by more than "
                                   "the training spacing is judged by where it lies along M (the ratio test in R^D "
-                                  "under-counts such samples)"));
+                                  "under-counts such samples); mean_d1 is then measured from the projected samples too"));
     }
 
     explicit Memorization(const mdlab::Params& p) : ratio_(p.real("ratio")), project_(p.boolean("project")) {}
