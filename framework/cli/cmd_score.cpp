@@ -64,7 +64,8 @@ std::string estimator_nodes(const runtime::ValidatedPipeline& vp) {
 }  // namespace
 
 int score(const ScoreArgs& args, const runtime::Registry& registry) {
-    const runtime::ValidatedPipeline vp = read_and_validate(args.pipeline, args.sets, registry);
+    const runtime::ValidatedPipeline vp =
+        runtime::read_and_validate(runtime::PipelineSource::file(args.pipeline), args.sets, false, registry);
 
     std::size_t target = vp.nodes.size();
     for (std::size_t i = 0; i < vp.nodes.size(); ++i)

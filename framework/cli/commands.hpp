@@ -7,16 +7,20 @@
 #include <string>
 #include <vector>
 
-#include <tbb/global_control.h>
-
 #include "mdlab/runtime/bench.hpp"
 #include "mdlab/runtime/executor.hpp"
-#include "mdlab/runtime/progress_bar.hpp"
-#include "mdlab/runtime/run_directory.hpp"
 #include "mdlab/runtime/pipeline.hpp"
+#include "mdlab/runtime/pipeline_source.hpp"
 #include "mdlab/runtime/registry.hpp"
+#include "mdlab/runtime/thread_limit.hpp"
+
+namespace mdlab::runtime {
+class MpiWorld;
+}
 
 namespace mdlab::cli {
+
+using runtime::ThreadLimit;
 
 struct RunArgs {
     std::filesystem::path pipeline;
@@ -74,11 +78,6 @@ struct BenchPeakArgs {
     double seconds = 0.2;
 };
 
-// Reads a pipeline file, applies its smoke size (if asked) and the --set overrides, and
-// validates it against the registry.
-runtime::ValidatedPipeline read_and_validate(const std::filesystem::path& file, const std::vector<std::string>& sets,
-                                             const runtime::Registry& registry, bool smoke = false);
-
 // Prints one line per failed node of a cell to stderr: file, cell, node, key and the error.
 void report_failures(const std::filesystem::path& pipeline, const runtime::ValidatedPipeline& vp,
                      const runtime::CellOutcome& cell);
@@ -86,24 +85,8 @@ void report_failures(const std::filesystem::path& pipeline, const runtime::Valid
 // Loads the plugins from --plugin-dir folders, MDLAB_PLUGIN_PATH and the standard places.
 void load_plugins(runtime::Registry& registry, const std::vector<std::filesystem::path>& plugin_dirs);
 
-int run(const RunArgs& args, const runtime::Registry& registry);
-
-// Pieces of `run` shared with the MPI run (cmd_run_mpi.cpp).
-// Limits TBB to `threads` worker threads while it lives (0: no limit).
-class ThreadLimit {
-public:
-    explicit ThreadLimit(int threads) {
-        if (threads > 0) limit_.emplace(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
-    }
-
-private:
-    std::optional<tbb::global_control> limit_;
-};
-// pipeline.json and the run's first log line.
-void start_run_log(const RunArgs& args, const runtime::ValidatedPipeline& vp, runtime::RunDirectory& dir, int ranks);
-// results.csv/json, the analysis, the table on stdout, the failures on stderr; the exit code.
-int finish_run(const RunArgs& args, const runtime::ValidatedPipeline& vp, runtime::RunDirectory& dir,
-               runtime::ProgressBar& bar, const runtime::RunOutcome& outcome);
+// `world`: this process is one rank of an MPI job (builds with MPI only).
+int run(const RunArgs& args, const runtime::Registry& registry, runtime::MpiWorld* world = nullptr);
 int validate(const std::filesystem::path& pipeline, const std::vector<std::string>& sets, bool smoke,
              const runtime::Registry& registry);
 int list_plugins(const ListArgs& args, const runtime::Registry& registry);

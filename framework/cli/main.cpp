@@ -13,7 +13,7 @@
 #include "mdlab/error.hpp"
 #include "mdlab/isa.hpp"
 #ifdef MDLAB_HAVE_MPI
-#include "cmd_run_mpi.hpp"
+#include "mdlab/runtime/mpi_world.hpp"
 #endif
 
 #ifndef MDLAB_VERSION
@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
         runtime::Registry registry;
         cli::load_plugins(registry, plugin_dirs);
 #ifdef MDLAB_HAVE_MPI
-        if (*run_cmd && world) return cli::run_mpi(run, registry, *world);
+        if (*run_cmd && world) return cli::run(run, registry, &*world);
 #endif
         if (*run_cmd) return cli::run(run, registry);
         if (*validate_cmd) return cli::validate(validate_file, validate_sets, validate_smoke, registry);

@@ -1,0 +1,94 @@
+// In: the registry, a pipeline source and the run options. Out: the run folder written and the
+// RunResult (one process; the MPI ranks' part is in src/mpi/run_ranks.cpp).
+#include "mdlab/runtime/run.hpp"
+
+#include "mdlab/runtime/cancel.hpp"
+#include "mdlab/runtime/json_pretty.hpp"
+#include "mdlab/runtime/mpi_world.hpp"
+#include "mdlab/runtime/progress_bar.hpp"
+#include "mdlab/runtime/run_directory.hpp"
+#include "mdlab/runtime/thread_limit.hpp"
+
+namespace mdlab::runtime {
+
+std::vector<NodeFailure> node_failures(const ValidatedPipeline& vp, const CellOutcome& cell) {
+    std::vector<NodeFailure> out;
+    for (std::size_t i = 0; i < cell.nodes.size(); ++i)
+        if (cell.nodes[i].status == NodeStatus::failed)
+            out.push_back(NodeFailure{cell.index, vp.nodes[i].id, cell.nodes[i].error_key, cell.nodes[i].error,
+                                      cell.nodes[i].input_error});
+    return out;
+}
+
+int RunResult::exit_code() const {
+    if (worker || outcome.ok()) return 0;
+    return outcome.input_error() ? 2 : 1;
+}
+
+Run::Run(const Registry& registry, PipelineSource source, RunOptions options)
+    : Run(registry, std::move(source), std::move(options), nullptr) {}
+
+Run::Run(const Registry& registry, PipelineSource source, RunOptions options, MpiWorld* world)
+    : registry_(registry), source_(std::move(source)), options_(std::move(options)), world_(world) {
+    if (world_ && world_->size() == 1) world_ = nullptr;  // one rank: an ordinary run
+#ifdef MDLAB_HAVE_MPI
+    if (world_) {
+        validate_on_every_rank();
+        return;
+    }
+#endif
+    pipeline_ = read_and_validate(source_, options_.sets, options_.smoke, registry_);
+}
+
+const std::atomic<bool>& Run::cancel_flag() const {
+    return options_.cancel ? *options_.cancel : install_interrupt_handler();
+}
+
+ProgressBar Run::progress_bar() const {
+    return ProgressBar(pipeline_.cells.size(), pipeline_.nodes.size(), options_.progress && ProgressBar::stderr_is_terminal());
+}
+
+std::filesystem::path Run::folder() const {
+    return options_.out.empty() ? source_.default_run_dir() : options_.out;
+}
+
+RunResult Run::execute() {
+#ifdef MDLAB_HAVE_MPI
+    if (world_) return execute_on_ranks();
+#endif
+    const ThreadLimit threads(options_.threads);
+    ProgressBar bar = progress_bar();
+    RunDirectory dir(folder(), options_.force, &bar);
+    start_log(dir, 1);
+    return finish(dir, bar, runtime::execute(pipeline_, registry_, dir, cancel_flag()));
+}
+
+void Run::start_log(RunDirectory& dir, int ranks) const {
+    const ValidatedPipeline& vp = pipeline_;
+    dir.write("pipeline.json", json_pretty(resolved_pipeline(vp)));
+    dir.log("mdlab run " + source_.name() + (options_.smoke ? " --smoke" : "") + ": " + std::to_string(vp.nodes.size()) +
+            " nodes, " + std::to_string(vp.cells.size()) + (vp.cells.size() == 1 ? " cell" : " cells") +
+            (ranks > 1 ? " on " + std::to_string(ranks) + " MPI ranks" : "") +
+            (dir.resuming() ? " (resuming the run in this folder)" : ""));
+}
+
+RunResult Run::finish(RunDirectory& dir, ProgressBar& bar, RunOutcome outcome) const {
+    bar.finish();
+    RunResult r;
+    r.folder = dir.path();
+    r.cells = pipeline_.cells.size();
+    r.resumed = dir.resuming();
+    r.resumed_cells = dir.resumed_cells();
+    r.rows = metric_rows(pipeline_, outcome);
+    dir.write("results.csv", results_csv(pipeline_, r.rows));
+    dir.write("results.json", json_pretty(results_json(pipeline_, outcome)));
+    r.analysis = write_analysis(dir.path());  // summary.csv, rates.csv, report.html
+    for (const auto& cell : outcome.cells) {
+        auto failed = node_failures(pipeline_, cell);
+        r.failures.insert(r.failures.end(), failed.begin(), failed.end());
+    }
+    r.outcome = std::move(outcome);
+    return r;
+}
+
+}  // namespace mdlab::runtime
