@@ -84,7 +84,8 @@ TEST_CASE("cells are the product of the axes in the order written, the last vary
     Fixture f(R"({"grid": {"train.n": [1, 2, 3], "score.bandwidth": [0.25, 2]}})");
     const auto cells = f.cells();
     REQUIRE(cells.size() == 6);
-    const std::vector<std::pair<std::int64_t, double>> expected{{1, 0.25}, {1, 2.0}, {2, 0.25}, {2, 2.0}, {3, 0.25}, {3, 2.0}};
+    const std::vector<std::pair<std::int64_t, double>> expected{{1, 0.25}, {1, 2.0}, {2, 0.25},
+                                                                {2, 2.0},  {3, 0.25}, {3, 2.0}};
     for (std::size_t c = 0; c < cells.size(); ++c) {
         INFO("cell " << c);
         CHECK(cells[c].index == c);
@@ -99,7 +100,8 @@ TEST_CASE("cells are the product of the axes in the order written, the last vary
 }
 
 TEST_CASE("a zip group is one axis whose keys vary together") {
-    Fixture f(R"({"zip": {"train.n": [5, 6], "score.bandwidth": [0.5, 0.75]}, "grid": {"train.t_min": [0.01, 0.02, 0.03]}})");
+    Fixture f(R"({"zip": {"train.n": [5, 6], "score.bandwidth": [0.5, 0.75]},
+                  "grid": {"train.t_min": [0.01, 0.02, 0.03]}})");
     REQUIRE(sweep_cell_count(f.pipeline.sweep) == 6u);
     const auto cells = f.cells();
     REQUIRE(cells.size() == 6);

@@ -19,7 +19,8 @@ std::vector<std::size_t> topological_order(ValidationState& state, const Validat
             for (auto it = from; it != stack.end(); ++it) path += vp.nodes[*it].id + " -> ";
             path += vp.nodes[i].id;
             state.error(state.pipeline.nodes[i].pointer + "/inputs", false, vp.nodes[i].id, "inputs",
-                        "the inputs form a cycle: " + path, "a node cannot depend on its own output; remove one of these inputs");
+                        "the inputs form a cycle: " + path,
+                        "a node cannot depend on its own output; remove one of these inputs");
             cyclic = true;
             return;
         }
