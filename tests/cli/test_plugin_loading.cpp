@@ -2,6 +2,8 @@
 // the fix, and exits 2; it never crashes on them.
 #include <catch2/catch.hpp>
 
+#include <mdlab/abi.hpp>
+
 #include "command.hpp"
 #include "mdlab_test.hpp"
 
@@ -12,7 +14,8 @@ TEST_CASE("broken plugin libraries are refused with the file, the reason and the
     struct Case {
         std::string fixture, reason, fix;
     };
-    for (const Case& c : {Case{"wrong_abi", "ABI version 2", "rebuild the plugin against this mdlab's SDK"},
+    for (const Case& c : {Case{"wrong_abi", "ABI version " + std::to_string(MDLAB_ABI_VERSION + 1),
+                               "rebuild the plugin against this mdlab's SDK"},
                           Case{"wrong_signature", "other compile settings", "-march and SIMD settings must match"},
                           Case{"no_entry", "lacks the entry points", "MDLAB_PLUGINS("}}) {
         const fs::path dir = fixture_dir() / c.fixture;

@@ -3,23 +3,42 @@
 #include <memory>
 
 #include "checked_estimator.hpp"
+#include "mdlab/runtime/param_binding.hpp"
 
 namespace mdlab::runtime {
 
 namespace {
 
-// A sampler's output: n rows (its `n` parameter, unless an `init` file gave the points), the
-// dimension of its score estimator (when it has one), every coordinate finite.
+// The input port through which a plugin receives `kind` (the first such port it declares).
+const PortSpec* port_of(const PluginSpec& spec, ValueKind kind) {
+    for (const PortSpec& port : spec.inputs)
+        if (port.kind == kind) return &port;
+    return nullptr;
+}
+
+// A sampler's output: as many rows as its sample count (unless its initial points came from a
+// file), the dimension of its score estimator (when it has one), every coordinate finite. The
+// spec says which parameters and port these are (ParamRole, ValueKind), not their names.
 void check_samples(const Matrix& x, const Inputs& inputs, const Params& params, const std::string& node,
-                   const std::string& plugin) {
-    const std::string who = "sampler '" + node + "' (plugin '" + plugin + "')";
-    const bool from_file = params.has("init") && !params.string("init").empty();
-    if (params.has("n") && !from_file && rows(x) != params.count("n"))
-        throw Error(who + " returned " + std::to_string(rows(x)) + " samples, not n = " + std::to_string(params.count("n")));
-    if (inputs.has("score") && cols(x) != inputs.estimator("score")->dim())
+                   const PluginSpec& spec) {
+    const std::string who = "sampler '" + node + "' (plugin '" + spec.name + "')";
+    const bool from_file = !role_text(spec, params, ParamRole::initial_points).empty();
+    if (const auto n = role_size(spec, params, ParamRole::sample_count); n && !from_file && rows(x) != *n)
+        throw Error(who + " returned " + std::to_string(rows(x)) + " samples, not " +
+                    spec.find_param(ParamRole::sample_count)->key + " = " + std::to_string(*n));
+    const PortSpec* score = port_of(spec, ValueKind::estimator);
+    if (score && inputs.has(score->name) && cols(x) != inputs.estimator(score->name)->dim())
         throw Error(who + " returned samples of dimension " + std::to_string(cols(x)) + ", but its score estimator's is " +
-                    std::to_string(inputs.estimator("score")->dim()));
+                    std::to_string(inputs.estimator(score->name)->dim()));
     if (auto k = first_non_finite(x)) throw Error(who + " returned a non-finite sample (row " + std::to_string(*k / cols(x)) + ")");
+}
+
+// The framework's `sample` step: its sample count of draws from the manifold at its input.
+Matrix draw_points(const PluginSpec& spec, const Params& params, const Inputs& inputs, Context& ctx) {
+    const PortSpec* manifold = port_of(spec, ValueKind::manifold);
+    const auto n = role_size(spec, params, ParamRole::sample_count);
+    if (!manifold || !n) throw Error("plugin '" + spec.name + "' declares no manifold input or no sample count");
+    return inputs.manifold(manifold->name)->sample(*n, ctx.stream("draw"));
 }
 
 }  // namespace
@@ -28,11 +47,9 @@ NodeResult run_node(const PluginRecord& plugin, const Params& params, const Inpu
                     const Registry& registry) {
     NodeResult r;
     switch (plugin.spec.kind) {
-    case Kind::data: {  // the framework's `sample` step
-        auto manifold = inputs.manifold("manifold");
-        r.value = std::make_shared<const Matrix>(manifold->sample(params.count("n"), ctx.stream("draw")));
+    case Kind::data:
+        r.value = std::make_shared<const Matrix>(draw_points(plugin.spec, params, inputs, ctx));
         break;
-    }
     case Kind::manifold: {
         auto m = create_as<Manifold>(plugin, params, registry);
         m->prepare(ctx);
@@ -52,7 +69,7 @@ NodeResult run_node(const PluginRecord& plugin, const Params& params, const Inpu
     case Kind::sampler: {
         auto s = create_as<Sampler>(plugin, params, registry);
         SampleResult out = s->sample(inputs, ctx);
-        check_samples(out.samples, inputs, params, ctx.node_id(), plugin.spec.name);
+        check_samples(out.samples, inputs, params, ctx.node_id(), plugin.spec);
         r.value = std::make_shared<const Matrix>(std::move(out.samples));
         r.values = std::move(out.stats);
         break;

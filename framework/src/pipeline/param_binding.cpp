@@ -142,6 +142,35 @@ Bound bind_param(const ParamSpec& s, const boost::json::value& v) {
     return wrong();
 }
 
+std::vector<std::string> param_keys(const PluginSpec& spec) {
+    std::vector<std::string> out;
+    for (const auto& s : spec.params) out.push_back(s.key);
+    return out;
+}
+
+namespace {
+
+// The value of the parameter marked with `role`, if the spec marks one and it has a value.
+const ParamValue* role_value(const PluginSpec& spec, const Params& params, ParamRole role) {
+    const ParamSpec* marked = spec.find_param(role);
+    if (!marked) return nullptr;
+    auto it = params.all().find(marked->key);
+    return it == params.all().end() ? nullptr : &it->second;
+}
+
+}  // namespace
+
+std::optional<std::size_t> role_size(const PluginSpec& spec, const Params& params, ParamRole role) {
+    const auto* v = std::get_if<std::int64_t>(role_value(spec, params, role));
+    if (!v || *v < 0) return std::nullopt;
+    return static_cast<std::size_t>(*v);
+}
+
+std::string role_text(const PluginSpec& spec, const Params& params, ParamRole role) {
+    const auto* v = std::get_if<std::string>(role_value(spec, params, role));
+    return v ? *v : std::string();
+}
+
 boost::json::value to_json(const ParamValue& v) {
     return std::visit(
         [](const auto& x) -> boost::json::value {

@@ -42,7 +42,7 @@ PluginSpec sample_step_spec() {
     PluginSpec s("sample", "1.0.0", "Draws n points from a manifold's data distribution (training or reference set)");
     s.kind = Kind::data;
     s.input("manifold", ValueKind::manifold, "manifold to draw from");
-    s.param(integer("n", 1000, "number of points").at_least(1));
+    s.param(integer("n", 1000, "number of points").at_least(1)).role(ParamRole::sample_count);
     return s;
 }
 

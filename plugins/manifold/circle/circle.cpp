@@ -24,6 +24,7 @@ public:
                                  "the circle's plane: a random isometric 2-plane, or the (x_1, x_2) coordinate plane "
                                  "(angle 0 on the x_1 axis)"))
             .param(mdlab::integer("ambient_dim", 2, "ambient dimension D").at_least(2))
+            .role(mdlab::ParamRole::dimension)
             .param(mdlab::normal_noise_param());
         mdlab::CoordinateDensity::declare(spec, "angle");
         return spec;

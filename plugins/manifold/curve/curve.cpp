@@ -34,6 +34,7 @@ public:
                                "random closed curve sum_j j^-(beta+1) (a_j cos j theta + b_j sin j theta) in R^m "
                                "with Gaussian a_j, b_j, embedded in R^D by a random isometry");
         spec.param(mdlab::integer("ambient_dim", 3, "ambient dimension D (at least curve_dim)").at_least(2))
+            .role(mdlab::ParamRole::dimension)
             .param(mdlab::integer("curve_dim", 3,
                                   "dimension m of the space the curve is drawn in (m = 2 curves usually cross themselves)")
                        .at_least(2))

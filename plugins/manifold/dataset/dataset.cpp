@@ -153,6 +153,7 @@ public:
             .param(mdlab::integer("ambient_dim", 0,
                                   "ambient dimension D: the file's column count, or larger with embed = true (0: the file's column count)")
                        .at_least(0))
+            .role(mdlab::ParamRole::dimension)
             .param(mdlab::boolean("embed", false,
                                   "embed the rows in R^D by a random isometry when ambient_dim exceeds the file's columns"))
             .param(mdlab::boolean("replace", true,

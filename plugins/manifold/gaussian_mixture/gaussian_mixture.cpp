@@ -21,6 +21,7 @@ public:
         return mdlab::PluginSpec("gaussian_mixture", "1.0.0",
                                  "mixture of K isotropic Gaussians in R^D with random means: exact noised scores")
             .param(mdlab::integer("ambient_dim", 2, "ambient dimension D").at_least(1))
+            .role(mdlab::ParamRole::dimension)
             .param(mdlab::integer("components", 4, "number K of mixture components").at_least(1))
             .param(mdlab::real("spread", 1.0, "scale of the means: mu_k = spread * Q g_k, g_k ~ N(0, I_m)").at_least(0.0))
             .param(mdlab::real("std", 0.2, "standard deviation of every component (isotropic)").greater_than(0.0))

@@ -133,6 +133,7 @@ public:
                                  "set-smoothness (Fourier) law")
             .param(mdlab::integer("k", 2, "dimension k of the subspace (the intrinsic dimension)").at_least(1))
             .param(mdlab::integer("ambient_dim", 3, "ambient dimension D (at least k)").at_least(1))
+            .role(mdlab::ParamRole::dimension)
             .param(mdlab::choice("law", "gaussian", {"gaussian", "cube", "fourier"},
                                  "law in the subspace coordinates: gaussian N(0, scale^2 I_k), uniform on the cube "
                                  "[-scale, scale]^k, or fourier: independent coordinates on that cube, each of density "

@@ -62,6 +62,7 @@ public:
                                  "in the first coordinate u_1 of the unit vector")
             .param(mdlab::integer("k", 2, "intrinsic dimension k of S^k").at_least(1))
             .param(mdlab::integer("ambient_dim", 3, "ambient dimension D (at least k + 1)").at_least(2))
+            .role(mdlab::ParamRole::dimension)
             .param(mdlab::real("radius", 1.0, "radius r of the sphere").greater_than(0.0))
             .param(mdlab::normal_noise_param())
             .param(mdlab::choice("density", "uniform", {"uniform", "von_mises", "irregular"},

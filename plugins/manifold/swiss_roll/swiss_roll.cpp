@@ -28,6 +28,7 @@ public:
         mdlab::PluginSpec spec("swiss_roll", "1.0.0",
                                "2-D swiss roll surface s (t cos t, h, t sin t) in a random isometric 3-subspace of R^D");
         spec.param(mdlab::integer("ambient_dim", 3, "ambient dimension D").at_least(3))
+            .role(mdlab::ParamRole::dimension)
             .param(mdlab::real("t0", 1.5 * pi, "start of the roll parameter t (radians; the spiral's radius is t)").at_least(0.0))
             .param(mdlab::real("t1", 4.5 * pi, "end of the roll parameter t (must exceed t0)").greater_than(0.0))
             .param(mdlab::real("height", 21.0, "the height h runs over [0, height] (same units as t)").greater_than(0.0))

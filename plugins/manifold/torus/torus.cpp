@@ -34,6 +34,7 @@ public:
                                  "ring: torus of revolution ((R + r cos b) cos a, (R + r cos b) sin a, r sin b) in a "
                                  "3-subspace; flat: (r1 cos a, r1 sin a, r2 cos b, r2 sin b) in a 4-subspace"))
             .param(mdlab::integer("ambient_dim", 4, "ambient dimension D (ring: at least 3, flat: at least 4)").at_least(3))
+            .role(mdlab::ParamRole::dimension)
             .param(mdlab::real("radius_1", 1.0, "ring: major radius R (centre to tube centre); flat: radius r1 of the first circle")
                        .greater_than(0.0))
             .param(mdlab::real("radius_2", 0.5, "ring: minor (tube) radius r, less than R; flat: radius r2 of the second circle")

@@ -56,8 +56,10 @@ public:
                                  "(y <- y + eta V(y), drifting models; no score estimator)")
             .input("data", mdlab::ValueKind::points, "data points x_1..x_N (N x D) the particles are drawn to")
             .param(mdlab::integer("n", 1000, "number of particles (ignored when init is given)").at_least(1))
+            .role(mdlab::ParamRole::sample_count)
             .param(mdlab::integer("steps", 500, "maximum number of updates y <- y + eta V(y)").at_least(1))
             .param(mdlab::path("init", "optional .npy file of initial particles (n x D) used instead of prior draws"))
+            .role(mdlab::ParamRole::initial_points)
             .param(mdlab::integer("record_every", 0,
                                   "record the particles every k updates (and the final ones) into "
                                   "<node>.trajectory.npy in the cell folder; frame times are update counts (0: off)")

@@ -28,12 +28,14 @@ struct SamplerSettings {
     static void declare(PluginSpec& spec, std::int64_t default_steps) {
         spec.input("score", ValueKind::estimator, "score estimator; its forward process sets the time axis")
             .param(integer("n", 1000, "number of samples (ignored when init is given)").at_least(1))
+            .role(ParamRole::sample_count)
             .param(integer("steps", default_steps, "number of time steps").at_least(1))
             .param(real("t_min", 1e-3, "time at which sampling stops (early stopping when larger)").greater_than(0.0))
             .param(choice("grid", "uniform", {"uniform", "log_snr", "karras"}, "time grid from T down to t_min"))
             .param(real("rho", 7.0, "exponent of the karras grid").greater_than(0.0))
             .param(boolean("denoise", false, "return the Tweedie denoised point D(x, t_min) instead of x"))
             .param(path("init", "optional .npy file of initial points (n x D) used instead of prior draws"))
+            .role(ParamRole::initial_points)
             .param(integer("record_every", 0,
                            "record the trajectory every k steps into <node>.trajectory.npy in the cell folder (0: off)")
                        .at_least(0));

@@ -1,0 +1,102 @@
+// The analyses a pipeline declares. In: its rates, correlations and equivalence tests, its sweep
+// and the plugins of its nodes. Out: problems reported where one names a value that is not a
+// metric node's, a key that is not (a numeric) sweep key, or a value the key does not take.
+#include <algorithm>
+
+#include "mdlab/runtime/results.hpp"
+#include "mdlab/runtime/suggest.hpp"
+#include "validation_stages.hpp"
+
+namespace mdlab::runtime {
+
+namespace {
+
+std::vector<std::string> metric_nodes(const ValidatedPipeline& vp) {
+    std::vector<std::string> out;
+    for (const auto& n : vp.nodes)
+        if (n.plugin && n.plugin->spec.kind == Kind::metric) out.push_back(n.id);
+    return out;
+}
+
+bool contains(const std::vector<std::string>& list, const std::string& s) {
+    return std::find(list.begin(), list.end(), s) != list.end();
+}
+
+}  // namespace
+
+// A declared rate names a metric node and a numeric sweep key.
+void check_rates(ValidationState& state, const ValidatedPipeline& vp) {
+    const Pipeline& p = state.pipeline;
+    std::vector<std::string> numeric_keys;
+    for (const auto& a : p.sweep)
+        if (a.type != SweepAxis::Type::alternatives)
+            for (const auto& k : a.keys)
+                if (k.key != "seed") numeric_keys.push_back(k.key);
+    const std::vector<std::string> metrics = metric_nodes(vp);
+    for (const auto& r : p.rates) {
+        const auto dot = r.metric.find('.');
+        const std::string node = r.metric.substr(0, dot);
+        if (dot == std::string::npos || dot + 1 == r.metric.size() || !contains(metrics, node))
+            state.error(r.pointer + "/metric", false, node, "metric",
+                        "a rate's metric is \"<metric node id>.<value name>\"; '" + r.metric + "' is not",
+                        suggest(node, metrics, "metric nodes"));
+        const SweepKey* over = nullptr;
+        for (const SweepKey* k : p.sweep_keys())
+            if (k->key == r.over) over = k;
+        if (!over || !contains(numeric_keys, r.over)) {
+            state.error(r.pointer + "/over", false, {}, "over",
+                        "a rate is fitted over a swept numeric parameter; '" + r.over + "' is not one",
+                        suggest(r.over, numeric_keys, "numeric sweep keys"));
+            continue;
+        }
+        for (std::size_t i = 0; i < over->values.size(); ++i)
+            if (!over->values[i].is_number() || over->values[i].to_number<double>() <= 0)
+                state.error(over->pointer + "/" + std::to_string(i), false, over->node, over->param,
+                            "a rate is fitted on log axes, so '" + r.over + "' needs positive numbers");
+    }
+}
+
+// Declared correlations and equivalence tests name metric nodes, sweep keys and their values.
+void check_comparisons(ValidationState& state, const ValidatedPipeline& vp) {
+    const Pipeline& p = state.pipeline;
+    const std::vector<std::string> metrics = metric_nodes(vp);
+    std::vector<std::string> keys;
+    for (const SweepKey* k : p.sweep_keys()) keys.push_back(k->key);
+    const auto metric = [&](const std::string& m, const std::string& pointer) {
+        const std::string node = split_metric(m).first;
+        if (!contains(metrics, node))
+            state.error(pointer, false, node, {}, "'" + m + "' does not name a value of a metric node (\"<node>.<value>\")",
+                        suggest(node, metrics, "metric nodes"));
+    };
+    const auto sweep_key = [&](const std::string& key, const std::string& pointer) -> const SweepKey* {
+        for (const SweepKey* k : p.sweep_keys())
+            if (k->key == key) return k;
+        state.error(pointer, false, {}, {}, "'" + key + "' is not a sweep key", suggest(key, keys, "sweep keys"));
+        return nullptr;
+    };
+    const auto has_value = [&](const SweepKey& k, const std::string& v, const std::string& pointer) {
+        std::vector<std::string> texts;
+        for (const auto& x : k.values) texts.push_back(plain_text(x));
+        if (!contains(texts, v))
+            state.error(pointer, false, {}, {}, "'" + v + "' is not a value of the sweep key '" + k.key + "'",
+                        suggest(v, texts, "values"));
+    };
+    for (const auto& c : p.correlations) {
+        metric(c.y, c.pointer + "/y");
+        for (std::size_t i = 0; i < c.x.size(); ++i) metric(c.x[i], c.pointer + "/x/" + std::to_string(i));
+        for (const auto& [key, value] : c.where)
+            if (const SweepKey* k = sweep_key(key, c.pointer + "/where")) has_value(*k, value, c.pointer + "/where");
+    }
+    for (const auto& e : p.equivalence) {
+        metric(e.metric, e.pointer + "/metric");
+        if (e.axis == "seed")
+            state.error(e.pointer + "/axis", false, {}, {},
+                        "the pairs are formed by seed, so the compared axis cannot be 'seed'");
+        else if (const SweepKey* k = sweep_key(e.axis, e.pointer + "/axis")) {
+            has_value(*k, e.test, e.pointer + "/test");
+            has_value(*k, e.control, e.pointer + "/control");
+        }
+    }
+}
+
+}  // namespace mdlab::runtime
