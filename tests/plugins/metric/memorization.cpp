@@ -1,7 +1,4 @@
-// The memorization and manifold_distance metric plugins, created through the registry, checked
-// against hand computations and closed forms. A test-local manifold (the unit circle in the
-// first two coordinates of R^D) keeps these tests independent of the manifold plugins; one test
-// uses the `circle` plugin.
+// The memorization metric against hand computations and an independent computation.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -16,93 +13,7 @@
 
 #include "mdlab_test.hpp"
 #include "test_circle.hpp"
-
-using mdlab::Matrix;
-
-namespace {
-
-constexpr double pi = 3.14159265358979323846;
-
-using mdlab::test::TestCircle;
-
-std::shared_ptr<const mdlab::Manifold> circle(std::size_t d) { return std::make_shared<TestCircle>(d); }
-std::shared_ptr<const Matrix> points(Matrix m) { return std::make_shared<const Matrix>(std::move(m)); }
-
-Matrix make_matrix(std::size_t m, std::size_t d, const std::vector<double>& v) {
-    REQUIRE(v.size() == m * d);
-    Matrix x = Matrix::from_shape({m, d});
-    std::copy(v.begin(), v.end(), x.begin());
-    return x;
-}
-
-// n points at angles offset + 2 pi k / n on the unit circle of R^d.
-Matrix equispaced(std::size_t n, std::size_t d, double offset = 0.0) {
-    Matrix x = mdlab::zeros(n, d);
-    for (std::size_t k = 0; k < n; ++k) {
-        const double a = offset + 2.0 * pi * double(k) / double(n);
-        x(k, 0) = std::cos(a);
-        x(k, 1) = std::sin(a);
-    }
-    return x;
-}
-
-double value(const mdlab::Values& v, const std::string& name) {
-    for (const auto& [k, x] : v)
-        if (k == name) return x;
-    FAIL("no value named '" << name << "'");
-    return 0.0;
-}
-
-mdlab::Values memorization(const Matrix& samples, const Matrix& data, std::shared_ptr<const mdlab::Manifold> m,
-                           const std::string& params = "{}", std::uint64_t seed = 3) {
-    auto metric = mdlab::test::make<mdlab::Metric>("memorization", params);
-    mdlab::Inputs in;
-    in.set("samples", points(samples));
-    in.set("data", points(data));
-    in.set("manifold", std::move(m));
-    mdlab::test::TestContext ctx(seed);
-    return metric->evaluate(in, ctx);
-}
-
-// Independent O(M N) computation of (fraction, mean d1 / median NN distance within X).
-std::pair<double, double> brute_memorization(const Matrix& y, const Matrix& x, double ratio) {
-    auto dist = [](const Matrix& a, std::size_t i, const Matrix& b, std::size_t j) {
-        double s = 0.0;
-        for (std::size_t c = 0; c < mdlab::cols(a); ++c) s += (a(i, c) - b(j, c)) * (a(i, c) - b(j, c));
-        return std::sqrt(s);
-    };
-    std::vector<double> nn;
-    for (std::size_t i = 0; i < mdlab::rows(x); ++i) {
-        double best = INFINITY;
-        for (std::size_t j = 0; j < mdlab::rows(x); ++j)
-            if (j != i) best = std::min(best, dist(x, i, x, j));
-        nn.push_back(best);
-    }
-    std::sort(nn.begin(), nn.end());
-    const std::size_t n = nn.size();
-    const double median = n % 2 ? nn[n / 2] : 0.5 * (nn[n / 2 - 1] + nn[n / 2]);
-    double count = 0.0, sum = 0.0;
-    for (std::size_t i = 0; i < mdlab::rows(y); ++i) {
-        std::vector<double> d;
-        for (std::size_t j = 0; j < mdlab::rows(x); ++j) d.push_back(dist(y, i, x, j));
-        std::sort(d.begin(), d.end());
-        if (d[0] == 0.0 || d[0] / d[1] < ratio) count += 1.0;
-        sum += d[0];
-    }
-    const double m = double(mdlab::rows(y));
-    return {count / m, sum / m / median};
-}
-
-mdlab::Values manifold_distance(const Matrix& samples, std::shared_ptr<const mdlab::Manifold> m) {
-    auto metric = mdlab::test::make<mdlab::Metric>("manifold_distance");
-    mdlab::Inputs in;
-    in.set("samples", points(samples));
-    in.set("manifold", std::move(m));
-    mdlab::test::TestContext ctx(3);
-    return metric->evaluate(in, ctx);
-}
-
-}  // namespace
+#include "circle_metric_checks.hpp"
 
 TEST_CASE("memorization reports its columns in order", "[memorization]") {
     const Matrix x = equispaced(20, 2);
@@ -305,66 +216,4 @@ TEST_CASE("memorization rejects bad inputs with clear errors", "[memorization]")
     Matrix bad = equispaced(4, 2);
     bad(2, 1) = std::nan("");
     CHECK_THROWS_WITH(memorization(bad, x, circle(2)), Catch::Contains("row 2"));
-}
-
-TEST_CASE("manifold_distance on points at known distances", "[manifold_distance]") {
-    // Unit circle in the first two coordinates of R^3. Distances:
-    //   (0.6, 0.8, 0) -> 0   (0, 0.5, 0) -> 0.5   (0, 0, 0) -> 1   (1, 0, 2) -> 2   (3, 4, 0) -> 4
-    const Matrix y = make_matrix(5, 3, {3, 4, 0, 0, 0.5, 0, 1, 0, 2, 0.6, 0.8, 0, 0, 0, 0});
-    const auto v = manifold_distance(y, circle(3));
-    std::vector<std::string> names;
-    for (const auto& [k, _] : v) names.push_back(k);
-    CHECK(names == std::vector<std::string>{"mean", "median", "p95", "max"});
-    CHECK(value(v, "mean") == Approx(7.5 / 5.0));
-    CHECK(value(v, "median") == Approx(1.0));
-    CHECK(value(v, "p95") == Approx(3.6));  // sorted 0 .5 1 2 4, h = 3.8: 2 + 0.8 (4 - 2)
-    CHECK(value(v, "max") == Approx(4.0));
-    // A single point: every figure is its distance.
-    const auto one = manifold_distance(make_matrix(1, 3, {0, 0, -0.25}), circle(3));
-    CHECK(value(one, "mean") == Approx(std::sqrt(1.0 + 0.0625)));
-    CHECK(value(one, "p95") == Approx(std::sqrt(1.0 + 0.0625)));
-    // Points on the manifold are at distance 0.
-    const auto on = manifold_distance(equispaced(100, 3, 0.3), circle(3));
-    CHECK(value(on, "max") == Approx(0.0).margin(1e-12));
-}
-
-TEST_CASE("manifold_distance: radial shells give known quantiles", "[manifold_distance]") {
-    // 101 points at radii 1 + i / 100 (i = 0..100), spread over angles: distance i / 100,
-    // so the median is 0.5, p95 0.95, max 1, mean 0.5.
-    Matrix y = mdlab::zeros(101, 2);
-    for (std::size_t i = 0; i < 101; ++i) {
-        const double r = 1.0 + double(i) / 100.0, a = 0.7 * double(i);
-        y(i, 0) = r * std::cos(a);
-        y(i, 1) = r * std::sin(a);
-    }
-    const auto v = manifold_distance(y, circle(2));
-    CHECK(value(v, "mean") == Approx(0.5).epsilon(1e-9));
-    CHECK(value(v, "median") == Approx(0.5).epsilon(1e-9));
-    CHECK(value(v, "p95") == Approx(0.95).epsilon(1e-9));
-    CHECK(value(v, "max") == Approx(1.0).epsilon(1e-9));
-}
-
-TEST_CASE("manifold_distance rejects a dimension mismatch", "[manifold_distance]") {
-    CHECK_THROWS_AS(manifold_distance(mdlab::zeros(4, 3), circle(2)), mdlab::Error);
-    CHECK_THROWS_WITH(manifold_distance(mdlab::zeros(4, 3), circle(2)), Catch::Contains("4 x 3"));
-    CHECK_THROWS_AS(manifold_distance(mdlab::zeros(0, 2), circle(2)), mdlab::Error);
-}
-
-TEST_CASE("metrics with the circle plugin", "[memorization][manifold_distance][circle]") {
-    auto c = mdlab::test::make<mdlab::Manifold>("circle", R"({"ambient_dim": 3, "radius": 2.0})");
-    mdlab::test::TestContext ctx(9, "manifold");
-    c->prepare(ctx);
-    std::shared_ptr<const mdlab::Manifold> m = c;
-    const Matrix x = m->sample(300, mdlab::RandomStream(9, "train"));
-    // Training points are on the circle; points pushed out by a factor 1.5 are 1 away from it.
-    const auto on = manifold_distance(x, m);
-    CHECK(value(on, "max") == Approx(0.0).margin(1e-9));
-    const auto off = manifold_distance(Matrix(x * 1.5), m);
-    CHECK(value(off, "mean") == Approx(1.0).epsilon(1e-9));
-    CHECK(value(off, "p95") == Approx(1.0).epsilon(1e-9));
-    // The memoriser's fraction is 1, the fresh baseline near 1/3 as on the test-local circle.
-    const auto v = memorization(x, x, m);
-    CHECK(value(v, "fraction") == 1.0);
-    CHECK(value(v, "baseline_fraction") > 0.2);
-    CHECK(value(v, "baseline_fraction") < 0.5);
 }
