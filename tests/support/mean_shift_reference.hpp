@@ -21,6 +21,8 @@
 #include "mdlab/runtime/diagnostics.hpp"
 #include "mdlab_test.hpp"
 #include "sampler_check.hpp"
+#include "metric_value.hpp"
+#include "error_key.hpp"
 
 using mdlab::Matrix;
 using mdlab::kernels::MeanShiftKernel;
@@ -33,19 +35,7 @@ constexpr double eps = std::numeric_limits<double>::epsilon();
 
 // The key named by what f throws: a parameter rejected by the registry (BadInput) or an
 // InputError of the plugin; "<none>" when nothing is thrown.
-template <class F>
-std::string error_key(F&& f) {
-    try {
-        f();
-    } catch (const mdlab::runtime::BadInput& e) {
-        return e.diagnostics().empty() ? "<no diagnostic>" : e.diagnostics()[0].key;
-    } catch (const mdlab::InputError& e) {
-        return e.key();
-    } catch (...) {
-        return "<another exception>";
-    }
-    return "<none>";
-}
+using mdlab::test::error_key;
 
 // alpha = 1, sigma = tau at every t: under it the empirical estimator's score is the score of
 // the Gaussian-smoothed empirical measure, s_P,tau.
@@ -161,12 +151,7 @@ Matrix circle(std::size_t n, std::size_t d, double noise, std::uint64_t seed) {
     return x;
 }
 
-double value(const mdlab::Values& v, const std::string& name) {
-    for (const auto& [k, x] : v)
-        if (k == name) return x;
-    FAIL("no value '" << name << "'");
-    return 0.0;
-}
+using mdlab::test::value;
 
 mdlab::Values gap(const std::string& params, std::shared_ptr<const Matrix> samples, std::shared_ptr<const Matrix> data,
                   std::uint64_t seed = 5) {

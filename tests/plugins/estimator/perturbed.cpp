@@ -18,6 +18,7 @@
 #include "mdlab/runtime/diagnostics.hpp"
 #include "mdlab_test.hpp"
 #include "sampler_check.hpp"
+#include "error_key.hpp"
 
 using mdlab::Matrix;
 using mdlab::test::identical;
@@ -25,19 +26,7 @@ using mdlab::test::normal_matrix;
 
 namespace {
 
-template <class F>
-std::string error_key(F&& f) {
-    try {
-        f();
-    } catch (const mdlab::runtime::BadInput& e) {
-        return e.diagnostics().empty() ? "<no diagnostic>" : e.diagnostics()[0].key;
-    } catch (const mdlab::InputError& e) {
-        return e.key();
-    } catch (...) {
-        return "<another exception>";
-    }
-    return "<none>";
-}
+using mdlab::test::error_key;
 
 // alpha = 1, sigma(t) = t: the Fourier field is scaled by 1 / sigma(t) = 1 / t.
 class LinearNoise : public mdlab::ForwardProcess {

@@ -15,6 +15,7 @@
 
 #include "mdlab_test.hpp"
 #include "test_circle.hpp"
+#include "metric_value.hpp"
 
 using mdlab::Matrix;
 
@@ -45,12 +46,7 @@ Matrix equispaced(std::size_t n, std::size_t d, double offset = 0.0) {
     return x;
 }
 
-double value(const mdlab::Values& v, const std::string& name) {
-    for (const auto& [k, x] : v)
-        if (k == name) return x;
-    FAIL("no value named '" << name << "'");
-    return 0.0;
-}
+using mdlab::test::value;
 
 mdlab::Values memorization(const Matrix& samples, const Matrix& data, std::shared_ptr<const mdlab::Manifold> m,
                            const std::string& params = "{}", std::uint64_t seed = 3) {

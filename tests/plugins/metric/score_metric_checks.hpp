@@ -20,6 +20,7 @@
 #include "mdlab/runtime/diagnostics.hpp"
 #include "mdlab_test.hpp"
 #include "sampler_check.hpp"
+#include "metric_value.hpp"
 
 using mdlab::Matrix;
 using mdlab::test::GaussianScore;
@@ -116,12 +117,7 @@ Run run_metric(const std::string& name, const std::string& params, std::shared_p
     return r;
 }
 
-double value(const mdlab::Values& v, const std::string& key) {
-    for (const auto& [k, x] : v)
-        if (k == key) return x;
-    FAIL("no value '" << key << "'");
-    return 0.0;
-}
+using mdlab::test::value;
 bool has_value(const mdlab::Values& v, const std::string& key) {
     for (const auto& kv : v)
         if (kv.first == key) return true;
