@@ -14,6 +14,7 @@
 #include <mdlab/kernels/softmax_score.hpp>
 
 #include "mdlab_test.hpp"
+#include "noise_level.hpp"
 
 namespace {
 
@@ -126,15 +127,7 @@ double rel_error(const double* got, const std::vector<long double>& want) {
     return double(std::sqrt(num / den));
 }
 
-// The VP time at which sigma(t)^2 = target (sigma increasing in t).
-double time_for_variance(const mdlab::ForwardProcess& p, double target) {
-    double lo = 0.0, hi = p.t_end();
-    for (int it = 0; it < 200; ++it) {
-        const double mid = 0.5 * (lo + hi);
-        (p.sigma(mid) * p.sigma(mid) < target ? lo : hi) = mid;
-    }
-    return 0.5 * (lo + hi);
-}
+using mdlab::test::time_for_variance;
 
 std::shared_ptr<mdlab::ScoreEstimator> make_empirical(const std::shared_ptr<const Matrix>& data,
                                                       const std::shared_ptr<const mdlab::ForwardProcess>& proc) {

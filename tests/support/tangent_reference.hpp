@@ -28,6 +28,7 @@
 #include "mdlab/runtime/diagnostics.hpp"
 #include "mdlab_test.hpp"
 #include "sampler_check.hpp"
+#include "noise_level.hpp"
 
 namespace {
 
@@ -141,15 +142,7 @@ struct Tally {
 
 std::shared_ptr<const mdlab::ForwardProcess> vp() { return mdlab::test::make<mdlab::ForwardProcess>("vp"); }
 
-// The VP time at which sigma(t)^2 = target (sigma increasing in t).
-double time_for_variance(const mdlab::ForwardProcess& p, double target) {
-    double lo = 0.0, hi = p.t_end();
-    for (int it = 0; it < 200; ++it) {
-        const double mid = 0.5 * (lo + hi);
-        (p.sigma(mid) * p.sigma(mid) < target ? lo : hi) = mid;
-    }
-    return 0.5 * (lo + hi);
-}
+using mdlab::test::time_for_variance;
 
 std::shared_ptr<mdlab::ScoreEstimator> estimator(const std::string& name, const std::string& params,
                                                  const std::shared_ptr<const Matrix>& data,

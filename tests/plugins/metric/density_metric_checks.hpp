@@ -17,6 +17,7 @@
 
 #include "mdlab_test.hpp"
 #include "test_circle.hpp"
+#include "metric_value.hpp"
 
 using mdlab::Matrix;
 
@@ -56,18 +57,9 @@ public:
     Matrix intrinsic_coords(const Matrix& x) const override { return x; }
 };
 
-double value(const mdlab::Values& v, const std::string& name) {
-    for (const auto& [k, x] : v)
-        if (k == name) return x;
-    FAIL("no value named '" << name << "'");
-    return 0.0;
-}
+using mdlab::test::value;
 
-std::vector<std::string> names(const mdlab::Values& v) {
-    std::vector<std::string> out;
-    for (const auto& [k, _] : v) out.push_back(k);
-    return out;
-}
+using mdlab::test::names;
 
 mdlab::Values evaluate(const std::string& metric, const Matrix& samples, std::shared_ptr<const mdlab::Manifold> m,
                        const std::string& params = "{}", std::uint64_t seed = 3, const Matrix* data = nullptr) {

@@ -16,6 +16,7 @@
 #include <mdlab/mdlab.hpp>
 
 #include "mdlab_test.hpp"
+#include "metric_value.hpp"
 
 using mdlab::Matrix;
 
@@ -45,18 +46,9 @@ std::shared_ptr<const mdlab::Manifold> gaussian(std::vector<double> mean, double
     return std::make_shared<TestGaussian>(std::move(mean), scale);
 }
 
-double value(const mdlab::Values& v, const std::string& name) {
-    for (const auto& [k, x] : v)
-        if (k == name) return x;
-    FAIL("no value named '" << name << "'");
-    return 0.0;
-}
+using mdlab::test::value;
 
-std::vector<std::string> names(const mdlab::Values& v) {
-    std::vector<std::string> out;
-    for (const auto& [k, _] : v) out.push_back(k);
-    return out;
-}
+using mdlab::test::names;
 
 mdlab::Values evaluate(const std::string& metric, const Matrix& samples, std::shared_ptr<const mdlab::Manifold> m,
                        const std::string& params = "{}", std::uint64_t seed = 3) {
