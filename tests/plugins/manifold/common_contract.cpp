@@ -2,43 +2,18 @@
 // draws, densities and noise, independent of the thread count.
 #include <catch2/catch.hpp>
 
-#include <algorithm>
-#include <cmath>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <limits>
-#include <memory>
-#include <set>
-#include <string>
-#include <vector>
-
-#include <tbb/task_arena.h>
-
-#include <mdlab/embedding.hpp>
-#include <mdlab/mdlab.hpp>
-
-#include "manifold_check.hpp"
-#include "mdlab_test.hpp"
-#include "catalogue_checks.hpp"
-
-#include <algorithm>
-#include <cmath>
-#include <functional>
-#include <limits>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 
-#include <mdlab/embedding.hpp>
 #include <mdlab/mdlab.hpp>
 
+#include "catalogue_checks.hpp"
+#include "circle_sphere_checks.hpp"
 #include "manifold_check.hpp"
 #include "mdlab_test.hpp"
-#include "circle_sphere_checks.hpp"
 
 TEST_CASE("circle and sphere: densities and noise are reproducible and independent of the thread count",
           "[manifold][circle][sphere]") {
