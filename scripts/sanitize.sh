@@ -67,7 +67,7 @@ instrumented_onetbb() {
 }
 
 # The tests that run sweeps through the flow graph, with plugins using parallel loops inside.
-thread_tests='^(cli\.test_reproducibility|cli\.test_sweeps|cli\.test_plugin_faults|plugins\.test_empirical)$'
+thread_tests='^(cli\.test_reproducibility|cli\.test_sweeps|cli\.test_plugin_faults|plugins\.estimator\.empirical)$'
 
 # ... and the plugins they use (building all plugins with ThreadSanitizer takes long).
 thread_plugins='circle;vp;empirical;kernel_smoothed;oracle;euler_maruyama;pf_ode_heun;manifold_distance;memorization'
@@ -78,7 +78,7 @@ thread() {
   extra_cmake=(-DCMAKE_PREFIX_PATH="$dir/onetbb/install" -DTBB_DIR="$dir/onetbb/install/lib/cmake/TBB"
                "-DMDLAB_BUILD_PLUGINS=$thread_plugins")
   configure_and_build "$dir" thread mdlab mdlab_plugins_all mdlab_test_fixtures \
-    cli_test_reproducibility cli_test_sweeps cli_test_plugin_faults plugins_test_empirical
+    cli_test_reproducibility cli_test_sweeps cli_test_plugin_faults plugins_estimator
   TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
     ctest --test-dir "$dir" --output-on-failure -j "$jobs" -R "$thread_tests"
 }
