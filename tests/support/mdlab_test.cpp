@@ -13,7 +13,6 @@ namespace fs = std::filesystem;
 
 namespace mdlab::test {
 
-namespace {
 const runtime::Registry& registry() {
     static const runtime::Registry* reg = [] {
         auto* r = new runtime::Registry();  // never destroyed: components may outlive static teardown
@@ -22,7 +21,6 @@ const runtime::Registry& registry() {
     }();
     return *reg;
 }
-}  // namespace
 
 std::shared_ptr<Component> make_component(const std::string& name, const std::string& params_json) {
     const runtime::PluginRecord* rec = registry().find(name);

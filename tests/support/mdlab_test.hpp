@@ -12,7 +12,16 @@
 #include <mdlab/sampling.hpp>
 #include <mdlab/time_grid.hpp>
 
+namespace mdlab::runtime {
+class Registry;
+}
+
 namespace mdlab::test {
+
+// The built-in plugins, loaded once for the whole test binary (never unloaded: components may
+// outlive static teardown).
+const runtime::Registry& registry();
+
 
 // Creates plugin `name` from the build's plugin folder. `params_json` is a JSON object text,
 // validated and completed with defaults exactly as a pipeline node's params are.

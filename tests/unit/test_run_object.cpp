@@ -31,15 +31,6 @@ const std::string tiny = R"({
   "sweep": {"grid": {"seed": [1, 2]}}
 })";
 
-const runtime::Registry& registry() {
-    static const runtime::Registry* reg = [] {
-        auto* r = new runtime::Registry();  // never destroyed: components may outlive static teardown
-        r->load({plugin_dir()}, 1);
-        return r;
-    }();
-    return *reg;
-}
-
 runtime::RunOptions options(const fs::path& out) {
     runtime::RunOptions o;
     o.out = out;
