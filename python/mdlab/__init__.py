@@ -1,0 +1,20 @@
+"""mdlab: a laboratory for diffusion models on data manifolds, from Python.
+
+The package wraps mdlab's runtime (the extension module ``mdlab._mdlab``): the same plugins,
+pipelines, run folders and errors as the ``mdlab`` command. See docs/python.md.
+"""
+import os as _os
+import sys as _sys
+
+# The plugins resolve the SDK's symbols against the module that loads them, as they do against
+# the mdlab executable: the extension must be loaded with its symbols global.
+_flags = _sys.getdlopenflags()
+_sys.setdlopenflags(_flags | _os.RTLD_GLOBAL)
+try:
+    from . import _mdlab
+finally:
+    _sys.setdlopenflags(_flags)
+
+from ._mdlab import InputError, PluginError, __version__  # noqa: E402
+
+__all__ = ["InputError", "PluginError", "__version__"]

@@ -1,0 +1,20 @@
+// What the parts of the extension module share: the plugin registry the module loaded, and the
+// function each part defines to add its classes and functions to the module.
+#pragma once
+#include <pybind11/pybind11.h>
+
+namespace mdlab::runtime {
+class Registry;
+}
+
+namespace mdlab::python {
+
+// The plugins, loaded on first use: MDLAB_PLUGIN_PATH, then the build tree's plugin folder when
+// the module runs from the build tree, else the install's. Never unloaded (components made by a
+// plugin may live until the interpreter exits).
+const runtime::Registry& registry();
+
+void bind_errors(pybind11::module_& m);      // errors.cpp: InputError, PluginError, translation
+void bind_registry(pybind11::module_& m);    // plugin_registry.cpp: plugin_folders, plugin_names
+
+}  // namespace mdlab::python
