@@ -172,3 +172,16 @@ def test_ctrl_c_stops_the_run_and_the_folder_resumes(tmp_path):
     assert resumed.exit_code == 0 and resumed.resumed_cells == finished
     whole = mdlab.run(SLOW, out=tmp_path / "whole", threads=1)
     assert results_bytes(resumed.folder) == results_bytes(whole.folder)
+
+
+def test_the_walk_through_in_docs_runs(tmp_path, monkeypatch):
+    """docs/python.md's walk-through, its Python blocks run in order."""
+    text = (SOURCE_DIR / "docs" / "python.md").read_text()
+    walk = text[text.index("## Walk-through"):]
+    blocks = [b.split("```", 1)[0] for b in walk.split("```python\n")[1:]]
+    monkeypatch.chdir(tmp_path)
+    scope = {}
+    for block in blocks:
+        exec(compile(block, "docs/python.md", "exec"), scope)
+    assert scope["run"].status == "ok" and len(scope["run"].cells) == 45
+    assert scope["x"].shape == (500, 2)
