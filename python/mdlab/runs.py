@@ -61,8 +61,12 @@ def run(pipeline, out=None, smoke=False, threads=None, set=None, force=False):
     again into the same folder resumes it.
     """
     text, is_text, name = _source(pipeline)
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise _mdlab.InputError(f"mdlab.run: error: key 'threads': {threads!r} is not a positive integer\n"
+                                "    give the number of worker threads, or None for every core")
+    progress = sys.stderr is not None and sys.stderr.isatty()
     outcome = _mdlab.run_pipeline(text, is_text, name, "" if out is None else os.fspath(out), _sets(set),
-                                  bool(smoke), bool(force), int(threads or 0), sys.stderr.isatty())
+                                  bool(smoke), bool(force), threads or 0, progress)
     return Run(outcome["folder"], outcome)
 
 

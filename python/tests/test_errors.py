@@ -1,21 +1,11 @@
 """mdlab's errors in Python: bad pipelines and parameters raise mdlab.InputError (a ValueError)
 with the command's text (file:line:col, node, key, the valid choices)."""
-import json
-
 import pytest
 
 import mdlab
+from tiny_pipeline import GEN, tiny
 
-GOOD = {
-    "name": "errors", "seed": 1,
-    "nodes": [
-        {"id": "circle", "plugin": "circle", "params": {"ambient_dim": 2}},
-        {"id": "train", "plugin": "sample", "params": {"n": 20}, "inputs": {"manifold": "circle"}},
-        {"id": "vp", "plugin": "vp"},
-        {"id": "score", "plugin": "empirical", "inputs": {"data": "train", "process": "vp"}},
-        {"id": "gen", "plugin": "euler_maruyama", "params": {"n": 10, "steps": 5}, "inputs": {"score": "score"}},
-    ],
-}
+GOOD = tiny(sweep=None, rates=None)  # one cell
 
 
 def test_bad_json_text_names_line_and_column(tmp_path):
@@ -39,15 +29,15 @@ def test_bad_param_names_node_key_and_choices(tmp_path):
 
 
 def test_bad_param_in_a_dict_names_the_dict(tmp_path):
-    bad = json.loads(json.dumps(GOOD))
-    bad["nodes"][4]["params"]["steps"] = -3
+    bad = tiny(sweep=None, rates=None)
+    bad["nodes"][GEN]["params"]["steps"] = -3
     with pytest.raises(mdlab.InputError, match=r"<dict>:\d+:\d+(.|\n)*steps"):
         mdlab.run(bad, out=tmp_path / "run")
 
 
 def test_unknown_plugin_in_a_pipeline_suggests(tmp_path):
-    bad = json.loads(json.dumps(GOOD))
-    bad["nodes"][4]["plugin"] = "euler_maruyam"
+    bad = tiny(sweep=None, rates=None)
+    bad["nodes"][GEN]["plugin"] = "euler_maruyam"
     with pytest.raises(mdlab.InputError, match="euler_maruyama"):
         mdlab.run(bad, out=tmp_path / "run")
 
@@ -62,6 +52,17 @@ def test_missing_file(tmp_path):
         mdlab.run(tmp_path / "nope.json", out=tmp_path / "run")
 
 
+def test_threads_must_be_positive(tmp_path):
+    with pytest.raises(mdlab.InputError, match="key 'threads'"):
+        mdlab.run(GOOD, out=tmp_path / "run", threads=0)
+
+
+def test_out_must_be_a_folder(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(mdlab.InputError, match="exists and is not a folder"):
+        mdlab.run(GOOD, out=tmp_path / "file")
+
+
 def test_a_pipeline_of_another_type_is_a_type_error():
     with pytest.raises(TypeError, match="path, a JSON string or a dict"):
         mdlab.run(42)
@@ -71,8 +72,8 @@ def test_a_node_failing_on_input_does_not_raise(tmp_path):
     numpy = pytest.importorskip("numpy")
     init = tmp_path / "init.npy"
     numpy.save(init, numpy.zeros((5, 3)))  # three columns: the data has two
-    bad = json.loads(json.dumps(GOOD))
-    bad["nodes"][4]["params"]["init"] = str(init)
+    bad = tiny(sweep=None, rates=None)
+    bad["nodes"][GEN]["params"]["init"] = str(init)
     r = mdlab.run(bad, out=tmp_path / "run")
     assert r.exit_code == 2 and r.status == "failed"
     assert r.failures == [{"cell": 0, "node": "gen", "key": "init", "input_error": True,

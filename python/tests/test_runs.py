@@ -12,27 +12,14 @@ import numpy
 import pytest
 
 import mdlab
+from tiny_pipeline import GEN, tiny
 
 SOURCE_DIR = pathlib.Path(os.environ.get("MDLAB_TEST_SOURCE_DIR", pathlib.Path(__file__).parents[2]))
 QUICKSTART = SOURCE_DIR / "pipelines" / "quickstart.json"
 # The quickstart made small: fewer samples and steps.
 QUICKSTART_SMALL = {"full.n": 60, "early.n": 60, "full.steps": 40, "early.steps": 40, "train.n": 80}
 
-# Two seeds by two step counts: four cells; a seed's second cell reuses the first one's training points.
-TINY = {
-    "name": "tiny", "seed": 7,
-    "nodes": [
-        {"id": "circle", "plugin": "circle", "params": {"ambient_dim": 2}},
-        {"id": "train", "plugin": "sample", "params": {"n": 50}, "inputs": {"manifold": "circle"}},
-        {"id": "vp", "plugin": "vp"},
-        {"id": "score", "plugin": "empirical", "inputs": {"data": "train", "process": "vp"}},
-        {"id": "gen", "plugin": "euler_maruyama", "params": {"n": 40, "steps": 10}, "inputs": {"score": "score"}},
-        {"id": "w", "plugin": "wasserstein", "params": {"samples_used": 40},
-         "inputs": {"samples": "gen", "manifold": "circle"}},
-    ],
-    "sweep": {"grid": {"seed": [1, 2], "gen.steps": [5, 10]}},
-    "rates": [{"metric": "w.w1", "over": "gen.steps"}],
-}
+TINY = tiny()
 
 
 def cli_run(pipeline, out, *args):
@@ -64,6 +51,17 @@ def test_quickstart_results_are_the_commands_bytes(tmp_path):
     assert py.exit_code == 0 and py.failures == []
     assert results_bytes(py.folder) == results_bytes(cli)
     assert (py.folder / "summary.csv").read_bytes() == (cli / "summary.csv").read_bytes()
+
+
+@needs_cli
+def test_smoke_gives_the_commands_bytes(tmp_path):
+    smoked = tiny(smoke={"set": {"gen.n": 20, "w.samples_used": 20}, "sweep": {"seed": [3]}})
+    path = tmp_path / "smoked.json"
+    path.write_text(json.dumps(smoked))
+    cli = cli_run(path, tmp_path / "cli", "--smoke")
+    py = mdlab.run(smoked, out=tmp_path / "py", smoke=True)
+    assert results_bytes(py.folder) == results_bytes(cli)
+    assert len(py.cells) == 2 and py.points("gen").shape == (20, 2)
 
 
 @needs_cli
@@ -155,8 +153,8 @@ def test_the_default_folder_is_under_runs(tmp_path, monkeypatch):
 
 
 # Many slow cells: a Ctrl-C lands while the run is busy.
-SLOW = dict(TINY, sweep={"grid": {"seed": list(range(1, 41))}}, rates=[])
-SLOW["nodes"] = [dict(n, params={"n": 2000, "steps": 100}) if n["id"] == "gen" else n for n in TINY["nodes"]]
+SLOW = tiny(sweep={"grid": {"seed": list(range(1, 41))}}, rates=None)
+SLOW["nodes"][GEN]["params"] = {"n": 2000, "steps": 100}
 
 
 def test_ctrl_c_stops_the_run_and_the_folder_resumes(tmp_path):
