@@ -20,7 +20,7 @@ def _source(pipeline):
     if isinstance(pipeline, os.PathLike):
         return os.fspath(pipeline), False, ""
     if isinstance(pipeline, str):
-        # JSON text starts with '{' (after comments and blanks a file name never has).
+        # JSON text begins with '{' or a comment (after blanks), as no file name does in practice.
         stripped = pipeline.lstrip()
         is_text = stripped.startswith(("{", "//", "/*"))
         return pipeline, is_text, "<string>" if is_text else ""

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import numpy
 import pytest
@@ -152,20 +153,32 @@ def test_the_default_folder_is_under_runs(tmp_path, monkeypatch):
     assert (tmp_path / r.folder / "results.csv").is_file()
 
 
-# Many slow cells: a Ctrl-C lands while the run is busy.
-SLOW = tiny(sweep={"grid": {"seed": list(range(1, 41))}}, rates=None)
+# Twelve slow cells: a Ctrl-C after the first lands while the run is busy.
+SLOW = tiny(sweep={"grid": {"seed": list(range(1, 13))}}, rates=None)
 SLOW["nodes"][GEN]["params"] = {"n": 2000, "steps": 100}
 
 
+def interrupt_after_first_cell(folder):
+    """A thread sending this process SIGINT (Ctrl-C) once the run in `folder` has finished a cell."""
+    def wait_and_interrupt():
+        for _ in range(6000):
+            if (folder / "cells" / "0000" / "cell.json").exists():
+                break
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+    thread = threading.Thread(target=wait_and_interrupt)
+    thread.start()
+    return thread
+
+
 def test_ctrl_c_stops_the_run_and_the_folder_resumes(tmp_path):
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
+    interrupter = interrupt_after_first_cell(tmp_path / "run")
     with pytest.raises(KeyboardInterrupt):
         mdlab.run(SLOW, out=tmp_path / "run", threads=1)
-    timer.join()
+    interrupter.join()
     stopped = mdlab.open_run(tmp_path / "run")
     finished = sum(all(s == "ok" for s in c["status"].values()) for c in stopped.cells)
-    assert stopped.status == "cancelled" and 0 < finished < 40
+    assert stopped.status == "cancelled" and 0 < finished < 12
     resumed = mdlab.run(SLOW, out=tmp_path / "run", threads=1)
     assert resumed.exit_code == 0 and resumed.resumed_cells == finished
     whole = mdlab.run(SLOW, out=tmp_path / "whole", threads=1)
