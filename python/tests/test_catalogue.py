@@ -54,6 +54,6 @@ def test_describe_an_unknown_plugin_suggests_names():
 
 def test_plugin_doc_is_the_markdown_parameter_table():
     doc = mdlab.plugin_doc("euler_maruyama")
-    assert doc.startswith("|") and "| `steps`" in doc or "| steps" in doc
+    assert doc.startswith("| parameter | type | default |") and "\n| `steps` | int | `500` |" in doc
     with pytest.raises(mdlab.InputError):
         mdlab.plugin_doc("nope")
