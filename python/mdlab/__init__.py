@@ -16,5 +16,9 @@ finally:
     _sys.setdlopenflags(_flags)
 
 from ._mdlab import InputError, PluginError, __version__  # noqa: E402
+from .runs import Run, run, open_run  # noqa: E402
+from .catalogue import plugins, describe, plugin_doc  # noqa: E402
 
 __all__ = ["InputError", "PluginError", "__version__"]
+__all__ += ["Run", "run", "open_run"]
+__all__ += ["plugins", "describe", "plugin_doc"]
