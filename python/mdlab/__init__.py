@@ -16,5 +16,8 @@ finally:
     _sys.setdlopenflags(_flags)
 
 from ._mdlab import InputError, PluginError, __version__  # noqa: E402
+from .components import *  # noqa: E402,F401,F403  (components in process)
+from . import components as _components  # noqa: E402
 
 __all__ = ["InputError", "PluginError", "__version__"]
+__all__ += _components.__all__

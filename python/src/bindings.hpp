@@ -16,5 +16,7 @@ const runtime::Registry& registry();
 
 void bind_errors(pybind11::module_& m);      // errors.cpp: InputError, PluginError, translation
 void bind_registry(pybind11::module_& m);    // plugin_registry.cpp: plugin_folders, plugin_names
+void bind_components(pybind11::module_& m);  // components.cpp: Estimator, Manifold, Process, Sampler, Metric
+void bind_pipeline(pybind11::module_& m);    // pipeline_nodes.cpp: Pipeline, nodes built in process
 
 }  // namespace mdlab::python

@@ -7,4 +7,6 @@ PYBIND11_MODULE(_mdlab, m) {
     m.attr("__version__") = MDLAB_VERSION;
     mdlab::python::bind_errors(m);
     mdlab::python::bind_registry(m);
+    mdlab::python::bind_components(m);
+    mdlab::python::bind_pipeline(m);
 }
