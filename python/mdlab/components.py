@@ -6,7 +6,7 @@ import os as _os
 from . import _mdlab
 from ._mdlab import Estimator, Manifold, Metric, Pipeline, Process, Sampler
 
-__all__ = ["component", "metric", "pipeline", "Estimator", "Manifold", "Metric", "Pipeline", "Process",
+__all__ = ["component", "load", "metric", "pipeline", "Estimator", "Manifold", "Metric", "Pipeline", "Process",
            "Sampler"]
 
 
@@ -56,3 +56,17 @@ def pipeline(source, *, smoke=False, set=None):  # noqa: A002 - the command line
     if isinstance(text, str) and text.lstrip().startswith("{"):
         return _mdlab._pipeline_text(text, "<string>", sets, smoke)
     return _mdlab._pipeline_file(text, sets, smoke)
+
+
+def load(path, **kwargs):
+    """An estimator saved with ``est.save(path)``, rebuilt from its plugin and parameters (read
+    from ``path.json``) and its trained state, without training again.
+
+    The inputs it was prepared with are given again (they set its dimension and time axis):
+    ``mdlab.load("net.pt", data=X, process="vp")``. Keyword arguments override saved parameters.
+    """
+    with open(f"{_os.fspath(path)}.json", encoding="utf-8") as f:
+        saved = _json.load(f)
+    params = dict(saved["params"])
+    params.update(kwargs)
+    return component(saved["plugin"], state=_os.fspath(path), **params)

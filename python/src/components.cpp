@@ -4,10 +4,16 @@
 // the GIL released.
 #include "components.hpp"
 
+#include <chrono>
 #include <cmath>
+#include <fstream>
 
+#include <boost/json.hpp>
+
+#include <mdlab/estimator_state.hpp>
 #include <mdlab/npy.hpp>
 #include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
 
 #include "arrays.hpp"
 #include "bindings.hpp"
@@ -26,8 +32,9 @@ py::dict to_dict(const Values& values) {
     return d;
 }
 
-py::object wrap(NodeValue value, const std::string& name) {
-    if (auto* e = std::get_if<std::shared_ptr<const ScoreEstimator>>(&value)) return py::cast(EstimatorHandle{*e, name});
+py::object wrap(NodeValue value, const std::string& name, const runtime::PluginRecord* plugin, const Params& params) {
+    if (auto* e = std::get_if<std::shared_ptr<const ScoreEstimator>>(&value))
+        return py::cast(EstimatorHandle{*e, name, plugin ? plugin->spec.name : std::string(), params});
     if (auto* m = std::get_if<std::shared_ptr<const Manifold>>(&value)) return py::cast(ManifoldHandle{*m, name});
     if (auto* p = std::get_if<std::shared_ptr<const ForwardProcess>>(&value)) return py::cast(ProcessHandle{*p, name});
     if (auto* x = std::get_if<std::shared_ptr<const Matrix>>(&value)) return to_numpy(Matrix(**x));
@@ -44,9 +51,14 @@ namespace {
 
 // Runs the node the way a pipeline does (runtime::run_node: the checked estimator, the sampler's
 // output checks), without the GIL.
+// A plugin's InputError names the node and the key, as a run's report does.
 runtime::NodeResult run(const DeferredNode& node, Context& ctx) {
-    py::gil_scoped_release nogil;
-    return runtime::run_node(*node.plugin, node.params, node.inputs, ctx, registry());
+    try {
+        py::gil_scoped_release nogil;
+        return runtime::run_node(*node.plugin, node.params, node.inputs, ctx, registry());
+    } catch (const InputError& e) {
+        bad_argument(node.name, e.key(), e.what());
+    }
 }
 
 void require_inputs(const DeferredNode& node) {
@@ -132,6 +144,24 @@ py::dict measure(const MetricHandle& m, const py::kwargs& inputs, std::uint64_t 
     return to_dict(run(node, ctx).values);
 }
 
+// est.save(path): the estimator's trained state (ScoreEstimator::save_state) to `path`, and beside
+// it `path`.json naming the plugin and its parameters, which mdlab.load() reads back.
+void save(const EstimatorHandle& e, const std::filesystem::path& path) {
+    if (e.plugin.empty())
+        bad_argument(e.name, "path", "this estimator was not made by a plugin with known parameters; nothing to save");
+    {
+        py::gil_scoped_release nogil;
+        const auto* state = dynamic_cast<const EstimatorState*>(e.estimator.get());
+        if (!state) throw InputError("estimator '" + e.name + "' keeps no trained state to save");
+        state->save_state(path);
+    }
+    boost::json::object params;
+    for (const auto& [key, value] : e.params.all())
+        if (key != "state") params[key] = runtime::to_json(value);
+    const boost::json::object saved{{"plugin", e.plugin}, {"params", params}};
+    std::ofstream(path.string() + ".json") << boost::json::serialize(saved) << "\n";
+}
+
 // Seconds per est.score(x, t) over `repeats` calls made in C++ (the benchmark's kernel time).
 double time_score(const EstimatorHandle& e, py::handle x, double t, std::size_t repeats) {
     const PointsArg in = read_points(x, {"x", e.name, e.estimator->dim(), true});
@@ -155,7 +185,7 @@ py::object build_component(const runtime::PluginRecord& plugin, const py::dict& 
     }
     require_inputs(node);
     ScratchContext ctx(seed, name);
-    return wrap(run(node, ctx).value, name);
+    return wrap(run(node, ctx).value, name, &plugin, node.params);
 }
 
 void bind_components(py::module_& m) {
@@ -171,6 +201,8 @@ void bind_components(py::module_& m) {
                                  e.name + ".process"};
         })
         .def_readonly("name", &EstimatorHandle::name)
+        .def("save", &save, py::arg("path"),
+             "Saves a trained estimator (mlp) to path, its plugin and parameters to path.json; see mdlab.load.")
         .def("__repr__", [](const EstimatorHandle& e) {
             return "<mdlab.Estimator '" + e.name + "' dim=" + std::to_string(e.estimator->dim()) + ">";
         });

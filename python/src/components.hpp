@@ -15,6 +15,8 @@ namespace mdlab::python {
 struct EstimatorHandle {
     std::shared_ptr<const ScoreEstimator> estimator;
     std::string name;
+    std::string plugin;  // what made it, for save(): the plugin and its parameters
+    Params params;
 };
 struct ManifoldHandle {
     std::shared_ptr<const Manifold> manifold;
@@ -35,7 +37,9 @@ struct SamplerHandle : DeferredNode {};
 struct MetricHandle : DeferredNode {};
 
 // A node's output as Python sees it: a component object, or points as a numpy array.
-pybind11::object wrap(NodeValue value, const std::string& name);
+// `plugin` and `params` (when known) say what made an estimator, for its save().
+pybind11::object wrap(NodeValue value, const std::string& name, const runtime::PluginRecord* plugin = nullptr,
+                      const Params& params = {});
 
 // The estimator given for input `port` of `owner`: an mdlab.Estimator (Python callables are
 // added here by the callable-score part). Throws InputError for anything else. Needs the GIL.

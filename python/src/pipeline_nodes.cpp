@@ -85,7 +85,10 @@ py::object node(const PipelineHandle& p, const std::string& id, std::size_t cell
     switch (vp.node(vp.cells[cell], target).plugin->spec.kind) {
     case Kind::metric: return to_dict(values);
     case Kind::sampler: return py::make_tuple(wrap(std::move(value), id), to_dict(values));
-    default: return wrap(std::move(value), id);
+    default: {
+        const runtime::Node& n = vp.node(vp.cells[cell], target);
+        return wrap(std::move(value), id, n.plugin, vp.cells[cell].params[target]);
+    }
     }
 }
 

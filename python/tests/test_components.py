@@ -148,3 +148,29 @@ def test_pipeline_from_a_dict_and_its_errors():
         pipe.node("vp", cell=3)
     with pytest.raises(mdlab.InputError, match="vpp"):
         mdlab.pipeline('{"name": "q", "seed": 1, "nodes": [{"id": "a", "plugin": "vpp"}]}')
+
+
+needs_mlp = pytest.mark.skipif("mlp" not in mdlab._mdlab.plugin_names(), reason="built without libtorch (no mlp)")
+
+
+@needs_mlp
+def test_a_trained_mlp_is_kept_saved_and_loaded(tmp_path, data):
+    params = dict(width=16, depth=2, epochs=3, batch_size=16, validation_fraction=0.0)
+    est = mdlab.component("mlp", data=data, process="vp", seed=1, **params)
+    x = np.random.default_rng(2).normal(size=(8, 2))
+    s = est.score(x, 0.4)
+    np.testing.assert_array_equal(est.score(x, 0.4), s)  # kept: scoring again does not retrain
+    np.testing.assert_array_equal(mdlab.component("mlp", data=data, process="vp", seed=1, **params).score(x, 0.4), s)
+    path = tmp_path / "net.pt"
+    est.save(path)
+    assert path.exists() and (tmp_path / "net.pt.json").exists()
+    loaded = mdlab.load(path, data=data, process="vp")
+    np.testing.assert_array_equal(loaded.score(x, 0.4), s)
+    with pytest.raises(mdlab.InputError, match="(?s)key 'state'.*width 32"):
+        mdlab.load(path, data=data, process="vp", width=32)
+
+
+def test_saving_an_estimator_without_state_is_an_input_error(tmp_path, data):
+    est = mdlab.component("empirical", data=data, process="vp")
+    with pytest.raises(mdlab.InputError, match="no trained state"):
+        est.save((tmp_path / "x.pt").as_posix())
