@@ -1,14 +1,14 @@
-// Where in-process components run: a Context with the caller's seed and node id whose output
-// folder (loss curves, trajectories) is a scratch folder removed afterwards, and the same kind
-// of observer for pipeline nodes built through runtime::compute_node.
+// Where in-process components run: a scratch observer (files into a folder removed afterwards,
+// nothing reported) for pipeline nodes built through runtime::compute_node, and the runtime's
+// node Context over one for components built from Python with the caller's seed and node id.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <string>
 
-#include <mdlab/context.hpp>
-
 #include "mdlab/runtime/executor.hpp"
+#include "run_context.hpp"
 
 namespace mdlab::python {
 
@@ -25,22 +25,6 @@ private:
     mutable std::filesystem::path dir_;
 };
 
-class ScratchContext : public Context {
-public:
-    ScratchContext(std::uint64_t seed, std::string node_id) : seed_(seed), node_(std::move(node_id)) {}
-    std::uint64_t seed() const override { return seed_; }
-    const std::string& node_id() const override { return node_; }
-    const std::filesystem::path& output_dir() const override { return folder_.path(); }
-    void log(std::string_view) override {}
-    void progress(double) override {}
-    bool cancelled() const override { return false; }
-
-private:
-    std::uint64_t seed_;
-    std::string node_;
-    ScratchFolder folder_;
-};
-
 // Observer of a partial run (pipe.node()): files into a scratch folder, nothing reported.
 class ScratchObserver : public runtime::RunObserver {
 public:
@@ -51,6 +35,25 @@ public:
 
 private:
     ScratchFolder folder_;
+};
+
+namespace detail {
+struct ObserverHolder {
+    ScratchObserver observer;
+};
+}  // namespace detail
+
+// The runtime's own node Context, over a scratch observer and a flag that is never set.
+class ScratchContext : private detail::ObserverHolder, public runtime::RunContext {
+public:
+    ScratchContext(std::uint64_t seed, std::string node_id)
+        : RunContext(seed, std::move(node_id), 0, 0, observer, never_cancelled()) {}
+
+private:
+    static const std::atomic<bool>& never_cancelled() {
+        static const std::atomic<bool> flag{false};
+        return flag;
+    }
 };
 
 }  // namespace mdlab::python
