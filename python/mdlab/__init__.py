@@ -18,7 +18,10 @@ finally:
 from ._mdlab import InputError, PluginError, __version__  # noqa: E402
 from .runs import Run, run, open_run  # noqa: E402
 from .catalogue import plugins, describe, plugin_doc  # noqa: E402
+from .components import *  # noqa: E402,F401,F403  (components in process)
+from . import components as _components  # noqa: E402
 
 __all__ = ["InputError", "PluginError", "__version__"]
 __all__ += ["Run", "run", "open_run"]
 __all__ += ["plugins", "describe", "plugin_doc"]
+__all__ += _components.__all__

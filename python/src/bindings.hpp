@@ -18,5 +18,7 @@ void bind_errors(pybind11::module_& m);      // errors.cpp: InputError, PluginEr
 void bind_registry(pybind11::module_& m);    // plugin_registry.cpp: plugin_folders, plugin_names
 void bind_runs(pybind11::module_& m);        // runs.cpp: run_pipeline
 void bind_catalogue(pybind11::module_& m);   // catalogue.cpp: plugin_specs, spec_json, spec_text, parameter_table
+void bind_components(pybind11::module_& m);  // components.cpp: Estimator, Manifold, Process, Sampler, Metric
+void bind_pipeline(pybind11::module_& m);    // pipeline_nodes.cpp: Pipeline, nodes built in process
 
 }  // namespace mdlab::python

@@ -9,4 +9,6 @@ PYBIND11_MODULE(_mdlab, m) {
     mdlab::python::bind_registry(m);
     mdlab::python::bind_runs(m);
     mdlab::python::bind_catalogue(m);
+    mdlab::python::bind_components(m);
+    mdlab::python::bind_pipeline(m);
 }

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 #include <mdlab/components.hpp>
+#include <mdlab/estimator_state.hpp>
 
 namespace mdlab::runtime {
 
@@ -20,7 +21,7 @@ inline std::optional<std::size_t> first_non_finite(const Matrix& m) {
     return std::nullopt;
 }
 
-class CheckedEstimator : public ScoreEstimator {
+class CheckedEstimator : public ScoreEstimator, public EstimatorState {
 public:
     CheckedEstimator(std::shared_ptr<const ScoreEstimator> inner, std::string node, std::string plugin)
         : inner_(std::move(inner)), node_(std::move(node)), plugin_(std::move(plugin)) {}
@@ -35,6 +36,15 @@ public:
     void denoise(const Matrix& x, double t, Matrix& out) const override {
         inner_->denoise(x, t, out);
         check(x, t, out, "denoiser");
+    }
+    // The wrapped estimator's trained state, when it keeps one (mdlab/estimator_state.hpp).
+    void save_state(const std::filesystem::path& file) const override {
+        const auto* state = dynamic_cast<const EstimatorState*>(inner_.get());
+        if (!state)
+            throw InputError(fmt::format("score estimator '{}' (plugin '{}') keeps no trained state to save: it is "
+                                         "computed from its inputs",
+                                         node_, plugin_));
+        state->save_state(file);
     }
 
 private:

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 
+#include <mdlab/estimator_state.hpp>
 #include <mdlab/mdlab.hpp>
 
 #include "mlp_backend.hpp"
@@ -51,7 +52,7 @@ mdlab_mlp::CreateFn backend() {
     return create;
 }
 
-class Mlp : public mdlab::ScoreEstimator {
+class Mlp : public mdlab::ScoreEstimator, public mdlab::EstimatorState {
 public:
     static mdlab::PluginSpec describe() {
         return mdlab::PluginSpec("mlp", "1.0.0",
@@ -93,7 +94,10 @@ public:
             .param(mdlab::integer("threads", 1,
                                   "libtorch intra-op threads during training (process-wide setting; results depend on it)")
                        .at_least(1)
-                       .at_most(1024));
+                       .at_most(1024))
+            .param(mdlab::path("state",
+                               "file of trained weights written by save_state (Python: est.save(path)); when given, "
+                               "prepare() loads them instead of training (same data, process and network parameters)"));
     }
 
     // Parameters are kept until prepare(): creating the node (validation, `mdlab describe`)
@@ -109,6 +113,9 @@ public:
     std::size_t dim() const override { return prepared().dim(); }
     const mdlab::ForwardProcess& process() const override { return prepared().process(); }
     void score(const mdlab::Matrix& x, double t, mdlab::Matrix& out) const override { prepared().score(x, t, out); }
+    void save_state(const std::filesystem::path& file) const override {
+        dynamic_cast<const mdlab::EstimatorState&>(prepared()).save_state(file);
+    }
 
 private:
     const mdlab::ScoreEstimator& prepared() const {

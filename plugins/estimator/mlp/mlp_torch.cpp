@@ -21,6 +21,7 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 #include <torch/optim/adamw.h>
+#include <torch/serialize.h>
 
 #include <unistd.h>
 
@@ -37,6 +38,7 @@
 #include <type_traits>
 #include <vector>
 
+#include <mdlab/estimator_state.hpp>
 #include <mdlab/mdlab.hpp>
 
 #include "mlp_backend.hpp"
@@ -129,7 +131,7 @@ private:
     std::vector<double> freq_;
 };
 
-class MlpTorch : public mdlab::ScoreEstimator {
+class MlpTorch : public mdlab::ScoreEstimator, public mdlab::EstimatorState {
 public:
     // Parameters validated against the plugin's describe() (mlp.cpp).
     explicit MlpTorch(const mdlab::Params& p)
@@ -137,7 +139,7 @@ public:
           time_scale_(p.real("time_scale")), epochs_(p.count("epochs")), batch_size_(p.count("batch_size")),
           learning_rate_(p.real("learning_rate")), weight_decay_(p.real("weight_decay")), t_min_(p.real("t_min")),
           validation_fraction_(p.real("validation_fraction")), patience_(p.count("patience")),
-          noise_draws_(p.count("noise_draws")), threads_(p.count("threads")) {
+          noise_draws_(p.count("noise_draws")), threads_(p.count("threads")), state_(p.string("state")) {
         const std::string& a = p.string("activation");
         activation_ = a == "relu" ? Activation::relu : a == "tanh" ? Activation::tanh : Activation::silu;
         dtype_ = p.string("precision") == "f64" ? at::kDouble : at::kFloat;
@@ -181,7 +183,20 @@ public:
         process_ = std::move(process);
         dim_ = d;
         embedding_ = TimeEmbedding(*process_, t_min_, time_features_, time_scale_, m2);
-        train(*data, n_val, ctx);
+        if (state_.empty())
+            train(*data, n_val, ctx);
+        else
+            weights_ = load_state();
+    }
+
+    // The weights as a list of tensors (torch::save), read back by load_state().
+    void save_state(const std::filesystem::path& file) const override {
+        prepared();
+        try {
+            torch::save(weights_, file.string());
+        } catch (const c10::Error& e) {
+            throw mdlab::InputError("mlp: cannot write the trained state to " + file.string() + ": " + e.what_without_backtrace());
+        }
     }
 
     std::size_t dim() const override {
@@ -219,6 +234,34 @@ private:
     }
 
     std::size_t input_size() const { return dim_ + embedding_.size(); }
+
+    // Weights saved by save_state() for a network of this shape (width, depth, precision, the
+    // data's dimension and the time features); anything else is the user's mistake.
+    std::vector<at::Tensor> load_state() const {
+        std::vector<at::Tensor> w;
+        try {
+            torch::load(w, state_);
+        } catch (const c10::Error& e) {
+            throw mdlab::InputError("mlp: cannot read the trained state " + state_ + ": " + e.what_without_backtrace(), "state");
+        }
+        std::vector<std::vector<std::int64_t>> shapes;
+        for (std::size_t l = 0, in = input_size(); l <= depth_; ++l) {
+            const std::size_t out = l == depth_ ? dim_ : width_;
+            shapes.push_back({std::int64_t(in), std::int64_t(out)});
+            shapes.push_back({std::int64_t(out)});
+            in = out;
+        }
+        bool fits = w.size() == shapes.size();
+        for (std::size_t k = 0; fits && k < w.size(); ++k)
+            fits = w[k].sizes().vec() == shapes[k] && w[k].scalar_type() == dtype_;
+        if (!fits)
+            throw mdlab::InputError("mlp: the trained state " + state_ + " is not a network of width " + std::to_string(width_) +
+                                        ", depth " + std::to_string(depth_) + " and " + std::to_string(time_features_) +
+                                        " time features in this precision for data of dimension " + std::to_string(dim_) +
+                                        " (give the parameters it was trained with)",
+                                    "state");
+        return w;
+    }
 
     at::Tensor activate(const at::Tensor& h) const {
         switch (activation_) {
@@ -431,6 +474,7 @@ private:
     std::size_t epochs_, batch_size_;
     double learning_rate_, weight_decay_, t_min_, validation_fraction_;
     std::size_t patience_, noise_draws_, threads_;
+    std::string state_;  // trained weights to load instead of training (empty: train)
     Activation activation_ = Activation::silu;
     at::ScalarType dtype_ = at::kFloat;
 
