@@ -18,3 +18,8 @@ finally:
 from ._mdlab import InputError, PluginError, __version__  # noqa: E402
 
 __all__ = ["InputError", "PluginError", "__version__"]
+
+# Python score functions (callables.py)
+from .callables import run_with_callables, sample_with_callable  # noqa: E402
+
+__all__ += ["run_with_callables", "sample_with_callable"]
