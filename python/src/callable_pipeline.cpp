@@ -62,19 +62,6 @@ std::unique_ptr<Component> make_callable_estimator(const Params& params) {
                               {}, lent->first);
 }
 
-// Node files of a partial computation go to a folder the caller owns.
-class ScratchFolder : public runtime::RunObserver {
-public:
-    explicit ScratchFolder(fs::path dir) : dir_(std::move(dir)) {}
-    fs::path cell_dir(std::size_t) override { return dir_; }
-    void log(const std::string&) override {}
-    void progress(std::size_t, std::size_t, double) override {}
-    void points(std::size_t, const std::string&, const Matrix&) override {}
-
-private:
-    fs::path dir_;
-};
-
 std::unique_ptr<tbb::global_control> thread_limit(int threads) {
     if (threads <= 0) return nullptr;
     return std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
@@ -137,7 +124,7 @@ py::tuple compute_with_callables(const std::string& text, const std::string& nod
         while (target < vp->nodes.size() && vp->nodes[target].id != node) ++target;
         if (target == vp->nodes.size()) throw Error("no node '" + node + "' in the pipeline");
         const auto limit = thread_limit(threads);
-        ScratchFolder observer(scratch);
+        runtime::OneFolderObserver observer(scratch);  // the caller owns and removes the folder
         static const std::atomic<bool> never{false};
         value = runtime::compute_node(*vp, registry(), 0, target, observer, never, &outcome);
     }

@@ -17,7 +17,6 @@
 #include "mdlab_test.hpp"
 
 using namespace mdlab;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -75,17 +74,6 @@ Params dim_params(std::int64_t dim) {
     return p;
 }
 
-class NoFiles : public runtime::RunObserver {
-public:
-    fs::path cell_dir(std::size_t) override { return dir_.path(); }
-    void log(const std::string&) override {}
-    void progress(std::size_t, std::size_t, double) override {}
-    void points(std::size_t, const std::string&, const Matrix&) override {}
-
-private:
-    test::TempDir dir_;
-};
-
 }  // namespace
 
 TEST_CASE("an in-process plugin is found and created like a library's plugin") {
@@ -102,7 +90,8 @@ TEST_CASE("an in-process plugin is found and created like a library's plugin") {
 TEST_CASE("a pipeline runs an in-process estimator as the score of a built-in sampler") {
     const auto vp = runtime::read_and_validate(runtime::PipelineSource::text(pipeline(2), "in_process.json"), {}, false,
                                                registry_with_in_process());
-    NoFiles observer;
+    test::TempDir scratch;
+    runtime::OneFolderObserver observer(scratch.path());
     std::atomic<bool> cancel{false};
     const NodeValue value = runtime::compute_node(vp, registry_with_in_process(), 0, 2, observer, cancel);
     const auto* samples = std::get_if<std::shared_ptr<const Matrix>>(&value);
