@@ -10,7 +10,7 @@ In a pipeline, a node of plugin ``callable`` names the function; the run is give
 
 ``f`` receives ``x``, a read-only float64 array of shape (n, dim) over mdlab's own memory (no
 copy; valid during the call only: copy it to keep it), and ``t`` (a float); it returns an array of
-the same shape, float64 or float32, or a torch tensor. Calls to one function never overlap (they
+the same shape, float64 or float32, or a torch tensor. Calls to Python score functions never overlap (they
 come from worker threads one at a time). An exception it raises comes back from the run as the
 same exception, with a note naming the node and t.
 """

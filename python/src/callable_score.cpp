@@ -52,6 +52,10 @@ void bind_callable_errors() {
 
 namespace {
 
+// Serialises the calls to every Python score function of the process: two estimators (two nodes,
+// two cells) may share one function, and Python code runs one thread at a time anyway.
+std::mutex python_calls;
+
 // Adds `note` to a Python exception (PEP 678; on Python < 3.11 the note is kept in __notes__,
 // which tracebacks do not print there).
 void add_note(const py::object& exception, const std::string& note) {
@@ -99,12 +103,12 @@ public:
 private:
     // The mutex that serialises the calls, taken without holding the GIL: a thread waiting here
     // while holding it would block the thread inside the callback forever.
-    std::unique_lock<std::mutex> lock_without_gil() const {
+    static std::unique_lock<std::mutex> lock_without_gil() {
         if (PyGILState_Check()) {
             py::gil_scoped_release release;
-            return std::unique_lock<std::mutex>(mutex_);
+            return std::unique_lock<std::mutex>(python_calls);
         }
-        return std::unique_lock<std::mutex>(mutex_);
+        return std::unique_lock<std::mutex>(python_calls);
     }
 
     // x as a float64 numpy array over the Matrix's own memory (the capsule base keeps pybind11
@@ -172,7 +176,6 @@ private:
     std::size_t dim_;
     std::string node_;
     std::shared_ptr<FirstCallbackError> first_;
-    mutable std::mutex mutex_;
 };
 
 }  // namespace

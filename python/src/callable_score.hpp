@@ -8,11 +8,13 @@
 // the same shape, float64 or float32 (or a torch tensor, converted once with .numpy()), with
 // finite values, copied into the result.
 //
-// Threads: samplers call score() from oneTBB worker threads in parallel. The calls to one
-// callable are serialised by a mutex, taken before the GIL (and with the GIL released when the
-// calling thread holds it), so that a callable that is not thread-safe (a network with state, a
-// counter) is safe, and no two threads wait on each other's lock. The GIL would serialise the
-// Python code anyway; only code that releases it (torch kernels) loses some parallelism.
+// Threads: the nodes of a run (samplers, metrics, cells) call score() from oneTBB worker threads
+// in parallel. The calls to Python score functions are serialised by one mutex, taken before the
+// GIL (and with the GIL released when the calling thread holds it), so that a callable that is
+// not thread-safe (a network with state, a counter; shared by two nodes) is safe, and no two
+// threads wait on each other's lock. The GIL would serialise the Python code anyway; only code
+// that releases it (torch kernels) loses some parallelism. (A mutex rather than one calling
+// thread: no queue to hand calls over, and a sampler called from Python runs on its caller.)
 //
 // Errors: an exception f raises leaves score() as CallbackError, carrying the Python exception
 // with a note naming the node and t; the module's translator raises that same object again in

@@ -173,24 +173,32 @@ def test_a_callable_node_without_its_callable_is_an_input_error_at_its_name(tmp_
         mdlab.run_with_callables(pipeline_with_callable(), callables={"net": 3}, out=tmp_path / "r")
 
 
-def test_calls_to_one_callable_never_overlap_though_the_sampler_runs_on_threads():
+def test_calls_never_overlap_though_nodes_run_on_threads(tmp_path):
     inside = threading.Lock()
-    overlaps = []
+    overlaps, threads = [], set()
 
     def exclusive(x, t):
+        threads.add(threading.get_ident())
         if not inside.acquire(blocking=False):
             overlaps.append(t)
             return gaussian_score(x, t)
         try:
-            time.sleep(0.0005)
+            time.sleep(0.0005)  # the GIL is free meanwhile: another caller would get in
             return gaussian_score(x, t)
         finally:
             inside.release()
 
-    samples, _ = mdlab.sample_with_callable(exclusive, "euler_maruyama", dim=2, n=20000, params={"steps": 5},
-                                            threads=2)
-    assert samples.shape == (20000, 2)
+    # Two samplers on two callable nodes sharing the function, in parallel branches, two cells.
+    pipeline = pipeline_with_callable(n=200, steps=50)
+    pipeline["nodes"] += [
+        {"id": "score2", "plugin": "callable", "params": {"name": "net", "dim": 2}, "inputs": {"process": "vp"}},
+        {"id": "gen2", "plugin": "pf_ode_euler", "params": {"n": 200, "steps": 50}, "inputs": {"score": "score2"}},
+    ]
+    pipeline["sweep"] = {"grid": {"seed": [1, 2]}}
+    result = mdlab.run_with_callables(pipeline, callables={"net": exclusive}, out=tmp_path / "r", threads=2)
+    assert result["exit_code"] == 0, result["failures"]
     assert not overlaps
+    assert threads  # (which threads called depends on oneTBB's scheduling)
 
 
 def test_runs_from_several_python_threads_do_not_deadlock():
