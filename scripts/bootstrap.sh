@@ -4,6 +4,7 @@
 #   scripts/bootstrap.sh quickstart   install what the quickstart needs, build the command and its
 #                                     plugins (no tests, no libtorch), run pipelines/quickstart.json
 #   scripts/bootstrap.sh test         install what is missing, build, run every test through CTest
+#                                     (the Python package's tests through pytest among them)
 #   scripts/bootstrap.sh build        install what is missing and build
 #
 # Packages come from Debian only. libboost-dev (Boost 1.74) is never installed: it conflicts
@@ -28,6 +29,8 @@ packages=(g++ cmake ninja-build
 # The rest of a full build: the tests (Catch2), `mpirun mdlab run` sharing a sweep among ranks
 # (Open MPI, optional at build time) and the mlp estimator plugin (libtorch, the largest).
 if [[ $mode != quickstart ]]; then packages+=(catch2 libopenmpi-dev openmpi-bin libtorch-dev); fi
+# The Python package (import mdlab, python/) for Debian's /usr/bin/python3, and its tests.
+if [[ $mode != quickstart ]]; then packages+=(python3-dev python3-numpy pybind11-dev python3-pytest); fi
 # Tests only: headless Chromium renders report.html; clang and libFuzzer build the fuzzers;
 # curl and xz-utils fetch and unpack oneTBB's Debian source for the ThreadSanitizer build;
 # qemu-user emulates CPUs without AVX-512 and without AVX2 for the kernels' dispatch test.

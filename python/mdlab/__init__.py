@@ -16,8 +16,12 @@ finally:
     _sys.setdlopenflags(_flags)
 
 from ._mdlab import InputError, PluginError, __version__  # noqa: E402
+from .runs import Run, run, open_run  # noqa: E402
+from .catalogue import plugins, describe, plugin_doc  # noqa: E402
 
 __all__ = ["InputError", "PluginError", "__version__"]
+__all__ += ["Run", "run", "open_run"]
+__all__ += ["plugins", "describe", "plugin_doc"]
 
 # Python score functions (callables.py)
 from .callables import run_with_callables, sample_with_callable  # noqa: E402

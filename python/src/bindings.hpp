@@ -16,5 +16,7 @@ const runtime::Registry& registry();
 
 void bind_errors(pybind11::module_& m);      // errors.cpp: InputError, PluginError, translation
 void bind_registry(pybind11::module_& m);    // plugin_registry.cpp: plugin_folders, plugin_names
+void bind_runs(pybind11::module_& m);        // runs.cpp: run_pipeline
+void bind_catalogue(pybind11::module_& m);   // catalogue.cpp: plugin_specs, spec_json, spec_text, parameter_table
 
 }  // namespace mdlab::python

@@ -8,5 +8,7 @@ PYBIND11_MODULE(_mdlab, m) {
     m.attr("__version__") = MDLAB_VERSION;
     mdlab::python::bind_errors(m);
     mdlab::python::bind_registry(m);
+    mdlab::python::bind_runs(m);
+    mdlab::python::bind_catalogue(m);
     mdlab::python::bind_callable_pipeline(m);  // after bind_errors: its translator must run first
 }
