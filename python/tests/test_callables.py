@@ -65,6 +65,21 @@ def test_a_pipeline_run_uses_the_callable_given_by_name(tmp_path):
     assert (folder / "results.csv").exists()
 
 
+def test_mdlab_run_takes_callables(tmp_path):
+    run = mdlab.run(pipeline_with_callable(), out=tmp_path / "run", callables={"net": gaussian_score})
+    assert run.exit_code == 0
+    check_variance(np.load(Path(run.folder) / "cells" / "0000" / "gen.npy"))
+
+    def raising(x, t):
+        raise Boom("inside mdlab.run")
+
+    with pytest.raises(Boom) as info:
+        mdlab.run(pipeline_with_callable(n=20, steps=4), out=tmp_path / "boom", callables={"net": raising})
+    assert "score estimator 'score'" in "\n".join(info.value.__notes__)
+    with pytest.raises(mdlab.InputError, match="no Python callable named 'net'"):
+        mdlab.run(pipeline_with_callable(), out=tmp_path / "none")
+
+
 def test_a_pipeline_file_and_json_text_run_too(tmp_path):
     file = tmp_path / "callable.json"
     file.write_text(json.dumps(pipeline_with_callable(n=100, steps=10)))
