@@ -24,25 +24,22 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Observer for a partial run: files into a scratch folder, log lines to stderr on failure only.
-class ScratchObserver : public runtime::RunObserver {
+// A fresh temporary folder, removed afterwards.
+fs::path scratch_folder() {
+    std::random_device rd;
+    fs::path dir = fs::temp_directory_path() / ("mdlab-score-" + std::to_string(rd()) + std::to_string(rd()));
+    fs::create_directories(dir);
+    return dir;
+}
+
+// Observer for a partial run: files into a scratch folder that it removes.
+class ScratchObserver : public runtime::OneFolderObserver {
 public:
-    ScratchObserver() {
-        std::random_device rd;
-        dir_ = fs::temp_directory_path() / ("mdlab-score-" + std::to_string(rd()) + std::to_string(rd()));
-        fs::create_directories(dir_);
-    }
+    ScratchObserver() : OneFolderObserver(scratch_folder()) {}
     ~ScratchObserver() override {
         std::error_code ec;
-        fs::remove_all(dir_, ec);
+        fs::remove_all(cell_dir(0), ec);
     }
-    fs::path cell_dir(std::size_t) override { return dir_; }
-    void log(const std::string&) override {}
-    void progress(std::size_t, std::size_t, double) override {}
-    void points(std::size_t, const std::string&, const Matrix&) override {}
-
-private:
-    fs::path dir_;
 };
 
 runtime::Diagnostic argument_error(const std::string& key, std::string message, std::string hint = {}) {

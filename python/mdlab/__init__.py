@@ -25,3 +25,8 @@ __all__ = ["InputError", "PluginError", "__version__"]
 __all__ += ["Run", "run", "open_run"]
 __all__ += ["plugins", "describe", "plugin_doc"]
 __all__ += _components.__all__
+
+# Python score functions (callables.py)
+from .callables import run_with_callables, sample_with_callable, score_function  # noqa: E402
+
+__all__ += ["run_with_callables", "sample_with_callable", "score_function"]

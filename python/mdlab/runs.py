@@ -47,14 +47,15 @@ def _sets(set_):
     return [str(text) for text in set_]
 
 
-def run(pipeline, out=None, smoke=False, threads=None, set=None, force=False):
+def run(pipeline, out=None, smoke=False, threads=None, set=None, force=False, callables=None):
     """Runs a pipeline and returns its :class:`Run`.
 
     pipeline: a file (str or os.PathLike), JSON text, or a dict (messages call them by the file's
         name, "<string>" and "<dict>"); out: the run folder (default runs/<name>-<time>, as the
         command); smoke: the pipeline's smoke size; threads: worker threads (default all cores);
         set: {"node.key": value} or ["node.key=value", ...], applied last as --set; force: replace
-        an earlier run in `out` instead of resuming it.
+        an earlier run in `out` instead of resuming it; callables: {name: f(x, t)}, the Python
+        score functions of the pipeline's `callable` nodes (see mdlab.callables).
 
     A bad pipeline raises mdlab.InputError; a node that fails does not raise: see .failures and
     .exit_code. Ctrl-C stops the run after its current cell and raises KeyboardInterrupt; running
@@ -66,7 +67,8 @@ def run(pipeline, out=None, smoke=False, threads=None, set=None, force=False):
                                 "    give the number of worker threads, or None for every core")
     progress = sys.stderr is not None and sys.stderr.isatty()
     outcome = _mdlab.run_pipeline(text, is_text, name, "" if out is None else os.fspath(out), _sets(set),
-                                  bool(smoke), bool(force), threads or 0, progress)
+                                  bool(smoke), bool(force), threads or 0, progress,
+                                  dict(callables or {}))
     return Run(outcome["folder"], outcome)
 
 

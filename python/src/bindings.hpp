@@ -20,5 +20,6 @@ void bind_runs(pybind11::module_& m);        // runs.cpp: run_pipeline
 void bind_catalogue(pybind11::module_& m);   // catalogue.cpp: plugin_specs, spec_json, spec_text, parameter_table
 void bind_components(pybind11::module_& m);  // components.cpp: Estimator, Manifold, Process, Sampler, Metric
 void bind_pipeline(pybind11::module_& m);    // pipeline_nodes.cpp: Pipeline, nodes built in process
+void bind_score_function(pybind11::module_& m);  // score_function.cpp: a Python callable as an Estimator
 
 }  // namespace mdlab::python

@@ -8,6 +8,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings.hpp"
+#include "callable_pipeline.hpp"
 #include "mdlab/runtime/registry.hpp"
 
 namespace mdlab::python {
@@ -40,6 +41,7 @@ const runtime::Registry& registry() {
     static const runtime::Registry* reg = [] {
         auto* r = new runtime::Registry();  // never destroyed, as the plugin libraries
         r->load(plugin_folders());
+        add_callable_plugin(*r);  // callable_pipeline.cpp: Python functions as estimators
         return r;
     }();
     return *reg;

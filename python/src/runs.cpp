@@ -19,6 +19,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings.hpp"
+#include "callable_pipeline.hpp"
 #include "mdlab/runtime/run.hpp"
 
 namespace mdlab::python {
@@ -69,7 +70,8 @@ py::dict result_dict(const runtime::RunResult& r) {
                     py::arg("resumed") = r.resumed, py::arg("resumed_cells") = r.resumed_cells);
 }
 
-py::dict run_pipeline(RunRequest request) {
+py::dict run_pipeline(RunRequest request, const py::dict& callables) {
+    CallablesForRun lent(callables);  // the `callable` nodes' Python functions (callable_pipeline.hpp)
     std::atomic<bool> cancel{false};
     request.options.cancel = &cancel;
     std::unique_ptr<runtime::Run> run;
@@ -91,6 +93,7 @@ py::dict run_pipeline(RunRequest request) {
     }
     worker.join();
     if (interrupt) throw *interrupt;
+    lent.rethrow();  // an exception a Python callable raised, as itself
     return result_dict(*r);
 }
 
@@ -100,7 +103,7 @@ void bind_runs(py::module_& m) {
     m.def(
         "run_pipeline",
         [](std::string pipeline, bool is_text, std::string name, std::string out, std::vector<std::string> sets,
-           bool smoke, bool force, int threads, bool progress) {
+           bool smoke, bool force, int threads, bool progress, const py::dict& callables) {
             RunRequest r{std::move(pipeline), is_text, std::move(name), {}};
             r.options.out = out;
             r.options.sets = std::move(sets);
@@ -108,10 +111,10 @@ void bind_runs(py::module_& m) {
             r.options.force = force;
             r.options.threads = threads;
             r.options.progress = progress;
-            return run_pipeline(std::move(r));
+            return run_pipeline(std::move(r), callables);
         },
         py::arg("pipeline"), py::arg("is_text"), py::arg("name"), py::arg("out"), py::arg("sets"), py::arg("smoke"),
-        py::arg("force"), py::arg("threads"), py::arg("progress"),
+        py::arg("force"), py::arg("threads"), py::arg("progress"), py::arg("callables") = py::dict(),
         "Runs a pipeline (a file, or JSON text named `name`) as `mdlab run` does; returns the folder, exit code, "
         "failures and cell counts. Ctrl-C stops it after the current cell and raises KeyboardInterrupt.");
 }

@@ -46,7 +46,7 @@ PluginSpec sample_step_spec() {
     return s;
 }
 
-Registry::Registry() { add(PluginRecord{sample_step_spec(), nullptr, nullptr, {}}); }
+Registry::Registry() { add(PluginRecord{sample_step_spec(), nullptr, nullptr, {}, {}}); }
 Registry::~Registry() = default;
 
 std::vector<fs::path> Registry::search_path(const std::vector<fs::path>& plugin_dirs) {
@@ -119,8 +119,13 @@ void Registry::load_library(const fs::path& file) {
     for (const PluginEntry& e : table->entries) {
         if (e.spec.name.empty() || !e.create)
             throw BadInput(library_error(file, "plugin library has an entry without a name or factory", rebuild_hint));
-        add(PluginRecord{e.spec, e.create, lib, file});
+        add(PluginRecord{e.spec, e.create, lib, file, {}});
     }
+}
+
+void Registry::add_in_process(PluginSpec spec, InProcessFactory make) {
+    if (spec.name.empty() || !make) throw Error("an in-process plugin needs a name and a factory");
+    add(PluginRecord{std::move(spec), nullptr, nullptr, {}, std::move(make)});
 }
 
 void Registry::add(PluginRecord record) {
@@ -158,8 +163,9 @@ std::vector<std::string> Registry::names(std::optional<Kind> kind) const {
 }
 
 std::shared_ptr<Component> Registry::create(const PluginRecord& plugin, const Params& params) const {
-    if (!plugin.create) throw Error("'" + plugin.spec.name + "' is a framework step, not a plugin component");
-    std::unique_ptr<Component> made = plugin.create(params);
+    if (!plugin.create && !plugin.make)
+        throw Error("'" + plugin.spec.name + "' is a framework step, not a plugin component");
+    std::unique_ptr<Component> made = plugin.create ? plugin.create(params) : plugin.make(params);
     if (!made) throw Error("plugin '" + plugin.spec.name + "' returned no object");
     // The deleter holds the library: it is unloaded only after its last object is destroyed.
     auto lib = plugin.library;

@@ -66,6 +66,20 @@ public:
     }
 };
 
+// For a partial run (one node and what it depends on): every cell's files go to one folder,
+// log lines, progress and points are dropped.
+class OneFolderObserver : public RunObserver {
+public:
+    explicit OneFolderObserver(std::filesystem::path dir) : dir_(std::move(dir)) {}
+    std::filesystem::path cell_dir(std::size_t) override { return dir_; }
+    void log(const std::string&) override {}
+    void progress(std::size_t, std::size_t, double) override {}
+    void points(std::size_t, const std::string&, const Matrix&) override {}
+
+private:
+    std::filesystem::path dir_;
+};
+
 class NodeCache;
 
 // Runs single sweep cells of one pipeline, in any order; node outputs computed by one cell are

@@ -2,6 +2,7 @@
 // lifetime is tied to the library that made them.
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -14,12 +15,17 @@ namespace boost::dll { class shared_library; }
 
 namespace mdlab::runtime {
 
+// Makes an in-process plugin's component (for example a Python callable as an estimator).
+using InProcessFactory = std::function<std::unique_ptr<Component>(const Params&)>;
+
 struct PluginRecord {
     PluginSpec spec;                                   // host-owned copy
     Factory create = nullptr;                          // lives in `library`; null for built-ins
     std::shared_ptr<boost::dll::shared_library> library;
-    std::filesystem::path file;                        // empty for built-ins
-    bool builtin() const { return !library; }
+    std::filesystem::path file;                        // empty for built-ins and in-process plugins
+    InProcessFactory make;                             // set for in-process plugins only
+    // A framework step (the `sample` step): no component of its own.
+    bool builtin() const { return !library && !make; }
 };
 
 class Registry {
@@ -39,6 +45,9 @@ public:
     void load(const std::vector<std::filesystem::path>& folders, std::size_t explicit_count = 0);
     // Loads one library file.
     void load_library(const std::filesystem::path& file);
+    // Adds a plugin defined by the host program itself (no library). A name already loaded
+    // keeps its first definition, as for libraries. The spec's kind says what `make` returns.
+    void add_in_process(PluginSpec spec, InProcessFactory make);
 
     const PluginRecord* find(std::string_view name) const;
     std::vector<const PluginRecord*> all(std::optional<Kind> kind = std::nullopt) const;
