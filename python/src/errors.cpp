@@ -13,6 +13,9 @@ namespace py = pybind11;
 void bind_errors(py::module_& m) {
     static py::exception<runtime::BadInput> input_error(m, "InputError", PyExc_ValueError);
     static py::exception<Error> plugin_error(m, "PluginError", PyExc_RuntimeError);
+    // Tracebacks name them as users import them: mdlab.InputError, not mdlab._mdlab.InputError.
+    input_error.attr("__module__") = "mdlab";
+    plugin_error.attr("__module__") = "mdlab";
     py::register_exception_translator([](std::exception_ptr p) {
         try {
             if (p) std::rethrow_exception(p);

@@ -31,7 +31,8 @@ std::vector<fs::path> plugin_folders() {
     // The build tree's module sits in <build>/python/mdlab, its plugins in <build>/lib/mdlab/plugins.
     const bool in_build_tree = fs::equivalent(module_folder(), build_dir.parent_path().parent_path().parent_path() / "python" / "mdlab", ec);
     std::vector<fs::path> folders = runtime::Registry::search_path({});
-    folders.insert(folders.begin(), in_build_tree ? build_dir : fs::path(MDLAB_INSTALL_PLUGIN_PATH));
+    // Installed, the plugins sit at the same place relative to the package, whatever the prefix.
+    folders.insert(folders.begin(), in_build_tree ? build_dir : module_folder() / MDLAB_PYTHON_TO_PLUGINS);
     return folders;
 }
 
