@@ -174,3 +174,14 @@ def test_saving_an_estimator_without_state_is_an_input_error(tmp_path, data):
     est = mdlab.component("empirical", data=data, process="vp")
     with pytest.raises(mdlab.InputError, match="no trained state"):
         est.save((tmp_path / "x.pt").as_posix())
+
+
+def test_wasserstein_between_two_given_point_sets():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(50, 3))
+    values = mdlab.metric("wasserstein", samples=x + np.array([0.0, 0.3, 0.0]), reference=x)
+    assert values["w1"] == pytest.approx(0.3, rel=1e-9)
+    assert values["w2"] == pytest.approx(0.3, rel=1e-9)
+    assert "baseline_w1" not in values
+    with pytest.raises(mdlab.InputError, match="reference"):
+        mdlab.metric("wasserstein", samples=x[:7], reference=x)

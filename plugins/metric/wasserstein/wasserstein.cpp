@@ -16,6 +16,10 @@
 // r-fold copy of Y to R (the plan scaled by r n is a doubly stochastic matrix between the copies,
 // and Birkhoff's theorem puts a permutation among its optima), so the same exact solver applies,
 // at size r n.
+//
+// A reference sample may also be given (input `reference`, m = r n rows): the figures are then
+// between the samples and those points, as when comparing two given point sets from Python
+// (mdlab.metric("wasserstein", samples=X, reference=Y)); the baseline needs the manifold.
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -59,7 +63,13 @@ public:
                                  "exact W1 and W2 (optimal assignment) between the samples and a fresh sample of "
                                  "mu_data of the same size, beside the fresh-sample baseline")
             .input("samples", mdlab::ValueKind::points, "generated samples Y (n x D)")
-            .input("manifold", mdlab::ValueKind::manifold, "the data manifold; draws the reference and baseline samples")
+            .input("manifold", mdlab::ValueKind::manifold,
+                   "the data manifold; draws the reference sample (unless `reference` is given) and the baseline",
+                   false)
+            .input("reference", mdlab::ValueKind::points,
+                   "a given reference sample R (m x D, m a multiple of the samples used) instead of a fresh draw; "
+                   "without `manifold` no baseline is reported",
+                   false)
             .param(mdlab::integer("max_size", 2000,
                                   "largest n solved exactly (O(n^3) time, 8 n^2 bytes per cost matrix); above it the "
                                   "metric refuses and points to sliced_wasserstein; the size solved is "
@@ -85,14 +95,30 @@ public:
 
     mdlab::Values evaluate(const mdlab::Inputs& inputs, mdlab::Context& ctx) const override {
         const auto samples = inputs.points("samples");
-        const auto manifold = inputs.manifold("manifold");
-        mdlab::require_points("wasserstein", *samples, manifold->ambient_dim(), "samples");
+        const bool given = inputs.has("reference");
+        if (!given && !inputs.has("manifold"))
+            throw mdlab::InputError("wasserstein: needs the manifold (to draw a reference sample) or a reference sample",
+                                    "manifold");
+        const auto manifold = inputs.has("manifold") ? inputs.manifold("manifold") : nullptr;
+        const auto reference = given ? inputs.points("reference") : nullptr;
+        const std::size_t d = manifold ? manifold->ambient_dim() : mdlab::cols(*reference);
+        mdlab::require_points("wasserstein", *samples, d, "samples");
+        if (given) mdlab::require_points("wasserstein", *reference, d, "reference");
+        if (given && factor_ != 1)
+            throw mdlab::InputError("wasserstein: reference_factor applies to a drawn reference; a given reference "
+                                    "sets its own size",
+                                    "reference_factor");
         if (used_ > mdlab::rows(*samples))
             throw mdlab::InputError("wasserstein: samples_used = " + std::to_string(used_) + " but the sampler gave " +
                                         std::to_string(mdlab::rows(*samples)) + " samples",
                                     "samples_used");
         const mdlab::Matrix y = used_ == 0 ? *samples : first_rows(*samples, used_);
-        const std::size_t n = mdlab::rows(y), size = factor_ * n;
+        const std::size_t n = mdlab::rows(y), size = given ? mdlab::rows(*reference) : factor_ * n;
+        if (given && size % n != 0)
+            throw mdlab::InputError("wasserstein: the reference has " + std::to_string(size) + " points, not a multiple "
+                                        "of the " + std::to_string(n) + " samples used (uniform laws on n and r n "
+                                        "points; samples_used picks a divisor)",
+                                    "reference");
         if (size > max_size_) {
             // Measured: 1.5 to 8 s per solve at n = 2000 (worst for low-dimensional, shifted
             // laws), i.e. up to about (n / 1000)^3 s; four solves, two cost matrices at once.
@@ -108,14 +134,14 @@ public:
                     "samples, pass fewer samples, or raise max_size",
                 "samples");
         }
-        const mdlab::Matrix ref = manifold->sample(size, ctx.stream("reference"));
+        const mdlab::Matrix ref = given ? *reference : manifold->sample(size, ctx.stream("reference"));
         if (ctx.cancelled()) throw mdlab::Error("wasserstein: cancelled");
         ctx.progress(0.05);
 
         // The two problems are independent; each result is deterministic on its own.
         const mdlab::FreshBaseline how{"wasserstein", "baseline", mdlab::BaselineOrder::after, 1.0, true};
         const auto w = [&](const mdlab::Matrix& p) { return both(p, ref, w2_); };
-        mdlab::Values v = mdlab::with_fresh_baseline(y, *manifold, ctx, how, w);
+        mdlab::Values v = manifold ? mdlab::with_fresh_baseline(y, *manifold, ctx, how, w) : w(y);
         v.emplace_back("n_samples", static_cast<double>(n));
         v.emplace_back("n_reference", static_cast<double>(size));
         return v;

@@ -53,6 +53,64 @@ TEST_CASE("wasserstein of a translated copy of the reference is the translation 
     CHECK(value(v, "baseline_w2") >= value(v, "baseline_w1"));
 }
 
+TEST_CASE("wasserstein against a given reference sample", "[wasserstein]") {
+    // Two given point sets, no manifold: the figures are between them (W1 = W2 = |c| for a
+    // translated copy, 0 for a permutation), with no baseline; a reference of r n points works
+    // as the drawn one does.
+    const Matrix r = random_matrix(60, 3, 41, 1.0);
+    auto with_reference = [](const Matrix& y, const Matrix& ref, std::shared_ptr<const mdlab::Manifold> m,
+                             const std::string& params = "{}") {
+        auto plugin = mdlab::test::make<mdlab::Metric>("wasserstein", params);
+        mdlab::Inputs in;
+        in.set("samples", std::make_shared<const Matrix>(y));
+        in.set("reference", std::make_shared<const Matrix>(ref));
+        if (m) in.set("manifold", std::move(m));
+        mdlab::test::TestContext ctx(3);
+        return plugin->evaluate(in, ctx);
+    };
+    Matrix shifted = r, reversed = r;
+    for (std::size_t i = 0; i < 60; ++i)
+        for (std::size_t a = 0; a < 3; ++a) {
+            shifted(i, a) += a == 1 ? 0.4 : 0.0;
+            reversed(i, a) = r(59 - i, a);
+        }
+    auto v = with_reference(shifted, r, nullptr);
+    CHECK(names(v) == std::vector<std::string>{"w1", "w2", "n_samples", "n_reference"});
+    CHECK(value(v, "w1") == Approx(0.4).epsilon(1e-9));
+    CHECK(value(v, "w2") == Approx(0.4).epsilon(1e-9));
+    CHECK(value(with_reference(reversed, r, nullptr), "w1") == Approx(0.0).margin(1e-12));
+    // 20 samples against 60 points, three translated copies of them: uniform laws on n and 3n
+    // points, W1 = W2 = |c| again.
+    const Matrix y = random_matrix(20, 3, 43, 1.0);
+    Matrix copies = Matrix::from_shape({60, 3});
+    for (std::size_t i = 0; i < 60; ++i)
+        for (std::size_t a = 0; a < 3; ++a) copies(i, a) = y(i % 20, a) + (a == 0 ? -0.25 : 0.0);
+    v = with_reference(y, copies, nullptr);
+    CHECK(value(v, "n_reference") == 60.0);
+    CHECK(value(v, "w1") == Approx(0.25).epsilon(1e-9));
+    CHECK(value(v, "w2") == Approx(0.25).epsilon(1e-9));
+    // With the manifold too, the baseline is a fresh draw against the given reference.
+    v = with_reference(y, copies, gaussian({0.0, 0.0, 0.0}));
+    CHECK(names(v) == std::vector<std::string>{"w1", "w2", "baseline_w1", "baseline_w2", "n_samples", "n_reference"});
+    // Errors name the input or parameter at fault.
+    auto key_of = [&](const Matrix& yy, const Matrix& rr, const std::string& params) {
+        try {
+            with_reference(yy, rr, nullptr, params);
+        } catch (const mdlab::InputError& e) {
+            return e.key();
+        }
+        return std::string("none");
+    };
+    CHECK(key_of(random_matrix(7, 3, 1, 1.0), r, "{}") == "reference");           // 60 is not a multiple of 7
+    CHECK(key_of(y, copies, R"({"reference_factor": 3})") == "reference_factor");
+    CHECK(key_of(y, random_matrix(60, 2, 1, 1.0), "{}") == "samples");             // dimensions differ
+    auto plugin = mdlab::test::make<mdlab::Metric>("wasserstein", "{}");
+    mdlab::Inputs none;
+    none.set("samples", std::make_shared<const Matrix>(y));
+    mdlab::test::TestContext ctx(3);
+    CHECK_THROWS_AS(plugin->evaluate(none, ctx), mdlab::InputError);
+}
+
 TEST_CASE("wasserstein is independent of the thread count", "[wasserstein][threads]") {
     auto m = gaussian({0.0, 0.0, 0.0});
     const Matrix y = random_matrix(300, 3, 14, 1.2);
