@@ -14,24 +14,19 @@ the same shape, float64 or float32, or a torch tensor. Calls to Python score fun
 come from worker threads one at a time). An exception it raises comes back from the run as the
 same exception, with a note naming the node and t.
 """
-import json as _json
 import os as _os
 import tempfile as _tempfile
 
 from . import _mdlab
+from . import runs as _runs
 
 __all__ = ["run_with_callables", "compute", "sample_with_callable", "score_function"]
 
 
 def _source(pipeline):
-    """(text or path, is_file) for a pipeline given as a dict, JSON text or a file path."""
-    if isinstance(pipeline, dict):
-        return _json.dumps(pipeline), False
-    if isinstance(pipeline, _os.PathLike):
-        return _os.fspath(pipeline), True
-    if isinstance(pipeline, str):
-        return (pipeline, False) if pipeline.lstrip().startswith("{") else (pipeline, True)
-    raise TypeError(f"a pipeline is a dict, JSON text or a file path, not {type(pipeline).__name__}")
+    """(text or path, is_file), classified as mdlab.run does (runs._source)."""
+    source, is_text, _ = _runs._source(pipeline)
+    return source, not is_text
 
 
 def run_with_callables(pipeline, callables, out=None, smoke=False, threads=None, set=None, force=False):
@@ -44,7 +39,7 @@ def run_with_callables(pipeline, callables, out=None, smoke=False, threads=None,
     function is now: pass ``force=True`` after changing it.
     """
     source, is_file = _source(pipeline)
-    sets = [f"{k}={_json.dumps(v) if not isinstance(v, str) else v}" for k, v in (set or {}).items()]
+    sets = _runs._sets(set)
     return _mdlab._run_with_callables(source, is_file, dict(callables), "" if out is None else _os.fspath(out),
                                       bool(smoke), int(threads or 0), sets, bool(force))
 

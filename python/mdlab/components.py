@@ -4,6 +4,7 @@ import json as _json
 import os as _os
 
 from . import _mdlab
+from . import runs as _runs
 from ._mdlab import Estimator, Manifold, Metric, Pipeline, Process, Sampler
 
 __all__ = ["component", "load", "metric", "pipeline", "Estimator", "Manifold", "Metric", "Pipeline", "Process",
@@ -35,26 +36,16 @@ def metric(name, *, seed=0, node=None, **kwargs):
     return made.evaluate(seed=seed)
 
 
-def _as_sets(values):
-    if values is None:
-        return []
-    if isinstance(values, dict):
-        return [f"{k}={v if isinstance(v, str) else _json.dumps(v)}" for k, v in values.items()]
-    return list(values)
-
-
 def pipeline(source, *, smoke=False, set=None):  # noqa: A002 - the command line's --set
     """A validated pipeline, not run: ``pipe.node(id, cell=0)`` builds one node and its upstream.
 
     ``source`` is a path, a JSON string or a dict; ``set`` holds the ``--set`` overrides as a dict
     ``{"node.key": value}`` or a list of ``"node.key=value"`` strings.
     """
-    sets = _as_sets(set)
-    if isinstance(source, dict):
-        return _mdlab._pipeline_text(_json.dumps(source), "<dict>", sets, smoke)
-    text = str(source) if isinstance(source, _os.PathLike) else source
-    if isinstance(text, str) and text.lstrip().startswith("{"):
-        return _mdlab._pipeline_text(text, "<string>", sets, smoke)
+    text, is_text, name = _runs._source(source)  # classified as mdlab.run does
+    sets = _runs._sets(set)
+    if is_text:
+        return _mdlab._pipeline_text(text, name, sets, smoke)
     return _mdlab._pipeline_file(text, sets, smoke)
 
 
