@@ -26,12 +26,11 @@ private:
 };
 
 // Observer of a partial run (pipe.node()): files into a scratch folder, nothing reported.
-class ScratchObserver : public runtime::RunObserver {
+// The folder is made on first use only (most components write no file).
+class ScratchObserver : public runtime::OneFolderObserver {
 public:
+    ScratchObserver() : OneFolderObserver({}) {}
     std::filesystem::path cell_dir(std::size_t) override { return folder_.path(); }
-    void log(const std::string&) override {}
-    void progress(std::size_t, std::size_t, double) override {}
-    void points(std::size_t, const std::string&, const Matrix&) override {}
 
 private:
     ScratchFolder folder_;

@@ -14,15 +14,23 @@ namespace mdlab::runtime::bench {
 
 namespace fs = std::filesystem;
 
-ScratchObserver::ScratchObserver() {
+namespace {
+
+// A new folder under the temporary folder, named at random.
+fs::path new_scratch_folder() {
     std::random_device rd;
-    path_ = fs::temp_directory_path() / ("mdlab-bench-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path_);
+    fs::path path = fs::temp_directory_path() / ("mdlab-bench-" + std::to_string(rd()) + std::to_string(rd()));
+    fs::create_directories(path);
+    return path;
 }
+
+}  // namespace
+
+ScratchObserver::ScratchObserver() : OneFolderObserver(new_scratch_folder()) {}
 
 ScratchObserver::~ScratchObserver() {
     std::error_code ec;
-    fs::remove_all(path_, ec);
+    fs::remove_all(cell_dir(0), ec);
 }
 
 namespace {

@@ -17,20 +17,12 @@ namespace mdlab::runtime::bench {
 
 // The RunObserver of components run outside a pipeline: one scratch folder for every node's
 // files (removed at scope exit); log lines and progress are dropped.
-class ScratchObserver : public RunObserver {
+class ScratchObserver : public OneFolderObserver {
 public:
     ScratchObserver();
     ~ScratchObserver() override;
     ScratchObserver(const ScratchObserver&) = delete;
     ScratchObserver& operator=(const ScratchObserver&) = delete;
-
-    std::filesystem::path cell_dir(std::size_t) override { return path_; }
-    void log(const std::string&) override {}
-    void progress(std::size_t, std::size_t, double) override {}
-    void points(std::size_t, const std::string&, const Matrix&) override {}
-
-private:
-    std::filesystem::path path_;
 };
 
 class Workload {
