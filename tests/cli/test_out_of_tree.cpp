@@ -8,6 +8,7 @@
 #include "command.hpp"
 #include "csv.hpp"
 #include "mdlab_test.hpp"
+#include "out_of_tree_build.hpp"
 
 using namespace mdlab::test;
 namespace fs = std::filesystem;
@@ -15,17 +16,7 @@ namespace fs = std::filesystem;
 TEST_CASE("an out-of-tree plugin builds against the SDK package and runs in a pipeline") {
     TempDir tmp;
     const fs::path build = tmp.path() / "build";
-    const auto configure = run_program(cmake_command(),
-                                       {"-S", (source_dir() / "sdk" / "examples" / "norm_moment").string(), "-B",
-                                        build.string(), "-G", cmake_generator(), "-DCMAKE_BUILD_TYPE=Release",
-                                        "-DCMAKE_CXX_COMPILER=" + cxx_compiler(),
-                                        "-Dmdlab_DIR=" + sdk_package_dir().string()});
-    INFO(configure.out << configure.err);
-    REQUIRE(configure.exit_code == 0);
-    const auto compile = run_program(cmake_command(), {"--build", build.string()});
-    INFO(compile.out << compile.err);
-    REQUIRE(compile.exit_code == 0);
-    REQUIRE(fs::is_regular_file(build / "mdlab_norm_moment.so"));
+    build_sdk_example("norm_moment", build);
 
     const auto list = run_mdlab({"plugins", "--plugin-dir", build.string(), "--kind", "metric"});
     REQUIRE(list.exit_code == 0);
