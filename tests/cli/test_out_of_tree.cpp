@@ -7,6 +7,7 @@
 
 #include "command.hpp"
 #include "csv.hpp"
+#include "doc_excerpts.hpp"
 #include "mdlab_test.hpp"
 #include "out_of_tree_build.hpp"
 
@@ -58,4 +59,10 @@ TEST_CASE("an out-of-tree plugin builds against the SDK package and runs in a pi
     const auto without = run_mdlab({"validate", (tmp.path() / "p.json").string()});
     CHECK(without.exit_code == 2);
     CHECK(without.err.find("unknown plugin 'norm_moment'") != std::string::npos);
+}
+
+TEST_CASE("docs/writing-plugins.md shows the example metric as it is") {
+    const auto blocks = cpp_blocks(source_dir() / "docs" / "writing-plugins.md", "## 2. The example");
+    REQUIRE(blocks.size() == 1);
+    CHECK(blocks[0] == read_text(source_dir() / "sdk" / "examples" / "norm_moment" / "norm_moment.cpp"));
 }

@@ -13,6 +13,7 @@
 
 #include "command.hpp"
 #include "csv.hpp"
+#include "doc_excerpts.hpp"
 #include "mdlab_test.hpp"
 #include "out_of_tree_build.hpp"
 
@@ -138,4 +139,11 @@ TEST_CASE("the example estimator builds out of tree and scores as the Gaussian K
     const auto bad = run_mdlab({"validate", (tmp.path() / "bad.json").string(), "--plugin-dir", build.string()});
     CHECK(bad.exit_code == 2);
     CHECK(bad.err.find("scale") != std::string::npos);
+}
+
+TEST_CASE("docs/writing-plugins.md shows the example estimator as it is") {
+    const auto blocks = cpp_blocks(source_dir() / "docs" / "writing-plugins.md",
+                                   "## 7. A worked estimator: `sdk/examples/silverman_score`");
+    REQUIRE(blocks.size() == 1);
+    CHECK(blocks[0] == read_text(source_dir() / "sdk" / "examples" / "silverman_score" / "silverman_score.cpp"));
 }

@@ -11,6 +11,7 @@
 
 #include "command.hpp"
 #include "csv.hpp"
+#include "doc_excerpts.hpp"
 #include "mdlab/runtime/registry.hpp"
 #include "mdlab_test.hpp"
 #include "out_of_tree_build.hpp"
@@ -211,4 +212,15 @@ TEST_CASE("the example manifold runs in a pipeline with the built-in metrics and
     CHECK(bad.exit_code == 2);
     CHECK(bad.err.find("b = 2") != std::string::npos);
     CHECK(bad.err.find("swap them") != std::string::npos);
+}
+
+TEST_CASE("docs/writing-plugins.md quotes the example manifold as it is") {
+    const auto blocks = cpp_blocks(source_dir() / "docs" / "writing-plugins.md",
+                                   "## 8. A worked manifold: `sdk/examples/ellipse`");
+    REQUIRE(blocks.size() == 4);
+    const std::string source = read_text(source_dir() / "sdk" / "examples" / "ellipse" / "ellipse.cpp");
+    for (const std::string& block : blocks) {
+        INFO(block);
+        CHECK(source.find(block) != std::string::npos);
+    }
 }

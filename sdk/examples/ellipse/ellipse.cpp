@@ -74,7 +74,9 @@ public:
     // theta in [0, 2 pi) of the nearest point.
     mdlab::Matrix intrinsic_coords(const mdlab::Matrix& x) const override {
         mdlab::Matrix theta = mdlab::Matrix::from_shape({mdlab::rows(x), 1});
-        for_nearest(x, [&](std::size_t i, ellipse::PlanePoint n) { theta(i, 0) = mdlab::angle_0_2pi(n.v / b_, n.u / a_); });
+        for_nearest(x, [&](std::size_t i, ellipse::PlanePoint n) {
+            theta(i, 0) = mdlab::angle_0_2pi(n.v / b_, n.u / a_);  // (u, v) = (a cos theta, b sin theta)
+        });
         return theta;
     }
 
@@ -102,23 +104,29 @@ public:
     }
 
 private:
+    // The embedding, once prepare() has drawn it.
+    const mdlab::Isometry& plane() const {
+        if (q_.empty()) throw mdlab::Error("ellipse: prepare() must be called before use");
+        return q_;
+    }
+
     void embed_angle(double theta, double* out) const {
         const double z[2] = {a_ * std::cos(theta), b_ * std::sin(theta)};
-        q_.embed_row(z, out);
+        plane().embed_row(z, out);
     }
 
     // Calls f(i, nearest point in plane coordinates) for every row of x, in parallel over fixed
     // chunks of rows (each row is independent: the result does not depend on the thread count).
     template <class F>
     void for_nearest(const mdlab::Matrix& x, F f) const {
-        if (q_.empty()) throw mdlab::Error("ellipse: prepare() must be called before use");
+        const mdlab::Isometry& q = plane();
         if (mdlab::cols(x) != d_)
             throw mdlab::InputError("ellipse: points have " + std::to_string(mdlab::cols(x)) +
                                     " columns, expected ambient_dim = " + std::to_string(d_));
         mdlab::for_chunks(mdlab::rows(x), mdlab::Isometry::chunk_rows, [&](std::size_t, std::size_t b, std::size_t e) {
             for (std::size_t i = b; i < e; ++i) {
                 double z[2];
-                q_.coords_row(mdlab::row(x, i), z);  // the nearest point of the plane, then of the ellipse in it
+                q.coords_row(mdlab::row(x, i), z);  // the nearest point of the plane, then of the ellipse in it
                 f(i, ellipse::nearest(a_, b_, z[0], z[1]));
             }
         });
