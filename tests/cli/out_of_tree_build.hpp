@@ -1,12 +1,15 @@
 // Builds an example plugin of sdk/examples/ out of tree, as a plugin author would: CMake with
-// find_package(mdlab) against this build's SDK package, with this build's compiler and generator.
+// find_package(mdlab) against this build's SDK package, with this build's compiler and generator;
+// and runs a pipeline with it.
 #pragma once
 #include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "command.hpp"
+#include "csv.hpp"
 #include "mdlab_test.hpp"
 
 namespace mdlab::test {
@@ -27,6 +30,16 @@ inline std::filesystem::path build_sdk_example(const std::string& example, const
     const std::filesystem::path library = build / ("mdlab_" + example + ".so");
     REQUIRE(std::filesystem::is_regular_file(library));
     return library;
+}
+
+// `mdlab run pipeline --out out --plugin-dir plugins -q`, required to succeed; the rows of its results.csv.
+inline std::vector<CsvRow> run_with_plugins(const std::filesystem::path& pipeline, const std::filesystem::path& out,
+                                            const std::filesystem::path& plugins) {
+    const auto run =
+        run_mdlab({"run", pipeline.string(), "--out", out.string(), "--plugin-dir", plugins.string(), "-q"});
+    INFO(run.err);
+    REQUIRE(run.exit_code == 0);
+    return parse_csv(read_text(out / "results.csv"));
 }
 
 }  // namespace mdlab::test

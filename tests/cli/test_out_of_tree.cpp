@@ -33,11 +33,7 @@ TEST_CASE("an out-of-tree plugin builds against the SDK package and runs in a pi
         {"id": "dist", "plugin": "manifold_distance", "inputs": {"samples": "train", "manifold": "circle"}}
       ]
     })");
-    const auto run = run_mdlab({"run", (tmp.path() / "p.json").string(), "--out", (tmp.path() / "run").string(),
-                                "--plugin-dir", build.string(), "-q"});
-    INFO(run.err);
-    REQUIRE(run.exit_code == 0);
-    const auto rows = parse_csv(read_text(tmp.path() / "run" / "results.csv"));
+    const auto rows = run_with_plugins(tmp.path() / "p.json", tmp.path() / "run", build);
     CHECK(std::stod(row_where(rows, "node", "moment").at("moment")) == Approx(8.0).epsilon(1e-12));
     CHECK(row_where(rows, "node", "moment").at("n") == "100");
 

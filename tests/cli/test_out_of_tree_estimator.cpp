@@ -89,11 +89,7 @@ TEST_CASE("the example estimator builds out of tree and scores as the Gaussian K
     mdlab::npy::write(points, query_points());
 
     // The run: the sampler draws with the plugin's score, and the log names the bandwidth.
-    const auto run = run_mdlab({"run", p.string(), "--out", (tmp.path() / "run").string(), "--plugin-dir",
-                                build.string(), "-q"});
-    INFO(run.err);
-    REQUIRE(run.exit_code == 0);
-    const auto rows = parse_csv(read_text(tmp.path() / "run" / "results.csv"));
+    const auto rows = run_with_plugins(p, tmp.path() / "run", build);
     CHECK(mdlab::rows(mdlab::npy::read(tmp.path() / "run" / "cells" / "0000" / "gen.npy")) == 100);
     CHECK(std::stod(row_where(rows, "node", "dist").at("mean")) < 0.5);
     char h[32];

@@ -164,16 +164,15 @@ TEST_CASE("the example manifold runs in a pipeline with the built-in metrics and
         {"id": "off", "plugin": "manifold_distance", "inputs": {"samples": "noisy_train", "manifold": "noisy"}},
         {"id": "est", "plugin": "empirical", "inputs": {"data": "train", "process": "vp"}},
         {"id": "oracle", "plugin": "oracle", "inputs": {"manifold": "ell", "process": "vp"}},
-        {"id": "err", "plugin": "score_error", "params": {"n": 300, "times": 3}, "inputs": {"score": "est", "oracle": "oracle", "manifold": "ell"}},
-        {"id": "self", "plugin": "score_error", "params": {"n": 300, "times": 3}, "inputs": {"score": "oracle", "oracle": "oracle", "manifold": "ell"}},
-        {"id": "tv", "plugin": "tv_intrinsic", "params": {"reference": "quadrature"}, "inputs": {"samples": "train", "manifold": "ell"}}
+        {"id": "err", "plugin": "score_error", "params": {"n": 300, "times": 3},
+         "inputs": {"score": "est", "oracle": "oracle", "manifold": "ell"}},
+        {"id": "self", "plugin": "score_error", "params": {"n": 300, "times": 3},
+         "inputs": {"score": "oracle", "oracle": "oracle", "manifold": "ell"}},
+        {"id": "tv", "plugin": "tv_intrinsic", "params": {"reference": "quadrature"},
+         "inputs": {"samples": "train", "manifold": "ell"}}
       ]
     })");
-    const auto run = run_mdlab({"run", (tmp.path() / "p.json").string(), "--out", (tmp.path() / "run").string(),
-                                "--plugin-dir", build.string(), "-q"});
-    INFO(run.err);
-    REQUIRE(run.exit_code == 0);
-    const auto rows = parse_csv(read_text(tmp.path() / "run" / "results.csv"));
+    const auto rows = run_with_plugins(tmp.path() / "p.json", tmp.path() / "run", build);
     const auto value = [&](const std::string& node, const std::string& key) {
         return std::stod(row_where(rows, "node", node).at(key));
     };
@@ -197,8 +196,10 @@ TEST_CASE("the example manifold runs in a pipeline with the built-in metrics and
       "nodes": [
         {"id": "ell", "plugin": "ellipse", "params": {"ambient_dim": 4}},
         {"id": "vp", "plugin": "vp"},
-        {"id": "oracle", "plugin": "oracle", "params": {"method": "closed_form"}, "inputs": {"manifold": "ell", "process": "vp"}},
-        {"id": "self", "plugin": "score_error", "params": {"n": 10, "times": 1}, "inputs": {"score": "oracle", "oracle": "oracle", "manifold": "ell"}}
+        {"id": "oracle", "plugin": "oracle", "params": {"method": "closed_form"},
+         "inputs": {"manifold": "ell", "process": "vp"}},
+        {"id": "self", "plugin": "score_error", "params": {"n": 10, "times": 1},
+         "inputs": {"score": "oracle", "oracle": "oracle", "manifold": "ell"}}
       ]
     })");
     const auto closed = run_mdlab({"run", (tmp.path() / "closed.json").string(), "--out",
@@ -207,7 +208,8 @@ TEST_CASE("the example manifold runs in a pipeline with the built-in metrics and
     CHECK(closed.err.find("no closed-form noised") != std::string::npos);
 
     // A check across two parameters, in the constructor: validate names the key.
-    write_text(tmp.path() / "bad.json", R"({"seed": 1, "nodes": [{"id": "ell", "plugin": "ellipse", "params": {"a": 1.0, "b": 2.0}}]})");
+    write_text(tmp.path() / "bad.json",
+               R"({"seed": 1, "nodes": [{"id": "ell", "plugin": "ellipse", "params": {"a": 1.0, "b": 2.0}}]})");
     const auto bad = run_mdlab({"validate", (tmp.path() / "bad.json").string(), "--plugin-dir", build.string()});
     CHECK(bad.exit_code == 2);
     CHECK(bad.err.find("b = 2") != std::string::npos);
