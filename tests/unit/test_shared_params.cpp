@@ -168,7 +168,7 @@ TEST_CASE("validate's view: the resolved params that differ between the variants
           "  ddim            ddim            1    12\n");
 }
 
-TEST_CASE("validate's view says so when only the inputs differ, and is empty without alternatives") {
+TEST_CASE("validate's view says so when only the inputs differ or one variant is left, and is empty without alternatives") {
     const std::string text = with_score(
         R"({"id": "oracle", "plugin": "oracle", "inputs": {"manifold": "circle", "process": "vp"}},
            {"id": "gen", "plugin": "euler_maruyama", "params": {"n": 10}, "inputs": {"score": "score"}})",
@@ -179,6 +179,10 @@ TEST_CASE("validate's view says so when only the inputs differ, and is empty wit
           "  variant    plugin          inputs\n"
           "  empirical  euler_maruyama  score=score\n"
           "  oracle     euler_maruyama  score=oracle\n");
+    CHECK(variant_differences_text(variant_differences(validated(pipeline_text("ddim", "{}", R"([{"plugin": "ddim"}])")))) ==
+          "alternatives of node 'gen': a single variant, nothing to compare\n"
+          "  variant  plugin\n"
+          "  ddim     ddim\n");
     const std::string plain = R"({"seed": 1, "nodes": [{"id": "circle", "plugin": "circle"}]})";
     CHECK(variant_differences(validated(plain)).empty());
 }
