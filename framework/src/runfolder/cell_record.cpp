@@ -5,8 +5,9 @@
 #include <sstream>
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
+
+#include "mdlab/runtime/json_pretty.hpp"
 
 namespace mdlab::runtime {
 
@@ -34,7 +35,7 @@ std::string cell_record(const CellOutcome& outcome, const std::string& configura
                                             {"reused", n.reused},
                                             {"origin_cell", n.origin_cell}});
     }
-    return boost::json::serialize(boost::json::object{
+    return json_text(boost::json::object{
                {"cell", outcome.index}, {"configuration", configuration}, {"nodes", std::move(nodes)}}) +
            "\n";
 }
