@@ -1,5 +1,5 @@
 // The JSON text of the run's files (json_pretty.hpp): numbers in plain decimal that read back
-// exactly, and the layout of the indented form.
+// exactly, the layout of the indented form, and cell records written the same way.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -11,6 +11,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "mdlab/runtime/cell_record.hpp"
 #include "mdlab/runtime/json_pretty.hpp"
 
 using mdlab::runtime::json_number;
@@ -84,4 +85,33 @@ TEST_CASE("the indented text keeps its layout, with plain numbers and integers a
     // Non-finite numbers stay as Boost writes them (the run folder's readers map them to null).
     CHECK(json_text(boost::json::value(std::numeric_limits<double>::quiet_NaN())) ==
           boost::json::serialize(boost::json::value(std::numeric_limits<double>::quiet_NaN())));
+}
+
+TEST_CASE("a cell record keeps the cell's and its nodes' wall times, read back exactly") {
+    using namespace mdlab::runtime;
+    CellOutcome c;
+    c.index = 4;
+    c.seconds = 0.123456789;
+    NodeOutcome n;
+    n.status = NodeStatus::ok;
+    n.values = {{"nfe", 79.0}, {"steps", 40.0}};
+    n.seconds = 2.6019e-05;
+    c.nodes.push_back(n);
+    const std::string text = cell_record(c, "config");
+    CHECK(text.find('E') == std::string::npos);
+    CHECK(text.back() == '\n');
+    const auto back = parse_cell_record(text, "config");
+    REQUIRE(back);
+    CHECK(back->index == 4);
+    CHECK(back->seconds == 0.123456789);
+    REQUIRE(back->nodes.size() == 1);
+    CHECK(back->nodes[0].seconds == 2.6019e-05);
+    CHECK(back->nodes[0].values == n.values);
+    CHECK(!parse_cell_record(text, "another config"));
+
+    // A record written before cells kept their time: the cell's time is unknown, not zero.
+    const std::string older = R"({"cell":4,"configuration":"config","nodes":[]})";
+    const auto old = parse_cell_record(older, "config");
+    REQUIRE(old);
+    CHECK(std::isnan(old->seconds));
 }
