@@ -1,4 +1,4 @@
-// The terminal view of the results: one aligned table per metric plugin.
+// The terminal view of the results: one aligned table per plugin of the rows (metrics, or samplers).
 #include <algorithm>
 #include <map>
 
