@@ -23,6 +23,7 @@ ValidatedPipeline validate(Pipeline pipeline, const std::vector<Override>& overr
     check_nodes(state, out);
     check_alternatives(state, out);
     apply_overrides(overrides, out, state.start, pipeline.nodes, state.errors);
+    check_swept_overrides(overrides, pipeline, state.errors);
     check_inputs(state, out);
     state.errors.throw_if_any();
     out.order = topological_order(state, out);
