@@ -42,6 +42,8 @@ ValidatedPipeline validate(Pipeline pipeline, const std::vector<Override>& overr
     state.errors.throw_if_any();
     construct_trial_plugins(state, out);
     state.errors.throw_if_any();
+    check_process_times(state, out);
+    state.errors.throw_if_any();
     out.pipeline = std::move(pipeline);
     return out;
 }
