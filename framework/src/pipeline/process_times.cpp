@@ -4,6 +4,7 @@
 // node, each named once with its node, key, value, the process and where the value is written.
 // Also process_ranges() (process_times.hpp), which `mdlab score` uses for --t.
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -98,13 +99,12 @@ void check_process_times(ValidationState& state, const ValidatedPipeline& vp) {
         for (std::size_t i = 0; i < vp.nodes.size(); ++i) {
             const Node& node = vp.node(cell, i);
             if (!node.plugin) continue;
-            std::vector<ProcessRange> ranges;
-            bool looked_up = false;
+            std::optional<std::vector<ProcessRange>> ranges;  // looked up once a time is found
             for (const auto& [role, key] : node.plugin->spec.roles) {
                 if (role != ParamRole::process_time || !cell.params[i].has(key)) continue;
-                if (!looked_up) ranges = ranges_of(vp, end_time, cell, i), looked_up = true;
+                if (!ranges) ranges = ranges_of(vp, end_time, cell, i);
                 for (double t : times_in(cell.params[i].all().find(key)->second))
-                    for (const ProcessRange& range : ranges) {
+                    for (const ProcessRange& range : *ranges) {
                         if (t >= 0.0 && t <= range.t_end) continue;  // 0: a default the plugin chooses
                         if (!reported.emplace(i, key, t, range.node).second) continue;
                         state.error(value_pointer(state, cell, i, key), false, vp.nodes[i].id, key,
