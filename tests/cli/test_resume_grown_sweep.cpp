@@ -35,10 +35,21 @@ std::string pipeline(const std::string& n_values, const std::string& steps_value
 
 struct Fixture {
     TempDir tmp;
-    CommandResult run(const std::string& text, const fs::path& out) const {
+    // `mdlab run`, or with ranks > 1 `mpirun -np ranks mdlab run`.
+    CommandResult run(const std::string& text, const fs::path& out, int ranks = 1) const {
         const fs::path file = tmp.path() / "sweep.json";
         write_text(file, text);
-        return run_mdlab({"run", file.string(), "--out", out.string(), "-q"});
+        std::vector<std::string> args{"run", file.string(), "--out", out.string(), "-q"};
+        if (ranks == 1) return run_mdlab(args);
+#ifdef MDLAB_TEST_MPIEXEC
+        args.insert(args.begin(), {"--allow-run-as-root", "--oversubscribe", "-np", std::to_string(ranks),
+                                   mdlab_executable().string()});
+        args.insert(args.end(), {"--threads", "1"});
+        return run_program(MDLAB_TEST_MPIEXEC, args);
+#else
+        FAIL("a build without MPI");
+        return {};
+#endif
     }
 };
 
@@ -134,3 +145,20 @@ TEST_CASE("a value removed and put back: its cells come back from the earlier ru
     CHECK(read_text(run / "results.csv") == reference);
     check_points_files(run);
 }
+
+#ifdef MDLAB_TEST_MPIEXEC
+TEST_CASE("under MPI, the grown sweep's earlier cells are taken before the ranks share the new ones") {
+    Fixture f;
+    const fs::path run = f.tmp.path() / "run", fresh = f.tmp.path() / "fresh";
+    REQUIRE(f.run(pipeline("[60, 90]", "[10, 40]"), run, 2).exit_code == 0);
+    const std::string grown = pipeline("[30, 60, 90]", "[10, 20, 40]");
+    const auto rerun = f.run(grown, run, 2);
+    INFO(rerun.err);
+    REQUIRE(rerun.exit_code == 0);
+    CHECK(resumed_cells(rerun.err) == 4);
+    CHECK(cells_run_last(run) == std::set<int>{0, 1, 2, 4, 7});
+    REQUIRE(f.run(grown, fresh).exit_code == 0);
+    CHECK(read_text(run / "results.csv") == read_text(fresh / "results.csv"));
+    check_points_files(run);
+}
+#endif
