@@ -12,12 +12,12 @@ namespace {
 const std::string swept = R"({
   "seed": 3,
   "nodes": [
-    {"id": "circle", "plugin": "circle", "params": {"ambient_dim": 3}},
-    {"id": "train", "plugin": "sample", "params": {"n": 40}, "inputs": {"manifold": "circle"}},
-    {"id": "vp", "plugin": "vp"},
-    {"id": "score", "plugin": "empirical", "inputs": {"data": "train", "process": "vp"}},
-    {"id": "gen", "plugin": "euler_maruyama", "params": {"n": 30, "steps": 20}, "inputs": {"score": "score"}},
-    {"id": "mem", "plugin": "memorization", "inputs": {"samples": "gen", "data": "train", "manifold": "circle"}}
+    {"id": "sphere", "plugin": "sphere"},
+    {"id": "train", "plugin": "sample", "inputs": {"manifold": "sphere"}},
+    {"id": "ve", "plugin": "ve"},
+    {"id": "score", "plugin": "kernel_smoothed", "inputs": {"data": "train", "process": "ve"}},
+    {"id": "gen", "plugin": "ddim", "params": {"n": 30}, "inputs": {"score": "score"}},
+    {"id": "dist", "plugin": "manifold_distance", "inputs": {"samples": "gen", "manifold": "sphere"}}
   ],
   "sweep": {
     "grid": {"gen.steps": [10, 20, 40]},
