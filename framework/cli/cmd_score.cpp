@@ -9,6 +9,7 @@
 #include <iostream>
 #include <random>
 
+#include <fmt/format.h>
 #include <tbb/global_control.h>
 
 #include <mdlab/npy.hpp>
@@ -17,6 +18,7 @@
 #include "mdlab/runtime/cancel.hpp"
 #include "mdlab/runtime/diagnostics.hpp"
 #include "mdlab/runtime/executor.hpp"
+#include "mdlab/runtime/process_times.hpp"
 
 namespace mdlab::cli {
 
@@ -81,6 +83,15 @@ int score(const ScoreArgs& args, const runtime::Registry& registry) {
                                                    " sweep cell(s), numbered from 0"));
     if (!std::isfinite(args.t))
         throw runtime::BadInput(argument_error("--t", "the time must be a finite number"));
+    // Before anything runs: the processes cost nothing to make, the estimator may take minutes.
+    for (const auto& range : runtime::process_ranges(vp, registry, args.cell, target))
+        if (!(args.t > 0.0 && args.t <= range.t_end))
+            throw runtime::BadInput(argument_error(
+                "--t",
+                fmt::format("t = {} lies outside the time range {} of process '{}' ({}) that node '{}' works on",
+                            args.t, runtime::range_text(range), range.node, range.plugin, args.node),
+                fmt::format("a time in {}: the process ends at T = {}, and at t = 0 sigma is 0 (no score)",
+                            runtime::range_text(range), range.t_end)));
 
     Matrix points;
     try {

@@ -27,5 +27,7 @@ void resolve_paths(ValidationState& state, const ValidatedPipeline& vp, std::vec
 void check_memory(ValidationState& state, const ValidatedPipeline& vp);
 // trial_plugins.cpp. Every plugin constructed once per distinct parameter set, before anything runs.
 void construct_trial_plugins(ValidationState& state, const ValidatedPipeline& vp);
+// process_times.cpp. Times given to a node (ParamRole::process_time) within (0, T] of its processes.
+void check_process_times(ValidationState& state, const ValidatedPipeline& vp);
 
 }  // namespace mdlab::runtime

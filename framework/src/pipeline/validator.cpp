@@ -23,6 +23,7 @@ ValidatedPipeline validate(Pipeline pipeline, const std::vector<Override>& overr
     check_nodes(state, out);
     check_alternatives(state, out);
     apply_overrides(overrides, out, state.start, pipeline.nodes, state.errors);
+    check_swept_overrides(overrides, pipeline, state.errors);
     check_inputs(state, out);
     state.errors.throw_if_any();
     out.order = topological_order(state, out);
@@ -40,6 +41,8 @@ ValidatedPipeline validate(Pipeline pipeline, const std::vector<Override>& overr
     check_memory(state, out);
     state.errors.throw_if_any();
     construct_trial_plugins(state, out);
+    state.errors.throw_if_any();
+    check_process_times(state, out);
     state.errors.throw_if_any();
     out.pipeline = std::move(pipeline);
     return out;

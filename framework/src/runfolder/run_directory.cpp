@@ -10,6 +10,7 @@
 #include "mdlab/runtime/cell_record.hpp"
 #include "mdlab/runtime/diagnostics.hpp"
 #include "mdlab/runtime/progress_bar.hpp"
+#include "earlier_cells.hpp"
 
 namespace fs = std::filesystem;
 
@@ -66,6 +67,7 @@ RunDirectory::RunDirectory(fs::path dir, bool force, ProgressBar* progress) : di
         else if (earlier_run) {
             resuming_ = true;
             remove_stale_temporaries(dir_);
+            earlier_ = std::make_unique<EarlierCells>(dir_);
         }
         else if (!fs::is_empty(dir_, ec))
             throw BadInput(dir_error(dir_, "folder is not empty and holds no earlier run",
@@ -110,17 +112,20 @@ void RunDirectory::points(std::size_t cell, const std::string& node, const Matri
 namespace mdlab::runtime {
 
 std::optional<CellOutcome> RunDirectory::finished(std::size_t cell, const std::string& configuration) {
-    if (!resuming_) return std::nullopt;
-    auto earlier = read_cell_record(dir_ / cell_folder(cell) / "cell.json", configuration);
-    if (!earlier || !earlier->ok()) return std::nullopt;  // failed cells run again
+    if (!earlier_) return std::nullopt;
+    auto earlier = earlier_->take(cell, configuration);  // failed cells run again
+    if (!earlier) return std::nullopt;
     ++resumed_;
-    log("cell " + std::to_string(cell) + " finished in an earlier run: not run again");
+    const std::size_t was = earlier_->earlier_index();
+    log("cell " + std::to_string(cell) + " finished in an earlier run" +
+        (was == cell ? "" : " (as cell " + std::to_string(was) + ")") + ": not run again");
     show_done(*earlier);
     return earlier;
 }
 
 void RunDirectory::cell_finished(const CellOutcome& outcome, const std::string& configuration) {
     write_file_atomic(cell_dir(outcome.index) / "cell.json", cell_record(outcome, configuration));
+    if (earlier_) earlier_->ran(outcome, configuration);
     show_done(outcome);  // a cell run on another MPI rank reports no progress of its own
 }
 

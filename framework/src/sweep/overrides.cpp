@@ -3,6 +3,8 @@
 
 #include <utility>
 
+#include <boost/json/serialize.hpp>
+
 #include "mdlab/runtime/param_binding.hpp"
 #include "mdlab/runtime/suggest.hpp"
 
@@ -60,6 +62,46 @@ void apply_overrides(const std::vector<Override>& overrides, const ValidatedPipe
         }
         decls[i].params[o.key] = o.value;  // the resolved pipeline shows it
     }
+}
+
+namespace {
+
+// "10, 20, 40": an axis's values as written.
+std::string value_list(const std::vector<boost::json::value>& values) {
+    std::string out;
+    for (const auto& v : values) out += (out.empty() ? "" : ", ") + boost::json::serialize(v);
+    return out;
+}
+
+// "file:line:col (/sweep/grid/gen.steps)": where the pipeline declares a sweep key.
+std::string declared_at(const Pipeline& pipeline, const SweepKey& key) {
+    const SourcePos pos = pipeline.document.key_position(key.pointer);
+    std::string at = pipeline.document.name();
+    if (pos.line) at += ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column);
+    return at + " (" + key.pointer + ")";
+}
+
+}  // namespace
+
+void check_swept_overrides(const std::vector<Override>& overrides, const Pipeline& pipeline, DiagnosticList& errors) {
+    for (const auto& o : overrides)
+        for (const SweepAxis& axis : pipeline.sweep) {
+            if (axis.type == SweepAxis::Type::alternatives) continue;  // its values are labels, not a parameter
+            for (const SweepKey& key : axis.keys) {
+                if (key.node != o.node || key.param != o.key) continue;
+                Diagnostic d;
+                d.file = o.origin.empty() ? "--set " + o.text : o.origin;
+                d.node = o.node;
+                d.key = o.key;
+                d.message = "'" + key.key + "' is swept (" +
+                            (axis.keys.size() > 1 ? "a key of a zip group" : std::string("a sweep axis")) +
+                            " with values " + value_list(key.values) + "), so the sweep would replace this value " +
+                            "in every cell; a --set cannot change a swept key";
+                d.hint = "change the axis's values where the pipeline declares it, " + declared_at(pipeline, key) +
+                         ", or list the values to run in the pipeline's smoke section (\"sweep\") and use --smoke";
+                errors.add(d);
+            }
+        }
 }
 
 }  // namespace mdlab::runtime

@@ -80,6 +80,7 @@ public:
                        .at_least(0.0)
                        .at_most(100.0))
             .param(mdlab::real("t_min", 1e-3, "smallest training time: t ~ U[t_min, T]").greater_than(0.0))
+            .role(mdlab::ParamRole::process_time)
             .param(mdlab::real("validation_fraction", 0.1,
                                "fraction of the training points held out for the validation DSM loss (0: none; "
                                "then early stopping and the best-weights choice use the training loss)")

@@ -25,7 +25,9 @@ namespace mdlab::noised {
 inline PluginSpec& add_params(PluginSpec& spec, std::int64_t default_n) {
     spec.param(integer("times", 8, "number of times t in the grid the metric averages over").at_least(1).at_most(10000))
         .param(real("t_min", 1e-2, "smallest time of the grid (with times = 1, the only time)").greater_than(0.0))
+        .role(ParamRole::process_time)
         .param(real("t_max", 0.0, "largest time of the grid; 0 = the process's end time T").at_least(0.0))
+        .role(ParamRole::process_time)
         .param(choice("spacing", "log_snr", {"uniform", "log_snr"},
                       "grid spacing: uniform in t, or uniform in log(alpha^2 / sigma^2)"))
         .param(integer("n", default_n, "draws x ~ p_t per time").at_least(2).at_most(100000000));

@@ -31,6 +31,7 @@ struct SamplerSettings {
             .role(ParamRole::sample_count)
             .param(integer("steps", default_steps, "number of time steps").at_least(1))
             .param(real("t_min", 1e-3, "time at which sampling stops (early stopping when larger)").greater_than(0.0))
+            .role(ParamRole::process_time)
             .param(choice("grid", "uniform", {"uniform", "log_snr", "karras"}, "time grid from T down to t_min"))
             .param(real("rho", 7.0, "exponent of the karras grid").greater_than(0.0))
             .param(boolean("denoise", false, "return the Tweedie denoised point D(x, t_min) instead of x"))

@@ -22,6 +22,8 @@ enum class ParamRole {
     sample_count,    // integer: how many points a data or sampler node gives (rows of its output)
     initial_points,  // path: a sampler's file of initial points; when given, it sets the count
     dimension,       // integer: the dimension D of the points the node makes or works with
+    process_time,    // real or list of reals: a time of the forward process the node works on, at
+                     // most its end time T (0 may stand for a default); the validator checks it
 };
 
 struct PluginSpec {

@@ -1,10 +1,12 @@
 // The folder a run writes to: pipeline.json, results.json, results.csv, run.log, and
 // cells/NNNN/<node>.npy for every node that produces points, cells/NNNN/cell.json for every
 // finished cell. Every file except the log is written atomically. A run into a folder that holds
-// an earlier run resumes it: cells finished there with the same configuration are not run again.
+// an earlier run resumes it: cells finished there with the same configuration, whatever their
+// index was, are not run again.
 #pragma once
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -16,6 +18,7 @@
 namespace mdlab::runtime {
 
 class ProgressBar;
+class EarlierCells;
 
 class RunDirectory : public RunObserver {
 public:
@@ -42,6 +45,7 @@ private:
     ProgressBar* progress_;
     bool resuming_ = false;
     std::size_t resumed_ = 0;
+    std::unique_ptr<EarlierCells> earlier_;  // when resuming: the records found in the folder
     std::mutex log_mutex_, dir_mutex_;
     std::ofstream log_;
 };
