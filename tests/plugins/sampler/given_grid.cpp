@@ -2,6 +2,7 @@
 // equal to a computed grid gives the same samples bit for bit, k-diffusion's Karras sigmas give
 // the karras grid's samples to rounding, a list starting below T still reaches the exact Gaussian
 // marginal, files hold the same lists, and bad lists are refused with their key, index and value.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -10,6 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include "command.hpp"
+#include "mdlab/runtime/registry.hpp"
 #include "sampler_check.hpp"
 
 using namespace mdlab::test;
@@ -18,10 +20,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Every sampler that steps on a time grid (rk45 refuses a given grid, tested below).
-const std::vector<std::string> grid_samplers{"euler_maruyama", "ddpm_ancestral", "ddim",
-                                             "pf_ode_euler",   "pf_ode_heun",    "dpmpp_2m",
-                                             "predictor_corrector", "annealed_langevin"};
+// Every sampler of the build that offers grid "given": all that step on a time grid (rk45,
+// which declares the common parameters but refuses a given grid, is tested below).
+std::vector<std::string> grid_samplers_of_build() {
+    std::vector<std::string> out;
+    for (const auto* rec : registry().all(mdlab::Kind::sampler)) {
+        const mdlab::ParamSpec* grid = rec->spec.find_param("grid");
+        if (rec->spec.name != "rk45" && grid &&
+            std::find(grid->choices.begin(), grid->choices.end(), "given") != grid->choices.end())
+            out.push_back(rec->spec.name);
+    }
+    return out;
+}
+const std::vector<std::string> grid_samplers = grid_samplers_of_build();
 
 std::string number(double x) {
     char buf[32];
@@ -74,6 +85,12 @@ std::pair<std::string, std::string> refusal(F&& f) {
 }
 
 }  // namespace
+
+TEST_CASE("every fixed-step sampler offers grid given") {
+    for (const std::string name : {"euler_maruyama", "ddpm_ancestral", "ddim", "pf_ode_euler", "pf_ode_heun", "dpmpp_2m",
+                                   "predictor_corrector", "annealed_langevin"})
+        CHECK(std::find(grid_samplers.begin(), grid_samplers.end(), name) != grid_samplers.end());
+}
 
 TEST_CASE("a given list of times equal to the uniform or log_snr grid gives bit-identical samples") {
     // Bit for bit from a .npy file, which holds the doubles exactly; a JSON list is read by the
