@@ -1,6 +1,7 @@
 // What every sampler shares: the common parameters, initial points (prior draws or a .npy
 // file), and the optional Tweedie denoising at the end.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <string>
