@@ -54,6 +54,14 @@ public:
         }
         return s_ > 0.0 ? std::numeric_limits<double>::infinity() : k_;
     }
+    // With u = k (t + s): (sigma/alpha)^2 = cos^2(k s) / cos^2 u - 1, so tan u = sqrt(r^2 + sin^2(k s)) / cos(k s)
+    // = a, and k t = atan a - atan b with b = tan(k s), taken as atan((a - b) / (1 + a b)) with
+    // a - b = r^2 / (cos(k s) (sqrt(r^2 + sin^2(k s)) + sin(k s))): no cancellation at small t.
+    double time_at_noise_ratio(double r) const override {
+        const double sn = std::sin(k_ * s_), root = std::sqrt(r * r + sn * sn);
+        const double a = root / c0_, b = sn / c0_, a_minus_b = r * r / (c0_ * (root + sn));
+        return std::atan(a_minus_b / (1.0 + a * b)) / k_;
+    }
     // N(0, I), as for vp: the variance-preserving prior; sigma(T)^2 = 1 - 7e-5 at the defaults.
     double prior_std() const override { return 1.0; }
 

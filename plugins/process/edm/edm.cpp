@@ -22,6 +22,8 @@ public:
     double sigma(double t) const override { return t; }
     double dlog_alpha_dt(double) const override { return 0.0; }
     double dsigma_dt(double) const override { return 1.0; }
+    // sigma/alpha = t.
+    double time_at_noise_ratio(double r) const override { return r; }
     // prior_std stays sigma(T) = sigma_max: EDM's prior N(0, sigma_max^2 I).
 
 private:

@@ -34,6 +34,8 @@ public:
         if (s > 0.0) return theta_ * std::exp(-2.0 * theta_ * t) / s;
         return std::numeric_limits<double>::infinity();
     }
+    // (sigma/alpha)^2 = exp(2 theta t) - 1: t = log1p(r^2) / (2 theta).
+    double time_at_noise_ratio(double r) const override { return std::log1p(r * r) / (2.0 * theta_); }
     // N(0, I): the stationary law. For unit-variance data it is the exact marginal at every t.
     double prior_std() const override { return 1.0; }
 

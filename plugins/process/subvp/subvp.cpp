@@ -32,6 +32,9 @@ public:
     double dlog_alpha_dt(double t) const override { return -0.5 * beta(t); }
     // d sigma/dt = beta exp(-B): finite everywhere (beta_min at t = 0).
     double dsigma_dt(double t) const override { return beta(t) * std::exp(-big_b(t)); }
+    // sigma/alpha = (1 - exp(-B)) exp(B/2) = 2 sinh(B/2): B = 2 asinh(r/2), then t from the
+    // schedule's quadratic.
+    double time_at_noise_ratio(double r) const override { return schedule_.time_at(2.0 * std::asinh(0.5 * r)); }
     // N(0, I), as score_sde's subVPSDE.prior_sampling (randn). sigma(T) = 1 - exp(-B(T)) differs
     // from 1 by 4e-5 at the defaults, and the marginal variance of unit-variance data,
     // alpha^2 + sigma^2 = 1 - e^{-B} + e^{-2B}, by the same amount.

@@ -33,6 +33,8 @@ public:
     double dlog_alpha_dt(double) const override { return 0.0; }
     // d sigma/dt = sigma log(sigma_max / sigma_min); g^2 = 2 sigma^2 log(sigma_max / sigma_min).
     double dsigma_dt(double t) const override { return sigma(t) * log_ratio_; }
+    // sigma/alpha = sigma: t = log(r / sigma_min) / log(sigma_max / sigma_min).
+    double time_at_noise_ratio(double r) const override { return std::log(r / smin_) / log_ratio_; }
     // prior_std stays sigma(T) (= sigma_max at T = 1, score_sde's VESDE prior).
 
 private:

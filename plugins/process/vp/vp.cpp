@@ -38,6 +38,8 @@ public:
         if (schedule_.beta_min() > 0.0) return std::numeric_limits<double>::infinity();
         return std::sqrt(0.5 * (schedule_.beta_max() - schedule_.beta_min()));  // beta_min = 0: sigma ~ t sqrt(beta_max / 2)
     }
+    // (sigma/alpha)^2 = exp(B) - 1: B = log1p(r^2), then t from the schedule's quadratic.
+    double time_at_noise_ratio(double r) const override { return schedule_.time_at(std::log1p(r * r)); }
     // N(0, I): the stationary law of the VP SDE and the prior of score_sde's VPSDE
     // (prior_sampling = randn); for data of unit variance it is also the exact marginal variance,
     // since alpha^2 + sigma^2 = 1. It differs from sigma(T)^2 = 1 - exp(-B(T)) by 4e-5 at the defaults.

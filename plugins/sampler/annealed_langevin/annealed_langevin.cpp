@@ -39,7 +39,7 @@ public:
         if (!(sigma_last > 0.0))
             throw mdlab::InputError("annealed_langevin: sigma(t_min) = " + std::to_string(sigma_last) +
                                         " must be positive (it scales every step size)",
-                                    "t_min");
+                                    run.settings.end_key());
         // For a Gaussian of variance v an update multiplies x by 1 - a/(2v): it overshoots when
         // a > 4v. Where p_t has variance sigma_i^2 (normal to a data manifold) that is epsilon > 4 sigma_N^2.
         if (epsilon_ > 4.0 * sigma_last * sigma_last)

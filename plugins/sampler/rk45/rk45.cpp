@@ -143,8 +143,10 @@ public:
             if (p.key == "steps")
                 p.doc = "maximum number of accepted steps (the solver fails with an error beyond it)";
             else if (p.key == "grid")
-                p.doc = "ignored: rk45 chooses its steps adaptively (accepted for pipelines that set it for every sampler)";
-            else if (p.key == "rho")
+                p.doc = "ignored: rk45 chooses its steps adaptively (accepted for pipelines that set it for every "
+                        "sampler); given is refused";
+            else if (p.key == "rho" || p.key == "sigmas" || p.key == "times" || p.key == "sigmas_file" ||
+                     p.key == "times_file")
                 p.doc = "ignored (see grid)";
             else if (p.key == "record_every")
                 p.doc = "record the state every k accepted steps (and the final state) into <node>.trajectory.npy "
@@ -155,7 +157,7 @@ public:
         return spec;
     }
 
-    explicit Rk45(const mdlab::Params& p) : settings_(p), rtol_(p.real("rtol")), atol_(p.real("atol")) {}
+    explicit Rk45(const mdlab::Params& p) : settings_(without_given_grid(p)), rtol_(p.real("rtol")), atol_(p.real("atol")) {}
 
     mdlab::SampleResult sample(const mdlab::Inputs& inputs, mdlab::Context& ctx) const override {
         mdlab::SamplerRun run(settings_, inputs, ctx, /*on_grid=*/false);
@@ -290,6 +292,15 @@ public:
     }
 
 private:
+    // A given list would be dropped silently: its times are not where rk45 steps.
+    static const mdlab::Params& without_given_grid(const mdlab::Params& p) {
+        if (p.string("grid") == "given")
+            throw mdlab::InputError("rk45 chooses its steps adaptively and cannot follow a given grid: use a fixed-step "
+                                    "sampler (pf_ode_heun, dpmpp_2m, ...) for it, or set t_min for rk45's end time",
+                                    "grid");
+        return p;
+    }
+
     // Initial |h| by Hairer, Norsett & Wanner I, II.4 (as scipy's select_initial_step, with the
     // error estimator's order 4): h0 = 0.01 |y0| / |f0| in the scaled RMS norm, one explicit Euler
     // trial step to estimate the second derivative, h1 = (0.01 / max(|f0|, |f'|))^(1/5);

@@ -2,7 +2,7 @@
 #pragma once
 #include <cstdint>
 
-#define MDLAB_ABI_VERSION 2u
+#define MDLAB_ABI_VERSION 3u
 
 #define MDLAB_STRINGIFY_IMPL(x) #x
 #define MDLAB_STRINGIFY(x) MDLAB_STRINGIFY_IMPL(x)

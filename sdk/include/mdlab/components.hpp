@@ -15,6 +15,7 @@
 #include "mdlab/array.hpp"
 #include "mdlab/context.hpp"
 #include "mdlab/error.hpp"
+#include "mdlab/invert_increasing.hpp"
 #include "mdlab/kinds.hpp"
 #include "mdlab/params.hpp"
 #include "mdlab/parallel.hpp"
@@ -158,6 +159,13 @@ public:
     }
     // Standard deviation of the prior N(0, prior_std^2 I) that reverse-time samplers start from.
     virtual double prior_std() const { return sigma(t_end()); }
+    // The time t in (0, t_end()] at which the noise-to-signal ratio sigma(t)/alpha(t) equals r
+    // (k-diffusion's sigma; sigma itself when alpha = 1), for r between the ratio's values at 0
+    // and at t_end(). The built-in processes override it with their closed form; this default
+    // bisects on [0, t_end()], the ratio increasing with t.
+    virtual double time_at_noise_ratio(double r) const {
+        return invert_increasing([&](double s) { return sigma(s) / alpha(s); }, r, 0.0, t_end());
+    }
     // alpha x0 + sigma eps, chunked over the stream.
     Matrix perturb(const Matrix& x0, double t, const RandomStream& stream) const {
         const double a = alpha(t), s = sigma(t);

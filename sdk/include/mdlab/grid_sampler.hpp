@@ -56,7 +56,7 @@ public:
           process(est.process()),
           ctx(c),
           t(on_grid ? s.times(process) : (s.check_t_min(process), std::vector<double>{})),
-          x(s.initial_points(est, c)),
+          x(s.initial_points(est, c, t.empty() ? process.t_end() : t.front())),
           n(rows(x)),
           d(cols(x)) {}
 
@@ -69,7 +69,7 @@ public:
     const ScoreEstimator& est;
     const ForwardProcess& process;
     Context& ctx;
-    const std::vector<double> t;  // the time grid, t[0] = T down to t[steps] = t_min
+    const std::vector<double> t;  // the time grid, t[0] = T down to t[steps] = t_min (or a given list)
     Matrix x;                     // the state the steps move; the sample once the run finishes
     const std::size_t n, d;
     double score_evals = 0.0;
@@ -101,7 +101,7 @@ public:
     // Saves the trajectory, applies the optional Tweedie step and returns x with nfe and steps.
     SampleResult finish(const Trajectory& trajectory, double steps) {
         trajectory.save(ctx);
-        settings.finish(x, est, score_evals);
+        settings.finish(x, est, score_evals, t.empty() ? settings.t_min : t.back());
         return SampleResult{std::move(x), {{"nfe", score_evals}, {"steps", steps}}};
     }
 };

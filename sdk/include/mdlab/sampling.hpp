@@ -1,11 +1,14 @@
 // What every sampler shares: the common parameters, initial points (prior draws or a .npy
 // file), and the optional Tweedie denoising at the end.
 #pragma once
+#include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "mdlab/components.hpp"
+#include "mdlab/given_grid.hpp"
 #include "mdlab/npy.hpp"
 #include "mdlab/params.hpp"
 #include "mdlab/spec.hpp"
@@ -22,18 +25,31 @@ struct SamplerSettings {
     bool denoise = false;
     std::string init;
     std::size_t record_every = 0;
+    std::optional<GivenGrid> given;  // the list when grid = "given"
 
-    // Adds n, steps, t_min, grid, rho, denoise, init and record_every to a sampler's spec, and its
-    // `score` input.
+    // Adds n, steps, t_min, grid, rho, the given grid's sigmas, times, sigmas_file and
+    // times_file, denoise, init and record_every to a sampler's spec, and its `score` input.
     static void declare(PluginSpec& spec, std::int64_t default_steps) {
         spec.input("score", ValueKind::estimator, "score estimator; its forward process sets the time axis")
             .param(integer("n", 1000, "number of samples (ignored when init is given)").at_least(1))
             .role(ParamRole::sample_count)
-            .param(integer("steps", default_steps, "number of time steps").at_least(1))
-            .param(real("t_min", 1e-3, "time at which sampling stops (early stopping when larger)").greater_than(0.0))
+            .param(integer("steps", default_steps,
+                           "number of time steps (grid given: must equal the list's entries - 1, a final 0 not counted)")
+                       .at_least(1))
+            .param(real("t_min", 1e-3,
+                        "time at which sampling stops (early stopping when larger; grid given: the list's last entry instead)")
+                       .greater_than(0.0))
             .role(ParamRole::process_time)
-            .param(choice("grid", "uniform", {"uniform", "log_snr", "karras"}, "time grid from T down to t_min"))
+            .param(choice("grid", "uniform", {"uniform", "log_snr", "karras", "given"},
+                          "time grid from T down to t_min, or given: the list in sigmas, times, sigmas_file or times_file"))
             .param(real("rho", 7.0, "exponent of the karras grid").greater_than(0.0))
+            .param(real_list("sigmas", {},
+                             "grid given: noise levels sigma/alpha (k-diffusion's sigmas), strictly decreasing; a final 0 "
+                             "denoises at the last one"))
+            .param(real_list("times", {}, "grid given: times, strictly decreasing, in (0, T]"))
+            .role(ParamRole::process_time)
+            .param(path("sigmas_file", "grid given: a .npy, .csv or .txt file of sigmas (as sigmas)"))
+            .param(path("times_file", "grid given: a .npy, .csv or .txt file of times (as times)"))
             .param(boolean("denoise", false, "return the Tweedie denoised point D(x, t_min) instead of x"))
             .param(path("init", "optional .npy file of initial points (n x D) used instead of prior draws"))
             .role(ParamRole::initial_points)
@@ -44,21 +60,57 @@ struct SamplerSettings {
     explicit SamplerSettings(const Params& p)
         : n(p.count("n")), steps(p.count("steps")), t_min(p.real("t_min")), grid(p.string("grid")),
           rho(p.real("rho")), denoise(p.boolean("denoise")), init(p.string("init")),
-          record_every(p.count("record_every")) {}
+          record_every(p.count("record_every")) {
+        if (grid != "given") return;  // the lists only apply to a given grid (a sweep may vary grid)
+        given = GivenGrid::from_params(p);
+        if (!given)
+            throw InputError("grid 'given' needs its list: set sigmas or times (or sigmas_file or times_file)", "grid");
+        // steps must agree with the list, so that a steps value meant for another grid (a sweep
+        // axis, a shared parameter) is not silently dropped.
+        if (steps != given->steps())
+            throw InputError("steps = " + std::to_string(steps) + " but " + given->key() + " has " +
+                                 std::to_string(given->entries()) + " entries, " + std::to_string(given->steps()) +
+                                 " steps" + (given->ends_in_zero() ? " (its final 0 is the Tweedie step, not counted)" : "") +
+                                 ": set steps to " + std::to_string(given->steps()),
+                             "steps");
+        denoise = denoise || given->ends_in_zero();
+    }
+
+    // The parameter that sets where sampling ends (named in errors about the end of the grid).
+    std::string end_key() const { return given ? given->key() : "t_min"; }
 
     void check_t_min(const ForwardProcess& process) const {
+        if (given) return;  // the given list is checked against the process instead
         if (!(t_min < process.t_end()))
             throw InputError("t_min = " + std::to_string(t_min) + " must be below the process end time " +
                                  std::to_string(process.t_end()), "t_min");
     }
     std::vector<double> times(const ForwardProcess& process) const {
+        if (given) return given->times(process);
         check_t_min(process);
         return time_grid(process, grid, steps, t_min, rho);
     }
 
+    // Standard deviation of the prior draws at the grid's first time t0: the process's prior at
+    // T; below T (a given grid that starts lower), N(0, alpha(t0)^2 c + sigma(t0)^2) with c the
+    // data variance the process's prior assumes, (prior_std^2 - sigma(T)^2) / alpha(T)^2: 0 for
+    // ve and edm, so sigma(t0) (k-diffusion's sigmas[0] * randn), and 1 for vp, ou and cosine,
+    // whose prior 1 then stays.
+    static double prior_std_at(const ForwardProcess& p, double t0) {
+        const double T = p.t_end(), prior = p.prior_std();
+        if (t0 == T) return prior;
+        const double aT = p.alpha(T), sT = p.sigma(T), a0 = p.alpha(t0), s0 = p.sigma(t0);
+        const double c = aT > 0.0 ? std::max(0.0, (prior * prior - sT * sT) / (aT * aT)) : 0.0;
+        return std::sqrt(a0 * a0 * c + s0 * s0);
+    }
+
     // Prior draws N(0, prior_std^2 I) from the stream shared by all samplers, so samplers
-    // compared in one pipeline start from the same points; or the rows of the init file.
+    // compared in one pipeline start from the same points; or the rows of the init file. `start`
+    // is the grid's first time (prior_std_at), T unless a given grid starts lower.
     Matrix initial_points(const ScoreEstimator& est, Context& ctx) const {
+        return initial_points(est, ctx, est.process().t_end());
+    }
+    Matrix initial_points(const ScoreEstimator& est, Context& ctx, double start) const {
         const std::size_t d = est.dim();
         if (!init.empty()) {
             Matrix x = npy::read(init);
@@ -67,7 +119,7 @@ struct SamplerSettings {
                                      " columns, the score estimator's data has dimension " + std::to_string(d), "init");
             return x;
         }
-        const double s = est.process().prior_std();
+        const double s = prior_std_at(est.process(), start);
         const RandomStream stream = ctx.shared_stream("sampler/prior");
         Matrix x = Matrix::from_shape({n, d});
         for_chunks(n, random_chunk_rows, [&](std::size_t c, std::size_t b, std::size_t e) {
@@ -77,11 +129,13 @@ struct SamplerSettings {
         return x;
     }
 
-    // Optional Tweedie step at the end; counts its score evaluation.
-    void finish(Matrix& x, const ScoreEstimator& est, double& score_evals) const {
+    // Optional Tweedie step at the end time `at` (t_min, or a given grid's last time); counts its
+    // score evaluation.
+    void finish(Matrix& x, const ScoreEstimator& est, double& score_evals) const { finish(x, est, score_evals, t_min); }
+    void finish(Matrix& x, const ScoreEstimator& est, double& score_evals, double at) const {
         if (!denoise) return;
         Matrix d;
-        est.denoise(x, t_min, d);
+        est.denoise(x, at, d);
         x = std::move(d);
         score_evals += 1;
     }

@@ -1,5 +1,6 @@
 // Noise schedules shared by process plugins.
 #pragma once
+#include <cmath>
 #include <string>
 
 #include "mdlab/error.hpp"
@@ -32,6 +33,12 @@ public:
     double t_end() const { return t_end_; }
     double beta(double t) const { return b0_ + t * (b1_ - b0_); }
     double big_b(double t) const { return t * (b0_ + 0.5 * t * (b1_ - b0_)); }
+    // The t >= 0 with big_b(t) = b: the positive root of (b1 - b0)/2 t^2 + b0 t - b = 0, written
+    // 2b / (b0 + sqrt(b0^2 + 2 (b1 - b0) b)) so that it has no cancellation (and holds for b1 = b0).
+    double time_at(double b) const {
+        if (!(b > 0.0)) return 0.0;
+        return 2.0 * b / (b0_ + std::sqrt(b0_ * b0_ + 2.0 * (b1_ - b0_) * b));
+    }
 
 private:
     double b0_, b1_, t_end_;

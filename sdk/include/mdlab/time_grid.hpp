@@ -6,20 +6,9 @@
 #include <vector>
 
 #include "mdlab/components.hpp"
+#include "mdlab/invert_increasing.hpp"
 
 namespace mdlab {
-
-// Solves h(t) = target for t in [lo, hi] by bisection, h increasing in t, down to adjacent
-// doubles (full relative precision also at small t).
-template <class H>
-double invert_increasing(H&& h, double target, double lo, double hi) {
-    for (int it = 0; it < 2200; ++it) {
-        const double mid = 0.5 * (lo + hi);
-        if (!(mid > lo && mid < hi)) break;
-        (h(mid) < target ? lo : hi) = mid;
-    }
-    return 0.5 * (lo + hi);
-}
 
 // uniform: equal steps in t. log_snr: equal steps in log(alpha^2 / sigma^2).
 // karras: sigma_i = (sigma_max^(1/rho) + i/(n-1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho
