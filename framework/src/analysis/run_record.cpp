@@ -330,6 +330,7 @@ RunRecord load_run(const fs::path& dir) {
     else if (!pipeline.rates.is_null()) run.rates = read_rates(FileReader(dir / "pipeline.json"), pipeline.rates, "/rates");
     run.correlations = read_declarations(r, root, "correlations", parse_correlation);
     run.equivalence = read_declarations(r, root, "equivalence", parse_equivalence);
+    run.plots = read_declarations(r, root, "plots", parse_plot);
     return run;
 }
 

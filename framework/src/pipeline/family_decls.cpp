@@ -135,6 +135,71 @@ EquivalenceDecl parse_equivalence(const json::value& v, const std::string& point
     return d;
 }
 
+const std::vector<std::string>& plot_scales() {
+    static const std::vector<std::string> scales{"auto", "linear", "log"};
+    return scales;
+}
+
+namespace {
+
+// A string or a list of strings (an empty list when allowed); problems name the field.
+std::vector<std::string> string_or_list(const json::value& v, const std::string& pointer, const char* what,
+                                        bool empty_ok, std::vector<DeclProblem>& problems) {
+    std::vector<std::string> out;
+    if (v.is_string()) {
+        out.emplace_back(v.as_string());
+        return out;
+    }
+    if (!v.is_array() || (!empty_ok && v.as_array().empty())) {
+        problems.push_back({pointer, std::string("expected ") + what + " or a " + (empty_ok ? "" : "non-empty ") +
+                                         "list of them"});
+        return out;
+    }
+    for (std::size_t i = 0; i < v.as_array().size(); ++i) {
+        if (v.as_array()[i].is_string()) out.emplace_back(v.as_array()[i].as_string());
+        else problems.push_back({pointer + "/" + std::to_string(i), std::string("expected ") + what});
+    }
+    return out;
+}
+
+}  // namespace
+
+PlotDecl parse_plot(const json::value& v, const std::string& pointer, std::vector<DeclProblem>& problems) {
+    PlotDecl d;
+    d.pointer = pointer;
+    const json::object* o = declaration(v, pointer,
+                                        "a plot is {\"x\": \"<sweep key>\", \"y\": \"<node>.<value>\" or a list}, optionally "
+                                        "\"lines\" (sweep keys), \"x_scale\", \"y_scale\"",
+                                        problems);
+    if (!o) return d;
+    unknown_fields(*o, {"x", "y", "lines", "x_scale", "y_scale"}, pointer, problems);
+    d.x = required_string(*o, "x", pointer, problems);
+    if (const json::value* y = o->if_contains("y")) {
+        d.y = string_or_list(*y, pointer + "/y", "\"<node>.<value>\"", false, problems);
+        for (std::size_t i = 0; i < d.y.size(); ++i)
+            check_metric(d.y[i], pointer + "/y" + (y->is_array() ? "/" + std::to_string(i) : ""), problems);
+    } else {
+        problems.push_back({pointer + "/y", "\"y\" is required: the metric value(s) to plot, \"<node>.<value>\""});
+    }
+    if (const json::value* lines = o->if_contains("lines")) {
+        d.lines = string_or_list(*lines, pointer + "/lines", "a sweep key", true, problems);
+        d.lines_declared = true;
+    }
+    for (const char* key : {"x_scale", "y_scale"}) {
+        const json::value* s = o->if_contains(key);
+        if (!s) continue;
+        const auto& scales = plot_scales();
+        if (s->is_string() && std::find(scales.begin(), scales.end(), s->as_string()) != scales.end())
+            (std::string(key) == "x_scale" ? d.x_scale : d.y_scale) = std::string(s->as_string());
+        else
+            problems.push_back({pointer + "/" + key, std::string("\"") + key + "\" is one of auto, linear, log; " +
+                                                         (s->is_string() ? "'" + std::string(s->as_string()) + "'"
+                                                                         : "a " + std::string(json::to_string(s->kind()))) +
+                                                         " is not"});
+    }
+    return d;
+}
+
 json::value to_json(const CorrelationDecl& d) {
     json::array x;
     for (const auto& m : d.x) x.emplace_back(m);
@@ -147,6 +212,12 @@ json::value to_json(const CorrelationDecl& d) {
 json::value to_json(const EquivalenceDecl& d) {
     return json::object{{"metric", d.metric}, {"axis", d.axis},   {"test", d.test},
                         {"control", d.control}, {"margin", d.margin}, {"alpha", d.alpha}};
+}
+
+json::value to_json(const PlotDecl& d) {
+    json::object o{{"x", d.x}, {"y", json::array(d.y.begin(), d.y.end())}, {"x_scale", d.x_scale}, {"y_scale", d.y_scale}};
+    if (d.lines_declared) o["lines"] = json::array(d.lines.begin(), d.lines.end());
+    return o;
 }
 
 }  // namespace mdlab::runtime

@@ -55,6 +55,7 @@ struct RunRecord {
     std::vector<RunRate> rates;
     std::vector<CorrelationDecl> correlations;
     std::vector<EquivalenceDecl> equivalence;
+    std::vector<PlotDecl> plots;
     std::vector<RunCell> cells;
 
     const RunAxis* axis(const std::string& key) const;  // null when not an axis
