@@ -182,7 +182,7 @@ bool log_spaced(std::vector<double> values) {
     if (values.size() < 2 || !(values.front() > 0) || !std::isfinite(values.back())) return false;
     const double ratio = values.back() / values.front();
     if (values.size() == 2) return ratio >= 100;
-    if (ratio < 10) return false;
+    if (ratio < 4) return false;
     // Spread of the gaps relative to their mean, in linear and in log units.
     const auto spread = [](const std::vector<double>& v) {
         std::vector<double> gaps;

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "mdlab/runtime/results.hpp"
+#include "mdlab/runtime/suggest.hpp"
 
 namespace mdlab::runtime {
 
@@ -16,12 +17,9 @@ namespace {
 void unknown_fields(const json::object& o, const std::vector<std::string>& fields, const std::string& pointer,
                     std::vector<DeclProblem>& problems) {
     for (const auto& kv : o)
-        if (std::find(fields.begin(), fields.end(), kv.key()) == fields.end()) {
-            std::string valid;
-            for (const auto& f : fields) valid += (valid.empty() ? "" : ", ") + f;
-            problems.push_back({pointer + "/" + std::string(kv.key()),
-                                "unknown field '" + std::string(kv.key()) + "' (valid fields: " + valid + ")"});
-        }
+        if (std::find(fields.begin(), fields.end(), kv.key()) == fields.end())
+            problems.push_back({pointer + "/" + std::string(kv.key()), "unknown field '" + std::string(kv.key()) + "' (" +
+                                                                           suggest(kv.key(), fields, "valid fields") + ")"});
 }
 
 std::string required_string(const json::object& o, const char* key, const std::string& pointer,
@@ -193,8 +191,9 @@ PlotDecl parse_plot(const json::value& v, const std::string& pointer, std::vecto
             (std::string(key) == "x_scale" ? d.x_scale : d.y_scale) = std::string(s->as_string());
         else
             problems.push_back({pointer + "/" + key, std::string("\"") + key + "\" is one of auto, linear, log; " +
-                                                         (s->is_string() ? "'" + std::string(s->as_string()) + "'"
-                                                                         : "a " + std::string(json::to_string(s->kind()))) +
+                                                         (s->is_string()   ? "'" + std::string(s->as_string()) + "'"
+                                                          : s->is_number() ? std::string("a number")
+                                                                           : "a " + std::string(json::to_string(s->kind()))) +
                                                          " is not"});
     }
     return d;

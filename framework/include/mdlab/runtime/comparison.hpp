@@ -68,8 +68,8 @@ ComparisonView comparison_view(const RunRecord& run, const std::vector<SummaryRo
 // dots, each path with data-line="label"; the baseline as path.baseline-band and path.baseline.
 std::string comparison_svg(const ComparisonPlot& plot);
 
-// Positive numbers closer to evenly spaced in log than in linear, spanning at least a factor 10
-// (three or more values), or a factor 100 (two values).
+// Positive numbers closer to evenly spaced in log than in linear, spanning at least a factor 4
+// (three or more values: 50, 100, 200, 400 or 5, 10, 20, 50, 100), or a factor 100 (two values).
 bool log_spaced(std::vector<double> values);
 
 }  // namespace mdlab::runtime
