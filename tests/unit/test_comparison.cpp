@@ -194,8 +194,8 @@ TEST_CASE("the terminal summary: one row per configuration with mean and half-wi
     // 4 steps x 2 samplers rows; the 16 cells do not appear one by one.
     CHECK(count(text, " euler ") == 4);
     CHECK(count(text, " heun ") == 4);
-    CHECK(count(text, "\n") == 1 + 1 + 2 + 8 + 1);  // title, node, header and rule, rows, blank line
-    CHECK(text.find("w (wasserstein)") != std::string::npos);
+    CHECK(count(text, "\n") == 1 + 1 + 2 + 8 + 1);  // title, plugin, header and rule, rows, blank line
+    CHECK(text.find("\nwasserstein\n  gen.steps  gen    node  n  w1") != std::string::npos);
     const SampleStats s = sample_stats({w1(1, 10, 1), w1(1, 10, 2)});
     CHECK(text.find(mean_and_half_width(s, "\u00b1")) != std::string::npos);
 }

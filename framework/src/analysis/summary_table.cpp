@@ -85,18 +85,41 @@ std::string mean_and_half_width(const SampleStats& s, const std::string& plus_mi
 std::string summary_text(const RunRecord& run, const std::vector<SummaryRow>& rows) {
     const std::vector<SummaryTable> tables = summary_tables(run, rows);
     if (tables.empty()) return {};
-    std::string out = "summary over seeds: mean \u00b1 half-width of the 95% interval; n: seeds with a value\n";
-    for (const SummaryTable& t : tables) {
-        std::vector<std::vector<std::string>> table(1, t.axes);
-        table[0].push_back("n");
-        table[0].insert(table[0].end(), t.values.begin(), t.values.end());
-        for (const auto& r : t.rows) {
-            std::vector<std::string> line = r.axes;
-            line.push_back(std::to_string(r.n));
-            for (const auto& s : r.stats) line.push_back(mean_and_half_width(s, "\u00b1"));
-            table.push_back(std::move(line));
-        }
-        out += t.node + " (" + fmt::format("{}", fmt::join(t.plugins, ", ")) + ")\n" + aligned(table) + "\n";
+    bool seeds = false;  // the n column only when some configuration has several seeds
+    for (const SummaryTable& t : tables)
+        for (const auto& r : t.rows) seeds |= r.n > 1;
+    std::string out = seeds ? "summary over seeds: mean \u00b1 half-width of the 95% interval; n: seeds with a value\n"
+                            : "";
+    // One aligned table per plugin (nodes of one plugin share their columns), a row per node and configuration.
+    std::vector<std::string> done;
+    for (const SummaryTable& first : tables) {
+        const std::string plugins = fmt::format("{}", fmt::join(first.plugins, ", "));
+        if (std::find(done.begin(), done.end(), plugins) != done.end()) continue;
+        done.push_back(plugins);
+        std::vector<const SummaryTable*> group;
+        std::vector<std::string> values;
+        for (const SummaryTable& t : tables)
+            if (t.plugins == first.plugins) {
+                group.push_back(&t);
+                for (const auto& v : t.values) add_once(values, v);
+            }
+        std::vector<std::vector<std::string>> table(1, first.axes);
+        table[0].push_back("node");
+        if (seeds) table[0].push_back("n");
+        table[0].insert(table[0].end(), values.begin(), values.end());
+        for (const SummaryTable* t : group)
+            for (const auto& r : t->rows) {
+                std::vector<std::string> line = r.axes;
+                line.push_back(t->node);
+                if (seeds) line.push_back(std::to_string(r.n));
+                for (const auto& v : values) {
+                    const auto at = std::find(t->values.begin(), t->values.end(), v);
+                    line.push_back(at == t->values.end() ? ""
+                                                         : mean_and_half_width(r.stats[static_cast<std::size_t>(at - t->values.begin())], "\u00b1"));
+                }
+                table.push_back(std::move(line));
+            }
+        out += plugins + "\n" + aligned(table) + "\n";
     }
     return out;
 }

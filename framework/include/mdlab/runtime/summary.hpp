@@ -56,9 +56,9 @@ std::vector<SummaryTable> summary_tables(const RunRecord& run, const std::vector
 // when there is no interval; empty when there is no mean.
 std::string mean_and_half_width(const SampleStats& s, const std::string& plus_minus);
 
-// The summary for the terminal: one aligned table per node, one row per configuration (group
-// of cells that differ only in the seed) with mean +- half-width per value; empty when there
-// are no metric values.
+// The summary for the terminal: one aligned table per metric plugin, one row per node and
+// configuration (group of cells that differ only in the seed) with mean +- half-width per value
+// and n (only when some configuration has several seeds); empty when there are no metric values.
 std::string summary_text(const RunRecord& run, const std::vector<SummaryRow>& rows);
 
 // A number as the CSV files write it: shortest round-trip form, empty for NaN.
