@@ -220,3 +220,30 @@ TEST_CASE("no rate is fitted unless declared") {
     REQUIRE(fits.size() == 2);  // one per sampler
     CHECK(fits[0].ok());
 }
+
+TEST_CASE("another swept axis fixes one plot per value; the first plots cover every value and axis") {
+    const RunRecord base = record(true);
+    RunRecord run = base;
+    run.axes.insert(run.axes.begin(), RunAxis{"train.n", "grid", -1, {100, 200}});
+    run.cells.clear();
+    for (int n : {100, 200})
+        for (RunCell cell : base.cells) {
+            cell.index = run.cells.size();
+            cell.sweep.insert(cell.sweep.begin(), {"train.n", n});
+            for (auto& [k, v] : cell.nodes[0].values)
+                if (k == "w1") v *= n;
+            run.cells.push_back(cell);
+        }
+    const ComparisonView view = comparison_view(run, summarize(run));
+    // w.w1 against train.n (one plot per step count: 4) and against gen.steps (one per N: 2).
+    REQUIRE(view.plots.size() == 6);
+    CHECK(view.plots[0].x == "train.n");
+    CHECK(view.plots[1].x == "gen.steps");  // before the other facets of train.n
+    CHECK(view.plots[0].facet == std::vector<std::pair<std::string, std::string>>{{"gen.steps", "10"}});
+    CHECK(view.plots[1].facet == std::vector<std::pair<std::string, std::string>>{{"train.n", "100"}});
+    CHECK(view.plots[2].facet == std::vector<std::pair<std::string, std::string>>{{"gen.steps", "20"}});
+    CHECK(view.plots[3].facet == std::vector<std::pair<std::string, std::string>>{{"train.n", "200"}});
+    CHECK(view.plots[5].facet == std::vector<std::pair<std::string, std::string>>{{"gen.steps", "80"}});
+    CHECK(!view.plots[0].x_log);  // 100, 200: two values a factor 2 apart
+    CHECK(view.plots[3].lines[1].points[0].stats.mean == Approx(200 * (w1(1, 10, 1) + w1(1, 10, 2)) / 2));
+}

@@ -27,16 +27,6 @@ Pairs part_of(const SummaryRow& r, const std::vector<std::string>& keys) {
     return out;
 }
 
-// The keys of the axis `key` belongs to: itself and, in a zip group, its partners.
-std::vector<std::string> axis_keys(const RunRecord& run, const std::string& key) {
-    std::vector<std::string> keys{key};
-    const RunAxis* a = run.axis(key);
-    if (a && a->group >= 0)
-        for (const auto& b : run.axes)
-            if (b.key != key && b.type == a->type && b.group == a->group) keys.push_back(b.key);
-    return keys;
-}
-
 std::vector<std::string> alternatives_keys(const RunRecord& run) {
     std::vector<std::string> keys;
     for (const auto& a : run.axes)
@@ -81,10 +71,10 @@ struct PlotSpec {
 std::vector<ComparisonPlot> plots_for(const RunRecord& run, const std::vector<SummaryRow>& summary, const PlotSpec& spec) {
     const RunAxis* x_axis = run.axis(spec.x);
     if (!x_axis) return {};
-    const std::vector<std::string> x_keys = axis_keys(run, spec.x);
+    const std::vector<std::string> x_keys = run.axis_keys(spec.x);
     std::vector<std::string> excluded = x_keys;
     for (const auto& k : spec.line_keys)
-        for (const auto& partner : axis_keys(run, k)) excluded.push_back(partner);
+        for (const auto& partner : run.axis_keys(k)) excluded.push_back(partner);
     std::vector<std::string> facet_keys;
     for (const auto& k : non_seed_axes(run))
         if (!contains(excluded, k)) facet_keys.push_back(k);
@@ -238,6 +228,7 @@ ComparisonView comparison_view(const RunRecord& run, const std::vector<SummaryRo
         }
         x_axes.push_back(a.key);
     }
+    std::vector<std::vector<ComparisonPlot>> by_pair;  // per value and x axis, one plot per facet
     for (const auto& [node, value] : values) {
         if (value.rfind("baseline_", 0) == 0 && reported(node, value.substr(9))) continue;  // drawn as a reference
         const double constant = constant_value(run, node, value);
@@ -245,7 +236,15 @@ ComparisonView comparison_view(const RunRecord& run, const std::vector<SummaryRo
             view.constants.push_back({node, value, constant});
             continue;
         }
-        for (const auto& x : x_axes) append(plots_for(run, summary, {node, value, x, alternatives_keys(run)}));
+        for (const auto& x : x_axes) by_pair.push_back(plots_for(run, summary, {node, value, x, alternatives_keys(run)}));
+    }
+    // The first facet of every value and axis, then the second of each, ...: when the page shows
+    // only the first plots, they cover every value and axis before repeating one for other facets.
+    for (std::size_t facet = 0;; ++facet) {
+        bool any = false;
+        for (auto& plots : by_pair)
+            if (facet < plots.size()) view.plots.push_back(std::move(plots[facet])), any = true;
+        if (!any) break;
     }
     return view;
 }

@@ -49,16 +49,6 @@ LineFit fit_line(const std::vector<double>& u, const std::vector<double>& v) {
 
 namespace {
 
-// `over` and the keys of its zip group: they vary together, so they are one axis.
-std::vector<std::string> one_axis(const RunRecord& run, const std::string& over) {
-    std::vector<std::string> keys{over};
-    const RunAxis* a = run.axis(over);
-    if (a && a->group >= 0)
-        for (const auto& b : run.axes)
-            if (b.key != over && b.type == a->type && b.group == a->group) keys.push_back(b.key);
-    return keys;
-}
-
 struct CellGroup {
     std::vector<std::pair<std::string, std::string>> key;
     std::vector<const RunCell*> cells;
@@ -66,7 +56,7 @@ struct CellGroup {
 
 // Cells that agree on every non-seed axis except `over` and its zip partners.
 std::vector<CellGroup> groups_over(const RunRecord& run, const std::string& over) {
-    const std::vector<std::string> excluded = one_axis(run, over);
+    const std::vector<std::string> excluded = run.axis_keys(over);
     std::vector<std::string> keys;
     for (const auto& k : non_seed_axes(run))
         if (std::find(excluded.begin(), excluded.end(), k) == excluded.end()) keys.push_back(k);

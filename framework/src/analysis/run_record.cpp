@@ -42,6 +42,15 @@ const RunAxis* RunRecord::axis(const std::string& key) const {
     return nullptr;
 }
 
+std::vector<std::string> RunRecord::axis_keys(const std::string& key) const {
+    std::vector<std::string> keys{key};
+    const RunAxis* a = axis(key);
+    if (a && a->group >= 0)
+        for (const auto& b : axes)
+            if (b.key != key && b.type == a->type && b.group == a->group) keys.push_back(b.key);
+    return keys;
+}
+
 namespace {
 
 // Boost.JSON 1.81 writes non-finite doubles as the bare words NaN, Infinity and -Infinity

@@ -43,11 +43,12 @@ double optional_number(const json::object& o, const char* key, double fallback, 
     return v->to_number<double>();
 }
 
-// The declaration's object, or a problem showing the expected form.
+// The declaration's object, or a problem showing the expected form; fields it does not know are problems.
 const json::object* declaration(const json::value& v, const std::string& pointer, const char* form,
-                                std::vector<DeclProblem>& problems) {
+                                const std::vector<std::string>& fields, std::vector<DeclProblem>& problems) {
     const json::object* o = v.if_object();
     if (!o) problems.push_back({pointer, form});
+    else unknown_fields(*o, fields, pointer, problems);
     return o;
 }
 
@@ -70,9 +71,8 @@ CorrelationDecl parse_correlation(const json::value& v, const std::string& point
     const json::object* o = declaration(v, pointer,
                                         "a correlation is {\"y\": \"<node>.<value>\", \"x\": [\"<node>.<value>\", ...]}, "
                                         "optionally \"where\", \"bootstrap\", \"level\"",
-                                        problems);
+                                        {"y", "x", "where", "bootstrap", "level"}, problems);
     if (!o) return d;
-    unknown_fields(*o, {"y", "x", "where", "bootstrap", "level"}, pointer, problems);
     d.y = required_string(*o, "y", pointer, problems);
     check_metric(d.y, pointer + "/y", problems);
     const json::value* x = o->if_contains("x");
@@ -113,9 +113,8 @@ EquivalenceDecl parse_equivalence(const json::value& v, const std::string& point
     const json::object* o = declaration(v, pointer,
                                         "an equivalence test is {\"metric\": \"<node>.<value>\", \"axis\": \"<sweep key>\", "
                                         "\"test\": value, \"control\": value, \"margin\": number}, optionally \"alpha\"",
-                                        problems);
+                                        {"metric", "axis", "test", "control", "margin", "alpha"}, problems);
     if (!o) return d;
-    unknown_fields(*o, {"metric", "axis", "test", "control", "margin", "alpha"}, pointer, problems);
     d.metric = required_string(*o, "metric", pointer, problems);
     check_metric(d.metric, pointer + "/metric", problems);
     d.axis = required_string(*o, "axis", pointer, problems);
@@ -168,9 +167,8 @@ PlotDecl parse_plot(const json::value& v, const std::string& pointer, std::vecto
     const json::object* o = declaration(v, pointer,
                                         "a plot is {\"x\": \"<sweep key>\", \"y\": \"<node>.<value>\" or a list}, optionally "
                                         "\"lines\" (sweep keys), \"x_scale\", \"y_scale\"",
-                                        problems);
+                                        {"x", "y", "lines", "x_scale", "y_scale"}, problems);
     if (!o) return d;
-    unknown_fields(*o, {"x", "y", "lines", "x_scale", "y_scale"}, pointer, problems);
     d.x = required_string(*o, "x", pointer, problems);
     if (const json::value* y = o->if_contains("y")) {
         d.y = string_or_list(*y, pointer + "/y", "\"<node>.<value>\"", false, problems);

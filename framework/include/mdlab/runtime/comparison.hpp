@@ -59,7 +59,8 @@ struct ComparisonView {
 // Declared plots (run.plots), then one default plot per metric value (baseline_* values that
 // have their own value are drawn as its reference instead), per x axis (each non-seed,
 // non-alternatives axis; a zip group once, by its first key) and per combination of the other
-// non-seed, non-line axes. Scales: "auto" is log for an axis of positive, log-spaced numbers
+// non-seed, non-line axes, ordered by facet first (every value and axis in its first facet,
+// then in its second, ...). Scales: "auto" is log for an axis of positive, log-spaced numbers
 // (x) or for means spanning two decades or more (y).
 ComparisonView comparison_view(const RunRecord& run, const std::vector<SummaryRow>& summary);
 
