@@ -7,6 +7,7 @@
 #include "mdlab/runtime/analysis.hpp"
 #include "mdlab/runtime/results.hpp"
 #include "mdlab/runtime/run.hpp"
+#include "mdlab/runtime/variant_differences.hpp"
 
 namespace mdlab::cli {
 
@@ -40,7 +41,8 @@ int validate(const std::filesystem::path& file, const std::vector<std::string>& 
     const runtime::ValidatedPipeline vp =
         runtime::read_and_validate(runtime::PipelineSource::file(file), sets, smoke, registry);
     std::cout << file.string() << ": ok: " << vp.nodes.size() << " nodes, " << vp.cells.size() << " sweep cell"
-              << (vp.cells.size() == 1 ? "" : "s") << "\n";
+              << (vp.cells.size() == 1 ? "" : "s") << "\n"
+              << runtime::variant_differences_text(runtime::variant_differences(vp));
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "command.hpp"
 #include "isa_compare.hpp"
 #include "mdlab_test.hpp"
+#include "reproducible_csv.hpp"
 
 using namespace mdlab::test;
 namespace fs = std::filesystem;
@@ -58,7 +59,7 @@ std::string run_on(const fs::path& pipeline, const std::vector<std::string>& ext
     const auto r = run_mdlab(args, {std::string("MDLAB_ISA=") + isa::name(path)});
     INFO("MDLAB_ISA=" << isa::name(path) << " --threads " << threads << "\nstderr: " << r.err);
     REQUIRE(r.exit_code == 0);
-    return read_text(out / "results.csv");
+    return without_wall_times(read_text(out / "results.csv"));
 }
 
 // Runs the pipeline with every supported path forced, at --threads 1 and 2: each path is

@@ -28,6 +28,7 @@
 #include "command.hpp"
 #include "isa_compare.hpp"
 #include "mdlab_test.hpp"
+#include "reproducible_csv.hpp"
 
 using namespace mdlab::test;
 namespace fs = std::filesystem;
@@ -174,7 +175,7 @@ void check_emulated_cpu(const std::string& qemu, const EmulatedCpu& cpu) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     INFO("mdlab run under qemu: " << describe_exit(run) << " after " << seconds << " s\nstderr: " << run.err);
     REQUIRE(run.exit_code == 0);
-    const std::string emulated = read_text(tmp.path() / "emulated" / "results.csv");
+    const std::string emulated = without_wall_times(read_text(tmp.path() / "emulated" / "results.csv"));
 
     if (!isa::supported(cpu.path)) {
         WARN("this host (" << isa::cpu_name() << ") cannot run the " << path
@@ -203,7 +204,7 @@ void check_emulated_cpu(const std::string& qemu, const EmulatedCpu& cpu) {
         const auto r = run_mdlab(quickstart_run(tmp.path() / label), env);
         INFO("native run (" << label << "): " << describe_exit(r) << "\nstderr: " << r.err);
         REQUIRE(r.exit_code == 0);
-        return read_text(tmp.path() / label / "results.csv");
+        return without_wall_times(read_text(tmp.path() / label / "results.csv"));
     };
 
     // Bit-identical: qemu executes the instructions the host executes on this path (with glibc's

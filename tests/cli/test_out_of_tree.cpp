@@ -7,7 +7,9 @@
 
 #include "command.hpp"
 #include "csv.hpp"
+#include "doc_excerpts.hpp"
 #include "mdlab_test.hpp"
+#include "out_of_tree_build.hpp"
 
 using namespace mdlab::test;
 namespace fs = std::filesystem;
@@ -15,17 +17,7 @@ namespace fs = std::filesystem;
 TEST_CASE("an out-of-tree plugin builds against the SDK package and runs in a pipeline") {
     TempDir tmp;
     const fs::path build = tmp.path() / "build";
-    const auto configure = run_program(cmake_command(),
-                                       {"-S", (source_dir() / "sdk" / "examples" / "norm_moment").string(), "-B",
-                                        build.string(), "-G", cmake_generator(), "-DCMAKE_BUILD_TYPE=Release",
-                                        "-DCMAKE_CXX_COMPILER=" + cxx_compiler(),
-                                        "-Dmdlab_DIR=" + sdk_package_dir().string()});
-    INFO(configure.out << configure.err);
-    REQUIRE(configure.exit_code == 0);
-    const auto compile = run_program(cmake_command(), {"--build", build.string()});
-    INFO(compile.out << compile.err);
-    REQUIRE(compile.exit_code == 0);
-    REQUIRE(fs::is_regular_file(build / "mdlab_norm_moment.so"));
+    build_sdk_example("norm_moment", build);
 
     const auto list = run_mdlab({"plugins", "--plugin-dir", build.string(), "--kind", "metric"});
     REQUIRE(list.exit_code == 0);
@@ -41,11 +33,7 @@ TEST_CASE("an out-of-tree plugin builds against the SDK package and runs in a pi
         {"id": "dist", "plugin": "manifold_distance", "inputs": {"samples": "train", "manifold": "circle"}}
       ]
     })");
-    const auto run = run_mdlab({"run", (tmp.path() / "p.json").string(), "--out", (tmp.path() / "run").string(),
-                                "--plugin-dir", build.string(), "-q"});
-    INFO(run.err);
-    REQUIRE(run.exit_code == 0);
-    const auto rows = parse_csv(read_text(tmp.path() / "run" / "results.csv"));
+    const auto rows = run_with_plugins(tmp.path() / "p.json", tmp.path() / "run", build);
     CHECK(std::stod(row_where(rows, "node", "moment").at("moment")) == Approx(8.0).epsilon(1e-12));
     CHECK(row_where(rows, "node", "moment").at("n") == "100");
 
@@ -67,4 +55,10 @@ TEST_CASE("an out-of-tree plugin builds against the SDK package and runs in a pi
     const auto without = run_mdlab({"validate", (tmp.path() / "p.json").string()});
     CHECK(without.exit_code == 2);
     CHECK(without.err.find("unknown plugin 'norm_moment'") != std::string::npos);
+}
+
+TEST_CASE("docs/writing-plugins.md shows the example metric as it is") {
+    const auto blocks = cpp_blocks(source_dir() / "docs" / "writing-plugins.md", "## 2. The example");
+    REQUIRE(blocks.size() == 1);
+    CHECK(blocks[0] == read_text(source_dir() / "sdk" / "examples" / "norm_moment" / "norm_moment.cpp"));
 }

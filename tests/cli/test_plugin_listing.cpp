@@ -105,7 +105,7 @@ TEST_CASE("mdlab describe prints inputs and parameters with types, defaults and 
         if (p.at("key").as_string() == "ambient_dim") {
             has_dim = true;
             CHECK(p.at("type").as_string() == "int");
-            CHECK(p.at("min").as_double() == 2.0);
+            CHECK(p.at("min").to_number<double>() == 2.0);
         }
     CHECK(has_dim);
 

@@ -300,6 +300,8 @@ RunRecord load_run(const fs::path& dir) {
         if (const json::value* seed = FileReader::member(jc, "seed")) cell.seed = r.count(*seed, p + "/seed");
         if (const json::value* sweep = FileReader::member(jc, "sweep"))
             for (const auto& kv : r.object(*sweep, p + "/sweep")) cell.sweep.emplace_back(std::string(kv.key()), kv.value());
+        if (const json::value* cost = FileReader::member(jc, "cost"))
+            for (const auto& kv : r.object(*cost, p + "/cost")) cell.cost.emplace_back(std::string(kv.key()), number_of(kv.value()));
         const json::value* nodes = FileReader::member(jc, "nodes");
         if (!nodes) r.fail(p, "a cell needs its \"nodes\"");
         for (const auto& kv : r.object(*nodes, p + "/nodes")) {

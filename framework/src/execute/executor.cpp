@@ -195,7 +195,9 @@ std::optional<CellOutcome> CellExecutor::resumed(std::size_t cell, const std::st
 
 CellOutcome CellExecutor::run(std::size_t cell, const std::string& configuration) {
     CellRun run(pipeline_, pipeline_.cells.at(cell), registry_, *cache_, observer_, cancel_);
+    const auto t0 = std::chrono::steady_clock::now();
     CellOutcome outcome = run.run();
+    outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!cancel_.load()) observer_.cell_finished(outcome, configuration);
     return outcome;
 }

@@ -52,7 +52,7 @@ void check_memory(ValidationState& state, const ValidatedPipeline& vp) {
             const double bytes = static_cast<double>(n) * static_cast<double>(d) * 8.0 * copies;
             if (!(memory > 0.0) || bytes <= memory || !reported.insert(node.id).second) continue;
             const NodeDecl& decl = state.decl(cell, i);
-            state.error(decl.params.contains(key) ? decl.pointer + "/params/" + pointer_escape(key) : decl.pointer, false,
+            state.error(decl.param_pointer(key), false,
                         node.id, key,
                         fmt::format("{} = {} points in R^{} need at least {} ({} x {} x 8 bytes{}), more than this "
                                     "machine's {} of memory",

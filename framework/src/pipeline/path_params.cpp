@@ -26,7 +26,7 @@ void resolve_paths(ValidationState& state, const ValidatedPipeline& vp, std::vec
                 if (!fs::is_regular_file(resolved, ec)) {
                     const std::string key = spec.key;
                     if (reported.insert(node.id + "." + key + "=" + v).second)
-                        state.error(state.decl(cell, i).pointer + "/params/" + pointer_escape(key), false, node.id, key,
+                        state.error(state.decl(cell, i).param_pointer(key), false, node.id, key,
                                     "file '" + resolved.string() + "' does not exist or is not a regular file",
                                     "relative paths are taken from the pipeline file's folder");
                     continue;

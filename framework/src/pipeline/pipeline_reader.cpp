@@ -15,7 +15,7 @@ namespace {
 
 const std::vector<std::string> top_keys{"name", "description", "seed", "nodes", "sweep", "rates",
                                         "correlations", "equivalence", "plots", "smoke"};
-const std::vector<std::string> node_keys{"id", "plugin", "params", "inputs"};
+const std::vector<std::string> node_keys{"id", "plugin", "params", "inputs", "shared_where_present"};
 const std::vector<std::string> sweep_keys{"grid", "zip", "alternatives"};
 
 class Reader {
@@ -109,6 +109,7 @@ private:
                 if (pa->is_object()) n.params = pa->as_object();
                 else error(ptr + "/params", "\"params\" must be an object of key: value", {}, n.id, "params");
             }
+            if (auto* sw = o.if_contains("shared_where_present")) shared_where_present(*sw, n);
             if (auto* in = o.if_contains("inputs")) {
                 if (!in->is_object()) {
                     error(ptr + "/inputs", "\"inputs\" must be an object of port: node id", {}, n.id, "inputs");
@@ -123,6 +124,31 @@ private:
                 }
             }
             p_.nodes.push_back(std::move(n));
+        }
+    }
+
+    // The node's shared params that a variant whose plugin lacks them leaves out: a list of keys
+    // of its "params".
+    void shared_where_present(const boost::json::value& v, NodeDecl& n) {
+        const std::string ptr = n.pointer + "/shared_where_present";
+        if (!v.is_array()) {
+            error(ptr, "\"shared_where_present\" must be a list of keys of the node's \"params\"",
+                  "for example \"shared_where_present\": [\"denoise\"]", n.id, "shared_where_present");
+            return;
+        }
+        std::vector<std::string> keys;
+        for (const auto& kv : n.params) keys.emplace_back(kv.key());
+        for (std::size_t i = 0; i < v.as_array().size(); ++i) {
+            const auto& key = v.as_array()[i];
+            if (key.is_string() && n.params.contains(key.as_string())) {
+                n.shared_where_present.emplace_back(key.as_string());
+                continue;
+            }
+            const std::string text = key.is_string() ? std::string(key.as_string()) : std::string();
+            error(ptr + "/" + std::to_string(i),
+                  key.is_string() ? "'" + text + "' is not one of the node's params, so no variant inherits it"
+                                  : "a key of the node's \"params\" (a string)",
+                  keys.empty() ? "the node has no params" : suggest(text, keys, "the node's params"), n.id, "shared_where_present");
         }
     }
 
@@ -268,7 +294,8 @@ private:
         return nullptr;
     }
 
-    // A variant: the declared node with the variant's plugin, params and inputs in place of its own.
+    // A variant: the declared node with the variant's plugin and inputs in place of its own, and its
+    // params: the node's (shared) params, each replaced by the variant's own value where it gives one.
     std::optional<std::pair<NodeDecl, std::string>> alternative(const NodeDecl& base, const boost::json::value& v,
                                                                 const std::string& ptr) {
         static const std::vector<std::string> fields{"label", "plugin", "params", "inputs"};
@@ -283,12 +310,13 @@ private:
                       base.id, std::string(kv.key()), true);
         NodeDecl n = base;
         n.pointer = ptr;
+        n.node_pointer = base.pointer;
+        for (const auto& kv : base.params) n.inherited.emplace_back(kv.key());
         if (auto* pl = o.if_contains("plugin")) {
             if (!pl->is_string() || pl->as_string().empty()) {
                 error(ptr + "/plugin", "\"plugin\" must be a plugin name", "run `mdlab plugins` to list them", base.id, "plugin");
                 return std::nullopt;
             }
-            if (n.plugin != pl->as_string()) n.params.clear();  // another plugin: the node's params do not apply
             n.plugin = std::string(pl->as_string());
         }
         if (auto* pa = o.if_contains("params")) {
@@ -296,7 +324,10 @@ private:
                 error(ptr + "/params", "\"params\" must be an object of key: value", {}, base.id, "params");
                 return std::nullopt;
             }
-            n.params = pa->as_object();
+            for (const auto& kv : pa->as_object()) {
+                n.params[kv.key()] = kv.value();
+                n.inherited.erase(std::remove(n.inherited.begin(), n.inherited.end(), kv.key()), n.inherited.end());
+            }
         }
         if (auto* in = o.if_contains("inputs")) {
             if (!in->is_object()) {
@@ -424,6 +455,15 @@ std::string_view to_string(SweepAxis::Type t) {
     case SweepAxis::Type::alternatives: return "alternatives";
     }
     return "?";
+}
+
+bool NodeDecl::inherits(const std::string& key) const {
+    return std::find(inherited.begin(), inherited.end(), key) != inherited.end();
+}
+
+std::string NodeDecl::param_pointer(const std::string& key) const {
+    if (!params.contains(key)) return pointer;
+    return (inherits(key) ? node_pointer : pointer) + "/params/" + pointer_escape(key);
 }
 
 std::vector<const SweepKey*> Pipeline::sweep_keys() const {

@@ -23,8 +23,7 @@ void construct_trial_plugins(ValidationState& state, const ValidatedPipeline& vp
                 state.registry.create(*rec, cell.params[i]);
             } catch (const InputError& e) {
                 const NodeDecl& d = state.decl(cell, i);
-                const std::string ptr = d.pointer + (e.key().empty() ? "" : "/params/" + pointer_escape(e.key()));
-                state.error(d.params.contains(e.key()) ? ptr : d.pointer, false, vp.nodes[i].id, e.key(), e.what(),
+                state.error(d.param_pointer(e.key()), false, vp.nodes[i].id, e.key(), e.what(),
                             cell.assignments.empty() ? std::string() : "in sweep cell " + std::to_string(cell.index));
             } catch (const std::exception& e) {
                 state.error(state.decl(cell, i).pointer, false, vp.nodes[i].id, {},

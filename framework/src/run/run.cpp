@@ -79,7 +79,7 @@ RunResult Run::finish(RunDirectory& dir, ProgressBar& bar, RunOutcome outcome) c
     r.cells = pipeline_.cells.size();
     r.resumed = dir.resuming();
     r.resumed_cells = dir.resumed_cells();
-    r.rows = metric_rows(pipeline_, outcome);
+    r.rows = result_rows(pipeline_, outcome);
     dir.write("results.csv", results_csv(pipeline_, r.rows));
     dir.write("results.json", json_pretty(results_json(pipeline_, outcome)));
     r.analysis = write_analysis(dir.path());  // summary.csv, rates.csv, report.html

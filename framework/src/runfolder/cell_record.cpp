@@ -2,11 +2,13 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
+
+#include "mdlab/runtime/json_pretty.hpp"
 
 namespace mdlab::runtime {
 
@@ -34,8 +36,10 @@ std::string cell_record(const CellOutcome& outcome, const std::string& configura
                                             {"reused", n.reused},
                                             {"origin_cell", n.origin_cell}});
     }
-    return boost::json::serialize(boost::json::object{
-               {"cell", outcome.index}, {"configuration", configuration}, {"nodes", std::move(nodes)}}) +
+    return json_text(boost::json::object{{"cell", outcome.index},
+                                         {"configuration", configuration},
+                                         {"seconds", fmt::format("{}", outcome.seconds)},
+                                         {"nodes", std::move(nodes)}}) +
            "\n";
 }
 
@@ -55,6 +59,10 @@ std::optional<CellOutcome> parse_cell_record(const std::string& text, const std:
         const auto& list = o.at("nodes").as_array();
         CellOutcome out;
         out.index = static_cast<std::size_t>(o.at("cell").to_number<std::uint64_t>());
+        // The cell's wall time as first recorded; unknown (NaN) in records written before it was kept.
+        const auto* seconds = o.if_contains("seconds");
+        out.seconds = seconds ? std::strtod(std::string(seconds->as_string()).c_str(), nullptr)
+                              : std::numeric_limits<double>::quiet_NaN();
         for (const auto& jn : list) {
             const auto& n = jn.as_object();
             NodeOutcome node;

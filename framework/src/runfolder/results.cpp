@@ -38,13 +38,31 @@ boost::json::object values_object(const Values& values) {
 
 }  // namespace
 
-std::vector<ResultRow> metric_rows(const ValidatedPipeline& vp, const RunOutcome& outcome) {
+namespace {
+
+// The kind of node results.csv has rows for: metrics, or samplers in a pipeline without metrics.
+Kind row_kind(const ValidatedPipeline& vp) {
+    for (const auto& variants : vp.alternatives)
+        for (const Node& n : variants)
+            if (n.plugin->spec.kind == Kind::metric) return Kind::metric;
+    for (const Node& n : vp.nodes)
+        if (n.plugin->spec.kind == Kind::metric) return Kind::metric;
+    return Kind::sampler;
+}
+
+std::string number_text(const std::optional<double>& v) { return v ? fmt::format("{}", *v) : std::string(); }
+
+}  // namespace
+
+std::vector<ResultRow> result_rows(const ValidatedPipeline& vp, const RunOutcome& outcome) {
+    const Kind kind = row_kind(vp);
     std::vector<ResultRow> rows;
     for (const CellOutcome& c : outcome.cells) {
         const Cell& cell = vp.cells[c.index];
+        const Cost cost = cell_cost(vp, outcome, c);
         for (std::size_t i = 0; i < vp.nodes.size(); ++i) {
             const Node& n = vp.node(cell, i);
-            if (n.plugin->spec.kind != Kind::metric) continue;
+            if (n.plugin->spec.kind != kind) continue;
             ResultRow r;
             r.cell = c.index;
             r.assignments = cell.assignments;
@@ -54,6 +72,7 @@ std::vector<ResultRow> metric_rows(const ValidatedPipeline& vp, const RunOutcome
             for (const auto& [port, src] : n.inputs)
                 r.inputs += (r.inputs.empty() ? "" : ";") + port + "=" + vp.nodes[src].id;
             r.outcome = c.nodes[i];
+            r.cost = cost;
             rows.push_back(std::move(r));
         }
     }
@@ -61,17 +80,21 @@ std::vector<ResultRow> metric_rows(const ValidatedPipeline& vp, const RunOutcome
 }
 
 std::string results_csv(const ValidatedPipeline& vp, const std::vector<ResultRow>& rows) {
-    std::vector<std::string> value_keys;
-    for (const auto& r : rows)
+    std::vector<std::string> value_keys, cost_keys;
+    for (const auto& r : rows) {
         for (const auto& kv : r.outcome.values)
             if (std::find(value_keys.begin(), value_keys.end(), kv.first) == value_keys.end())
                 value_keys.push_back(kv.first);
+        for (const auto& kv : r.cost)
+            if (std::find(cost_keys.begin(), cost_keys.end(), kv.first) == cost_keys.end()) cost_keys.push_back(kv.first);
+    }
     std::vector<std::string> header{"cell"};
     for (const SweepKey* k : vp.pipeline.sweep_keys())
         if (k->key != "seed") header.push_back(k->key);
     header.insert(header.end(), fixed_columns.begin() + 1, fixed_columns.end());
     for (const auto& k : value_keys)
         header.push_back(std::find(header.begin(), header.end(), k) == header.end() ? k : "value." + k);
+    header.insert(header.end(), cost_keys.begin(), cost_keys.end());
     header.push_back("error");
 
     std::string out;
@@ -85,6 +108,10 @@ std::string results_csv(const ValidatedPipeline& vp, const std::vector<ResultRow
             auto it = std::find_if(r.outcome.values.begin(), r.outcome.values.end(),
                                    [&](const auto& kv) { return kv.first == k; });
             f.push_back(it == r.outcome.values.end() ? std::string() : fmt::format("{}", it->second));
+        }
+        for (const auto& k : cost_keys) {
+            auto it = std::find_if(r.cost.begin(), r.cost.end(), [&](const auto& kv) { return kv.first == k; });
+            f.push_back(it == r.cost.end() ? std::string() : number_text(it->second));
         }
         f.push_back(r.outcome.error);
         out += csv_line(f);
@@ -156,6 +183,11 @@ boost::json::object results_json(const ValidatedPipeline& vp, const RunOutcome& 
         boost::json::object assignments;
         for (const auto& [k, v] : cell.assignments) assignments[k] = v;
         jc["sweep"] = std::move(assignments);
+        if (!std::isnan(c.seconds)) jc["seconds"] = c.seconds;
+        boost::json::object cost;
+        for (const auto& [k, v] : cell_cost(vp, outcome, c))
+            if (v) cost[k] = *v;
+        jc["cost"] = std::move(cost);
         boost::json::object nodes;
         for (std::size_t i = 0; i < vp.nodes.size(); ++i) {
             const NodeOutcome& n = c.nodes[i];
@@ -182,7 +214,7 @@ boost::json::object results_json(const ValidatedPipeline& vp, const RunOutcome& 
     }
     root["cells"] = std::move(cells);
     boost::json::array rows;
-    for (const ResultRow& r : metric_rows(vp, outcome)) {
+    for (const ResultRow& r : result_rows(vp, outcome)) {
         boost::json::object jr;
         jr["cell"] = r.cell;
         boost::json::object assignments;

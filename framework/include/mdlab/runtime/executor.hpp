@@ -33,6 +33,7 @@ struct CellOutcome {
     std::size_t index = 0;
     std::vector<NodeOutcome> nodes;  // by node index
     bool resumed = false;            // taken from an earlier run into the same folder
+    double seconds = 0.0;            // wall time of the whole cell where it ran (kept when resumed; NaN: unknown)
     bool ok() const;
 };
 

@@ -23,6 +23,17 @@ struct NodeDecl {
     boost::json::object params;
     std::vector<std::pair<std::string, std::string>> inputs;  // port -> node id, in file order
     std::string pointer;                                       // JSON pointer of the node, /nodes/<i>
+    // A node with alternatives: the keys of `params` (its shared params) that a variant whose
+    // plugin lacks them leaves out instead of being an error ("shared_where_present").
+    std::vector<std::string> shared_where_present;
+    // A variant: the keys of `params` it inherits from its node's shared params (not its own), and
+    // that node's pointer, where they are written. Empty for a node as declared.
+    std::vector<std::string> inherited;
+    std::string node_pointer;
+    bool inherits(const std::string& key) const;
+    // The JSON pointer where params[key] is written: the variant's own params, its node's shared
+    // ones, or (a key not written at all) the declaration itself.
+    std::string param_pointer(const std::string& key) const;
 };
 
 // One column of the sweep: "node.param", "seed", or (alternatives) a node id whose values are

@@ -36,6 +36,7 @@ struct RunCell {
     std::uint64_t seed = 0;
     std::vector<std::pair<std::string, boost::json::value>> sweep;  // axis key -> value, axes order
     std::vector<RunNode> nodes;                                     // pipeline order
+    std::vector<std::pair<std::string, double>> cost;  // results.csv's cost columns (nfe, wall_s), NaN where empty
 
     const boost::json::value* axis_value(const std::string& key) const;  // null when not swept
     const RunNode* node(const std::string& id) const;                    // null when absent

@@ -21,6 +21,7 @@ struct SummaryRow {
     std::vector<std::pair<std::string, std::string>> axes;  // every non-seed axis: key -> value as text
     std::string node, plugin, value;
     SampleStats stats;
+    std::vector<std::pair<std::string, double>> cost;  // the group's mean of each cost column (nfe, wall_s)
 };
 
 // The axes a summary groups by: every axis except the seed, in axes order.
@@ -29,11 +30,13 @@ std::vector<std::string> non_seed_axes(const RunRecord& run);
 std::string axis_text(const RunCell& cell, const std::string& key);
 
 // Groups in order of first appearance, then metric nodes in pipeline order, then value names
-// in order of first appearance. Only metric nodes enter; failed nodes contribute no values.
+// in order of first appearance. Only metric nodes enter (sampler nodes, in a run without
+// metrics); failed nodes contribute no values. Each row carries its group's cost.
 std::vector<SummaryRow> summarize(const RunRecord& run);
 
-// axes..., node, plugin, value, n, mean, se, ci_low, ci_high. Numbers in shortest round-trip
-// form, empty when undefined, so the file is byte-identical for any thread count.
+// axes..., node, plugin, value, n, mean, se, ci_low, ci_high, then the cost columns of
+// results.csv (means over the group). Numbers in shortest round-trip form, empty when undefined,
+// so the file is byte-identical for any thread count but for its wall-time (*wall_s) columns.
 std::string summary_csv(const RunRecord& run, const std::vector<SummaryRow>& rows);
 
 // The summary laid out as the report and the terminal show it: per node a table whose rows are
