@@ -298,7 +298,7 @@ TEST_CASE("each comparison plot draws one line and one band per alternative, and
             CHECK(plot.at("baseline_band").to_number<int>() == 1);
         }
     }
-    CHECK(comparisons == 6);    // w1, w2 and the four distances
+    CHECK(comparisons == 7);    // w1, w2, the four distances and the samplers' nfe
     CHECK(with_baseline == 2);  // w1 and w2 against a fresh sample
 }
 

@@ -1,6 +1,6 @@
 // The comparison view of a real run (three samplers x step counts x seeds): report.html has one
 // comparison plot per varying metric value with one line per sampler, a table laid out the same
-// way and the sample panels in a grid of samplers by step counts; the terminal shows the summary
+// way (and the samplers' nfe), the sample panels in a grid of samplers by step counts; the terminal shows the summary
 // over seeds; nothing is fitted unless declared; a "plots" section adds plots and is validated.
 #include <catch2/catch.hpp>
 
@@ -52,9 +52,10 @@ TEST_CASE("three samplers over step counts: a plot per value with a line per sam
     const Ran ran = run_pipeline(tmp.path(), "run", report_alternatives_pipeline());
     const std::string html = read_text(ran.out / "report.html");
 
-    SECTION("comparison plots: w1, w2 with their baselines, the four distances; constants are named instead") {
+    SECTION("comparison plots: w1, w2 with their baselines, the four distances, the nfe; constants are named instead") {
         const auto tags = svg_tags(html, "comparison");
-        REQUIRE(tags.size() == 6);
+        REQUIRE(tags.size() == 7);
+        CHECK(tags.back().find("data-metric=\"gen.nfe\"") != std::string::npos);  // Heun: two per step
         for (const auto& tag : tags) {
             INFO(tag);
             CHECK(tag.find("data-lines=\"3\"") != std::string::npos);
@@ -63,17 +64,18 @@ TEST_CASE("three samplers over step counts: a plot per value with a line per sam
             const bool wasserstein = tag.find("data-metric=\"w.w") != std::string::npos;
             CHECK(tag.find(wasserstein ? "data-baseline=\"yes\"" : "data-baseline=\"no\"") != std::string::npos);
         }
-        CHECK(count(html, "class=\"line\" data-line=\"pf_ode_heun\"") == 6);
-        CHECK(count(html, "class=\"band\"") == 6 * 3);
+        CHECK(count(html, "class=\"line\" data-line=\"pf_ode_heun\"") == 7);
+        CHECK(count(html, "class=\"band\"") == 7 * 3);
         CHECK(count(html, "<path class=\"baseline\"") == 2);
         CHECK(html.find("Not plotted, the same in every cell: w.n_samples = 100, w.n_reference = 100") != std::string::npos);
     }
 
     SECTION("the tables: one row per sampler and the baseline, one column per step count, values from summary.csv") {
-        CHECK(count(html, "<table class=\"comparison\"") == 6);
-        CHECK(count(html, "<tr class=\"line\">") == 6 * 3);
+        CHECK(count(html, "<table class=\"comparison\"") == 7);
+        CHECK(count(html, "<tr class=\"line\">") == 7 * 3);
         CHECK(count(html, "<tr class=\"baseline\">") == 2);
-        CHECK(count(html, "<td title=\"n = 3 seeds\">") == (6 * 3 + 2) * 4);
+        CHECK(count(html, "<td title=\"n = 3 seeds\">") == (7 * 3 + 2) * 4);
+        CHECK(html.find("<td title=\"n = 3 seeds\">80 &plusmn; 0</td>") != std::string::npos);  // Heun, 40 steps
         const auto summary = parse_csv(read_text(ran.out / "summary.csv"));
         for (const auto& r : summary)
             if (r.at("node") == "dist" && r.at("value") == "mean" && r.at("gen.steps") == "10" && r.at("gen") == "ddim") {
@@ -137,7 +139,7 @@ TEST_CASE("a declared plot comes first with its own lines and scales") {
                                                {"x": "gen", "y": "w.w1", "lines": "gen.steps"}])"));
     const std::string html = read_text(ran.out / "report.html");
     const auto tags = svg_tags(html, "comparison");
-    REQUIRE(tags.size() == 3 + 1 + 6);  // dist.mean per sampler, w.w1 by sampler, then the default ones
+    REQUIRE(tags.size() == 3 + 1 + 7);  // dist.mean per sampler, w.w1 by sampler, then the default ones
     for (std::size_t i = 0; i < 3; ++i) {
         INFO(tags[i]);
         CHECK(tags[i].find("data-metric=\"dist.mean\"") != std::string::npos);

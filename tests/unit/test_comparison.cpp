@@ -247,3 +247,22 @@ TEST_CASE("another swept axis fixes one plot per value; the first plots cover ev
     CHECK(!view.plots[0].x_log);  // 100, 200: two values a factor 2 apart
     CHECK(view.plots[3].lines[1].points[0].stats.mean == Approx(200 * (w1(1, 10, 1) + w1(1, 10, 2)) / 2));
 }
+
+TEST_CASE("the samplers' nfe is compared like a metric value; the wall times are not plotted") {
+    RunRecord run = record(true);
+    for (auto& cell : run.cells) {
+        const int steps_of_cell = static_cast<int>(number_of(*cell.axis_value("gen.steps")));
+        const bool heun = cell.axis_value("gen")->as_string() == "heun";
+        cell.cost = {{"gen.nfe", (heun ? 2.0 : 1.0) * steps_of_cell}, {"gen.wall_s", 0.001 * cell.index}, {"cell.wall_s", 0.01}};
+    }
+    const ComparisonView view = comparison_view(run, summarize(run));
+    REQUIRE(view.plots.size() == 2);
+    const ComparisonPlot& nfe = view.plots[1];
+    CHECK(nfe.metric() == "gen.nfe");
+    REQUIRE(nfe.lines.size() == 2);
+    CHECK(nfe.lines[1].label == "heun");
+    CHECK(nfe.lines[1].points[3].stats.mean == 160);
+    CHECK(nfe.lines[0].points[3].stats.mean == 80);
+    CHECK(nfe.lines[0].points[3].stats.n == 2);
+    for (const auto& p : view.plots) CHECK(p.value.find("wall") == std::string::npos);
+}

@@ -164,6 +164,38 @@ double constant_value(const RunRecord& run, const std::string& node, const std::
     return seen;
 }
 
+// The summary with the cost columns that repeat run to run (a sampler's nfe; not the wall times,
+// which would make the page differ between runs) as values of their node: a comparison then
+// shows what each alternative spent. Columns the summary already has (a run of samplers only)
+// are not added twice.
+std::vector<SummaryRow> with_costs(const RunRecord& run, std::vector<SummaryRow> summary) {
+    const std::vector<std::string> keys = non_seed_axes(run);
+    const auto has = [&](const std::string& node, const std::string& value) {
+        return std::any_of(summary.begin(), summary.end(), [&](const SummaryRow& r) { return r.node == node && r.value == value; });
+    };
+    std::vector<SummaryRow> costs;
+    std::vector<std::vector<double>> samples;  // by row of `costs`
+    for (const RunCell& cell : run.cells) {
+        Pairs axes;
+        for (const auto& k : keys) axes.emplace_back(k, axis_text(cell, k));
+        for (const auto& [column, v] : cell.cost) {
+            const auto [node, value] = split_metric(column);
+            if (node.empty() || value.find("wall_s") != std::string::npos || has(node, value)) continue;
+            auto row = std::find_if(costs.begin(), costs.end(), [&](const SummaryRow& r) {
+                return r.axes == axes && r.node == node && r.value == value;
+            });
+            if (row == costs.end()) {
+                row = costs.insert(costs.end(), SummaryRow{axes, node, {}, value, {}, {}});
+                samples.emplace_back();
+            }
+            samples[static_cast<std::size_t>(row - costs.begin())].push_back(v);
+        }
+    }
+    for (std::size_t i = 0; i < costs.size(); ++i) costs[i].stats = sample_stats(samples[i]);
+    summary.insert(summary.end(), costs.begin(), costs.end());
+    return summary;
+}
+
 }  // namespace
 
 bool log_spaced(std::vector<double> values) {
@@ -188,7 +220,8 @@ bool log_spaced(std::vector<double> values) {
     return spread(logs) <= spread(values);
 }
 
-ComparisonView comparison_view(const RunRecord& run, const std::vector<SummaryRow>& summary) {
+ComparisonView comparison_view(const RunRecord& run, const std::vector<SummaryRow>& metric_summary) {
+    const std::vector<SummaryRow> summary = with_costs(run, metric_summary);
     ComparisonView view;
     std::vector<std::pair<std::string, std::string>> values;  // node, value in order of first appearance
     for (const SummaryRow& r : summary)

@@ -56,7 +56,8 @@ struct ComparisonView {
     std::vector<std::string> missing;       // declared y values no node reported ("node.value")
 };
 
-// Declared plots (run.plots), then one default plot per metric value (baseline_* values that
+// Declared plots (run.plots), then one default plot per metric value (and per cost column that
+// repeats run to run, such as a sampler's nfe; not the wall times) (baseline_* values that
 // have their own value are drawn as its reference instead), per x axis (each non-seed,
 // non-alternatives axis; a zip group once, by its first key) and per combination of the other
 // non-seed, non-line axes, ordered by facet first (every value and axis in its first facet,
