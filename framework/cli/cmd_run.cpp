@@ -1,5 +1,5 @@
 // mdlab run / mdlab validate: the arguments go to the runtime's Run (runtime/run.hpp); what
-// comes back is printed: the results table and the analysis on stdout (unless --quiet), the
+// comes back is printed: the summary over seeds and the analysis on stdout (unless --quiet), the
 // failures, resume and cancel notes on stderr, and the run folder.
 #include <iostream>
 
@@ -54,7 +54,8 @@ int run(const RunArgs& args, const runtime::Registry& registry, runtime::MpiWorl
     if (r.resumed)
         std::cerr << "mdlab: resumed " << r.folder.string() << ": " << r.resumed_cells << " of " << r.cells
                   << " cells had finished in an earlier run and were not run again\n";
-    if (!args.quiet) std::cout << runtime::results_text(run.pipeline(), r.rows) << runtime::analysis_text(r.analysis);
+    if (!args.quiet)  // the summary over seeds, one row per configuration, not every cell's row
+        std::cout << runtime::summary_text(r.analysis.run, r.analysis.summary) << runtime::analysis_text(r.analysis);
     print_failures(run.source().name(), r.failures);
     if (r.cancelled()) std::cerr << "mdlab: run cancelled after " << r.outcome.cells.size() << " of " << r.cells << " cells\n";
     std::cout << "run folder: " << r.folder.string() << "\n";

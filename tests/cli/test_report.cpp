@@ -1,5 +1,5 @@
 // summary.csv, rates.csv and report.html of a real sweep, checked against numbers recomputed
-// here from results.csv; `mdlab report` rewrites them byte for byte; thread counts do not
+// here from results.csv; no rate fits unless declared; `mdlab report` rewrites them byte for byte; thread counts do not
 // change them; a folder that is not a run folder is bad input.
 #include <cmath>
 #include <map>
@@ -164,21 +164,29 @@ TEST_CASE("the analysis files are byte-identical for --threads 1 and --threads 2
     CHECK(read_text(one / "report.html") == read_text(two / "report.html"));
 }
 
-TEST_CASE("without declared rates every varying metric value is fitted against train.n") {
+TEST_CASE("without declared rates nothing is fitted; without alternatives each comparison plot has one line") {
     TempDir tmp;
-    const fs::path declared = run_sweep(tmp.path(), "declared", true);
     const fs::path automatic = run_sweep(tmp.path(), "auto", false);
-    const auto rates = parse_csv(read_text(automatic / "rates.csv"));
-    REQUIRE(!rates.empty());
-    for (const auto& r : rates) {
-        CHECK(r.at("source") == "auto");
-        CHECK(r.at("status") == "ok");
-        CHECK(r.at("over") == "train.n");
-        CHECK(r.at("metric") != "mem.n_samples");  // constant: nothing to fit
-    }
-    // Same data (same seeds): the automatic fit of mem.mean_d1 is the declared one.
-    CHECK(row_where(rates, "metric", "mem.mean_d1").at("slope") ==
-          row_where(parse_csv(read_text(declared / "rates.csv")), "metric", "mem.mean_d1").at("slope"));
+    CHECK(parse_csv(read_text(automatic / "rates.csv")).empty());
+    const std::string html = read_text(automatic / "report.html");
+    CHECK(count(html, "<svg data-plot=\"rate\"") == 0);
+    CHECK(html.find("No rate fits: none declared") != std::string::npos);
+    // One plot per metric value that varies (baselines are drawn in their value's plot), one line each.
+    const auto results = parse_csv(read_text(automatic / "results.csv"));
+    std::size_t varying = 0;
+    for (const auto& [node, values] : std::map<std::string, std::vector<std::string>>{
+             {"dist", {"mean", "median", "p95", "max"}},
+             {"mem", {"fraction", "mean_d1", "n_samples"}},
+             {"dist_ode", {"mean", "median", "p95", "max"}}})
+        for (const auto& v : values) {
+            std::set<std::string> seen;
+            for (const auto& r : results)
+                if (r.at("node") == node) seen.insert(r.at(v));
+            varying += seen.size() > 1;
+        }
+    CHECK(count(html, "<svg data-plot=\"comparison\"") == varying);
+    CHECK(count(html, "data-lines=\"1\"") == varying);
+    CHECK(count(html, "<path class=\"baseline\"") == 2);  // mem's fraction and mean_d1 (when they vary)
 }
 
 TEST_CASE("mdlab report on a folder that is not a run folder exits 2") {

@@ -1,9 +1,10 @@
 // report.html in a real browser: headless Chromium (Debian's `chromium` package) loads the
 // report of a real sweep over the DevTools protocol; every plot must be laid out with visible
-// marks inside it, and the page must request nothing but its own file. Deliberately bad pages
-// show that both checks fire. Without chromium the test fails and says how to install it.
+// marks inside it, each comparison plot one line and one band per alternative, and the page
+// must request nothing but its own file. Deliberately bad pages show that the checks fire. Without chromium the test fails and says how to install it.
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <stdexcept>
 
@@ -186,8 +187,20 @@ JSON.stringify(Array.from(document.querySelectorAll('svg[data-plot]')).map(svg =
            b.x + b.width <= svg.width.baseVal.value && b.y + b.height <= svg.height.baseVal.value;
   });
   const visible = getComputedStyle(svg).visibility === 'visible' && getComputedStyle(svg).display !== 'none';
+  // Comparison plots: the lines and bands as laid out, by the alternative they belong to.
+  const shown = sel => Array.from(svg.querySelectorAll(sel)).filter(p => {
+    const b = p.getBBox();
+    return (b.width > 0 || b.height > 0) && b.x >= 0 && b.y >= 0 &&
+           b.x + b.width <= svg.width.baseVal.value && b.y + b.height <= svg.height.baseVal.value;
+  });
+  const lines = shown('path.line'), bands = shown('path.band');
   return {plot: svg.dataset.plot, width: box.width, height: box.height, visible: visible,
-          marks: marks.length, drawn: drawn.length};
+          marks: marks.length, drawn: drawn.length, declared_lines: Number(svg.dataset.lines || 0),
+          lines: lines.length, bands: bands.length,
+          line_labels: Array.from(new Set(lines.map(p => p.dataset.line))).sort().join('|'),
+          band_labels: Array.from(new Set(bands.map(p => p.dataset.line))).sort().join('|'),
+          baseline: shown('path.baseline').length, baseline_band: shown('path.baseline-band').length,
+          has_baseline: svg.dataset.baseline === 'yes'};
 }))
 )js";
 
@@ -240,7 +253,7 @@ TEST_CASE("report.html draws every plot in Chromium and loads nothing from outsi
     const PageLoad load = load_page(chromium, run / "report.html");
     INFO("plots: " << json::serialize(load.plots));
     CHECK(load.outside.empty());
-    std::size_t samples = 0, rates = 0;
+    std::map<std::string, std::size_t> kinds;
     for (const auto& p : load.plots) {
         const json::object& plot = p.as_object();
         INFO(json::serialize(plot));
@@ -249,13 +262,47 @@ TEST_CASE("report.html draws every plot in Chromium and loads nothing from outsi
         CHECK(plot.at("visible").as_bool());
         CHECK(plot.at("marks").to_number<int>() > 0);
         CHECK(plot.at("drawn") == plot.at("marks"));
-        (plot.at("plot").as_string() == "samples" ? samples : rates) += 1;
+        ++kinds[std::string(plot.at("plot").as_string())];
     }
-    CHECK(samples == 8);  // 4 training sizes (first seed) x 2 samplers
-    CHECK(rates == 2);    // the two declared rates
+    CHECK(kinds["samples"] == 8);  // 4 training sizes (first seed) x 2 samplers
+    CHECK(kinds["rate"] == 2);     // the two declared rates
+    CHECK(kinds["comparison"] > 0);
 }
 
-TEST_CASE("the Chromium checks fire on a page with outside resources and on an empty plot") {
+TEST_CASE("each comparison plot draws one line and one band per alternative, and the baseline where there is one") {
+    const std::string chromium = require_chromium();
+    TempDir tmp;
+    write_text(tmp.path() / "samplers.json", report_alternatives_pipeline());
+    const fs::path run = tmp.path() / "run";
+    const auto r = run_mdlab({"run", (tmp.path() / "samplers.json").string(), "--out", run.string(), "-q"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+
+    const PageLoad load = load_page(chromium, run / "report.html");
+    CHECK(load.outside.empty());
+    std::size_t comparisons = 0, with_baseline = 0;
+    for (const auto& p : load.plots) {
+        const json::object& plot = p.as_object();
+        if (plot.at("plot").as_string() != "comparison") continue;
+        INFO(json::serialize(plot));
+        ++comparisons;
+        CHECK(plot.at("declared_lines").to_number<int>() == 3);
+        CHECK(plot.at("lines").to_number<int>() == 3);  // one path per alternative, laid out inside the plot
+        CHECK(plot.at("bands").to_number<int>() == 3);  // and its 95% band
+        CHECK(plot.at("line_labels").as_string() == "ddim|euler_maruyama|pf_ode_heun");
+        CHECK(plot.at("band_labels") == plot.at("line_labels"));
+        CHECK(plot.at("drawn") == plot.at("marks"));
+        if (plot.at("has_baseline").as_bool()) {
+            ++with_baseline;
+            CHECK(plot.at("baseline").to_number<int>() == 1);
+            CHECK(plot.at("baseline_band").to_number<int>() == 1);
+        }
+    }
+    CHECK(comparisons == 7);    // w1, w2, the four distances and the samplers' nfe
+    CHECK(with_baseline == 2);  // w1 and w2 against a fresh sample
+}
+
+TEST_CASE("the Chromium checks fire on a page with outside resources, an empty plot and a comparison plot short of a line") {
     const std::string chromium = require_chromium();
     TempDir tmp;
     const fs::path bad = tmp.path() / "bad.html";
@@ -265,6 +312,9 @@ TEST_CASE("the Chromium checks fire on a page with outside resources and on an e
 <div style="width: 10px; height: 10px; background: url(texture.png)"></div>
 <svg data-plot="rate" width="200" height="200"><rect width="200" height="200" fill="#fff"/></svg>
 <svg data-plot="samples" width="200" height="200"><circle class="point" cx="500" cy="500" r="3"/></svg>
+<svg data-plot="comparison" data-lines="3" width="200" height="200">
+<path class="line" data-line="a" d="M10 10 L50 50"/><path class="line" data-line="b" d="M10 10 L50 60"/>
+<path class="band" data-line="a" d="M300 300 L400 400 L300 400 Z"/></svg>
 </body></html>
 )html");
     const PageLoad load = load_page(chromium, bad);
@@ -274,8 +324,12 @@ TEST_CASE("the Chromium checks fire on a page with outside resources and on an e
     CHECK(names.count("other.css"));
     CHECK(names.count("picture.png"));
     CHECK(names.count("texture.png"));
-    REQUIRE(load.plots.size() == 2);
+    REQUIRE(load.plots.size() == 3);
     CHECK(load.plots[0].at("marks").to_number<int>() == 0);  // a plot without marks
     CHECK(load.plots[1].at("marks").to_number<int>() == 1);  // a mark outside its plot
     CHECK(load.plots[1].at("drawn").to_number<int>() == 0);
+    // A comparison plot with a line missing and its only band outside the frame.
+    CHECK(load.plots[2].at("declared_lines").to_number<int>() == 3);
+    CHECK(load.plots[2].at("lines").to_number<int>() == 2);
+    CHECK(load.plots[2].at("bands").to_number<int>() == 0);
 }

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <limits>
 #include <set>
 
@@ -50,16 +49,6 @@ LineFit fit_line(const std::vector<double>& u, const std::vector<double>& v) {
 
 namespace {
 
-// `over` and the keys of its zip group: they vary together, so they are one axis.
-std::vector<std::string> one_axis(const RunRecord& run, const std::string& over) {
-    std::vector<std::string> keys{over};
-    const RunAxis* a = run.axis(over);
-    if (a && a->group >= 0)
-        for (const auto& b : run.axes)
-            if (b.key != over && b.type == a->type && b.group == a->group) keys.push_back(b.key);
-    return keys;
-}
-
 struct CellGroup {
     std::vector<std::pair<std::string, std::string>> key;
     std::vector<const RunCell*> cells;
@@ -67,7 +56,7 @@ struct CellGroup {
 
 // Cells that agree on every non-seed axis except `over` and its zip partners.
 std::vector<CellGroup> groups_over(const RunRecord& run, const std::string& over) {
-    const std::vector<std::string> excluded = one_axis(run, over);
+    const std::vector<std::string> excluded = run.axis_keys(over);
     std::vector<std::string> keys;
     for (const auto& k : non_seed_axes(run))
         if (std::find(excluded.begin(), excluded.end(), k) == excluded.end()) keys.push_back(k);
@@ -150,7 +139,6 @@ std::vector<RateFit> declared_fits(const RunRecord& run) {
         base.node = d.node;
         base.value = d.value;
         base.over = d.over;
-        base.declared = true;
         base.reference = d.reference;
         const RunAxis* axis = run.axis(d.over);
         if (!axis || axis->type == "seed" || d.over == "seed") {
@@ -174,47 +162,6 @@ std::vector<RateFit> declared_fits(const RunRecord& run) {
     return fits;
 }
 
-// Numeric non-seed axes with at least 3 distinct positive values: candidates for rates.
-std::vector<std::string> size_axes(const RunRecord& run) {
-    std::vector<std::string> keys;
-    for (const auto& a : run.axes) {
-        if (a.type == "seed" || a.key == "seed") continue;
-        std::set<double> positive;
-        bool numeric = true;
-        for (const auto& v : a.values) {
-            numeric &= is_number(v);
-            if (is_number(v) && number_of(v) > 0.0) positive.insert(number_of(v));
-        }
-        if (numeric && positive.size() >= 3) keys.push_back(a.key);
-    }
-    return keys;
-}
-
-std::vector<RateFit> automatic_fits(const RunRecord& run) {
-    // Metric values in order of first appearance.
-    std::vector<std::pair<std::string, std::string>> metrics;
-    for (const RunCell& cell : run.cells)
-        for (const RunNode& n : cell.nodes)
-            if (n.kind == "metric")
-                for (const auto& kv : n.values)
-                    if (std::find(metrics.begin(), metrics.end(), std::make_pair(n.id, kv.first)) == metrics.end())
-                        metrics.emplace_back(n.id, kv.first);
-    std::vector<RateFit> fits;
-    const std::vector<std::string> axes = size_axes(run);
-    for (const auto& [node, value] : metrics)
-        for (const auto& over : axes)
-            for (const CellGroup& g : groups_over(run, over)) {
-                RateFit fit;
-                fit.node = node;
-                fit.value = value;
-                fit.over = over;
-                fit_group(fit, g);
-                const bool varies = std::adjacent_find(fit.y.begin(), fit.y.end(), std::not_equal_to<>()) != fit.y.end();
-                if (fit.ok() && fit.reason.empty() && varies) fits.push_back(std::move(fit));
-            }
-    return fits;
-}
-
 std::string reference_text(const RateFit& f, const char* between, const char* separator) {
     std::string out;
     for (const auto& [name, exponent] : f.reference)
@@ -224,9 +171,7 @@ std::string reference_text(const RateFit& f, const char* between, const char* se
 
 }  // namespace
 
-std::vector<RateFit> fit_rates(const RunRecord& run) {
-    return run.rates.empty() ? automatic_fits(run) : declared_fits(run);
-}
+std::vector<RateFit> fit_rates(const RunRecord& run) { return declared_fits(run); }
 
 std::string rates_csv(const RunRecord& run, const std::vector<RateFit>& fits) {
     const std::vector<std::string> axes = non_seed_axes(run);
@@ -243,7 +188,8 @@ std::string rates_csv(const RunRecord& run, const std::vector<RateFit>& fits) {
             row.push_back(it == f.group.end() ? std::string() : it->second);
         }
         const bool ok = f.ok();
-        row.insert(row.end(), {f.declared ? "declared" : "auto", f.status, std::to_string(f.x.size()),
+        // source: every fit is declared now; the column stays for readers of earlier files.
+        row.insert(row.end(), {"declared", f.status, std::to_string(f.x.size()),
                                ok ? csv_number(f.fit.slope) : "", ok ? csv_number(f.fit.se) : "",
                                ok ? csv_number(f.fit.ci_low) : "", ok ? csv_number(f.fit.ci_high) : "",
                                ok ? csv_number(f.fit.intercept) : "", ok ? csv_number(f.fit.r2) : "",

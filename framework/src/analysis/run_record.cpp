@@ -42,6 +42,15 @@ const RunAxis* RunRecord::axis(const std::string& key) const {
     return nullptr;
 }
 
+std::vector<std::string> RunRecord::axis_keys(const std::string& key) const {
+    std::vector<std::string> keys{key};
+    const RunAxis* a = axis(key);
+    if (a && a->group >= 0)
+        for (const auto& b : axes)
+            if (b.key != key && b.type == a->type && b.group == a->group) keys.push_back(b.key);
+    return keys;
+}
+
 namespace {
 
 // Boost.JSON 1.81 writes non-finite doubles as the bare words NaN, Infinity and -Infinity
@@ -332,6 +341,7 @@ RunRecord load_run(const fs::path& dir) {
     else if (!pipeline.rates.is_null()) run.rates = read_rates(FileReader(dir / "pipeline.json"), pipeline.rates, "/rates");
     run.correlations = read_declarations(r, root, "correlations", parse_correlation);
     run.equivalence = read_declarations(r, root, "equivalence", parse_equivalence);
+    run.plots = read_declarations(r, root, "plots", parse_plot);
     return run;
 }
 

@@ -45,13 +45,25 @@ std::vector<double> log_ticks(double lo, double hi) {
             }
         if (ticks.size() >= 3) return ticks;
     }
-    // Less than about a decade: evenly spaced round numbers, 1, 2 or 5 times a power of ten apart.
+    return round_ticks(lo, hi);  // less than about a decade
+}
+
+std::vector<double> round_ticks(double lo, double hi) {
+    std::vector<double> ticks;
+    if (!(hi > lo) || !std::isfinite(hi - lo)) return {lo};
     const double rough = (hi - lo) / 3, power = std::pow(10.0, std::floor(std::log10(rough)));
     const double f = rough / power;
     const double step = (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * power;
-    ticks.clear();
-    for (double k = std::ceil(lo / step); k * step <= hi * (1 + 1e-9); ++k) ticks.push_back(k * step);
+    const double slack = 1e-9 * (hi - lo);
+    for (double k = std::ceil((lo - slack) / step); k * step <= hi + slack; ++k)
+        ticks.push_back(std::abs(k * step) < slack ? 0.0 : k * step);  // no -0 label
     return ticks;
+}
+
+std::string plot_colour(std::size_t i) {
+    static const std::vector<std::string> palette{"#1f77b4", "#d62728", "#2ca02c", "#9467bd",
+                                                  "#ff7f0e", "#8c564b", "#e377c2", "#17becf"};
+    return palette[i % palette.size()];
 }
 
 namespace {

@@ -56,24 +56,42 @@ void check_rates(ValidationState& state, const ValidatedPipeline& vp) {
     }
 }
 
+namespace {
+
+// A metric value "<node>.<value>" whose node is a metric node; reported at `pointer` otherwise.
+void check_metric_value(ValidationState& state, const std::vector<std::string>& metrics, const std::string& m,
+                        const std::string& pointer) {
+    const std::string node = split_metric(m).first;
+    if (!contains(metrics, node))
+        state.error(pointer, false, node, {}, "'" + m + "' does not name a value of a metric node (\"<node>.<value>\")",
+                    suggest(node, metrics, "metric nodes"));
+}
+
+// The sweep key named `key`; reported at `pointer` (null returned) when there is none.
+const SweepKey* find_sweep_key(ValidationState& state, const std::string& key, const std::string& pointer) {
+    std::vector<std::string> keys;
+    for (const SweepKey* k : state.pipeline.sweep_keys()) {
+        if (k->key == key) return k;
+        if (k->key != "seed") keys.push_back(k->key);
+    }
+    state.error(pointer, false, {}, {}, "'" + key + "' is not a sweep key", suggest(key, keys, "sweep keys"));
+    return nullptr;
+}
+
+// The axis (index into pipeline.sweep) holding a key.
+std::size_t axis_of(const Pipeline& p, const SweepKey* key) {
+    for (std::size_t a = 0; a < p.sweep.size(); ++a)
+        for (const auto& k : p.sweep[a].keys)
+            if (&k == key) return a;
+    return p.sweep.size();
+}
+
+}  // namespace
+
 // Declared correlations and equivalence tests name metric nodes, sweep keys and their values.
 void check_comparisons(ValidationState& state, const ValidatedPipeline& vp) {
     const Pipeline& p = state.pipeline;
     const std::vector<std::string> metrics = metric_nodes(vp);
-    std::vector<std::string> keys;
-    for (const SweepKey* k : p.sweep_keys()) keys.push_back(k->key);
-    const auto metric = [&](const std::string& m, const std::string& pointer) {
-        const std::string node = split_metric(m).first;
-        if (!contains(metrics, node))
-            state.error(pointer, false, node, {}, "'" + m + "' does not name a value of a metric node (\"<node>.<value>\")",
-                        suggest(node, metrics, "metric nodes"));
-    };
-    const auto sweep_key = [&](const std::string& key, const std::string& pointer) -> const SweepKey* {
-        for (const SweepKey* k : p.sweep_keys())
-            if (k->key == key) return k;
-        state.error(pointer, false, {}, {}, "'" + key + "' is not a sweep key", suggest(key, keys, "sweep keys"));
-        return nullptr;
-    };
     const auto has_value = [&](const SweepKey& k, const std::string& v, const std::string& pointer) {
         std::vector<std::string> texts;
         for (const auto& x : k.values) texts.push_back(plain_text(x));
@@ -82,19 +100,57 @@ void check_comparisons(ValidationState& state, const ValidatedPipeline& vp) {
                         suggest(v, texts, "values"));
     };
     for (const auto& c : p.correlations) {
-        metric(c.y, c.pointer + "/y");
-        for (std::size_t i = 0; i < c.x.size(); ++i) metric(c.x[i], c.pointer + "/x/" + std::to_string(i));
+        check_metric_value(state, metrics, c.y, c.pointer + "/y");
+        for (std::size_t i = 0; i < c.x.size(); ++i)
+            check_metric_value(state, metrics, c.x[i], c.pointer + "/x/" + std::to_string(i));
         for (const auto& [key, value] : c.where)
-            if (const SweepKey* k = sweep_key(key, c.pointer + "/where")) has_value(*k, value, c.pointer + "/where");
+            if (const SweepKey* k = find_sweep_key(state, key, c.pointer + "/where")) has_value(*k, value, c.pointer + "/where");
     }
     for (const auto& e : p.equivalence) {
-        metric(e.metric, e.pointer + "/metric");
+        check_metric_value(state, metrics, e.metric, e.pointer + "/metric");
         if (e.axis == "seed")
             state.error(e.pointer + "/axis", false, {}, {},
                         "the pairs are formed by seed, so the compared axis cannot be 'seed'");
-        else if (const SweepKey* k = sweep_key(e.axis, e.pointer + "/axis")) {
+        else if (const SweepKey* k = find_sweep_key(state, e.axis, e.pointer + "/axis")) {
             has_value(*k, e.test, e.pointer + "/test");
             has_value(*k, e.control, e.pointer + "/control");
+        }
+    }
+}
+
+// Declared plots: x and the lines keys are non-seed sweep keys of different axes, y names metric
+// values, and a log x scale has positive numbers to take.
+void check_plots(ValidationState& state, const ValidatedPipeline& vp) {
+    const Pipeline& p = state.pipeline;
+    const std::vector<std::string> metrics = metric_nodes(vp);
+    const auto not_seed = [&](const std::string& key, const std::string& pointer, const char* role) {
+        if (key != "seed") return true;
+        state.error(pointer, false, {}, {}, std::string("'seed' cannot be ") + role +
+                    ": every plot shows the mean and the 95% interval over the seeds");
+        return false;
+    };
+    for (const auto& plot : p.plots) {
+        for (std::size_t i = 0; i < plot.y.size(); ++i)
+            check_metric_value(state, metrics, plot.y[i], plot.pointer + "/y" + (plot.y.size() > 1 ? "/" + std::to_string(i) : ""));
+        const SweepKey* x = not_seed(plot.x, plot.pointer + "/x", "the x axis")
+                                ? find_sweep_key(state, plot.x, plot.pointer + "/x") : nullptr;
+        if (x && plot.x_scale == "log")
+            for (const auto& v : x->values)
+                if (!v.is_number() || !(v.to_number<double>() > 0)) {
+                    state.error(plot.pointer + "/x_scale", false, {}, "x_scale",
+                                "a log x axis needs positive numbers, and '" + plot.x + "' takes " + plain_text(v),
+                                "use \"x_scale\": \"linear\" or \"auto\"");
+                    break;
+                }
+        for (std::size_t i = 0; i < plot.lines.size(); ++i) {
+            const std::string pointer = plot.pointer + "/lines" + (plot.lines.size() > 1 ? "/" + std::to_string(i) : "");
+            if (!not_seed(plot.lines[i], pointer, "a lines key")) continue;
+            const SweepKey* k = find_sweep_key(state, plot.lines[i], pointer);
+            if (k && x && axis_of(p, k) == axis_of(p, x))
+                state.error(pointer, false, {}, {},
+                            "'" + plot.lines[i] + "' varies together with the x axis '" + plot.x +
+                                "' (one axis of the sweep): each line would have one point",
+                            "choose a key of another axis for \"lines\"");
         }
     }
 }

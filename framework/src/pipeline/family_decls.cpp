@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "mdlab/runtime/results.hpp"
+#include "mdlab/runtime/suggest.hpp"
 
 namespace mdlab::runtime {
 
@@ -16,12 +17,9 @@ namespace {
 void unknown_fields(const json::object& o, const std::vector<std::string>& fields, const std::string& pointer,
                     std::vector<DeclProblem>& problems) {
     for (const auto& kv : o)
-        if (std::find(fields.begin(), fields.end(), kv.key()) == fields.end()) {
-            std::string valid;
-            for (const auto& f : fields) valid += (valid.empty() ? "" : ", ") + f;
-            problems.push_back({pointer + "/" + std::string(kv.key()),
-                                "unknown field '" + std::string(kv.key()) + "' (valid fields: " + valid + ")"});
-        }
+        if (std::find(fields.begin(), fields.end(), kv.key()) == fields.end())
+            problems.push_back({pointer + "/" + std::string(kv.key()), "unknown field '" + std::string(kv.key()) + "' (" +
+                                                                           suggest(kv.key(), fields, "valid fields") + ")"});
 }
 
 std::string required_string(const json::object& o, const char* key, const std::string& pointer,
@@ -45,11 +43,12 @@ double optional_number(const json::object& o, const char* key, double fallback, 
     return v->to_number<double>();
 }
 
-// The declaration's object, or a problem showing the expected form.
+// The declaration's object, or a problem showing the expected form; fields it does not know are problems.
 const json::object* declaration(const json::value& v, const std::string& pointer, const char* form,
-                                std::vector<DeclProblem>& problems) {
+                                const std::vector<std::string>& fields, std::vector<DeclProblem>& problems) {
     const json::object* o = v.if_object();
     if (!o) problems.push_back({pointer, form});
+    else unknown_fields(*o, fields, pointer, problems);
     return o;
 }
 
@@ -72,9 +71,8 @@ CorrelationDecl parse_correlation(const json::value& v, const std::string& point
     const json::object* o = declaration(v, pointer,
                                         "a correlation is {\"y\": \"<node>.<value>\", \"x\": [\"<node>.<value>\", ...]}, "
                                         "optionally \"where\", \"bootstrap\", \"level\"",
-                                        problems);
+                                        {"y", "x", "where", "bootstrap", "level"}, problems);
     if (!o) return d;
-    unknown_fields(*o, {"y", "x", "where", "bootstrap", "level"}, pointer, problems);
     d.y = required_string(*o, "y", pointer, problems);
     check_metric(d.y, pointer + "/y", problems);
     const json::value* x = o->if_contains("x");
@@ -115,9 +113,8 @@ EquivalenceDecl parse_equivalence(const json::value& v, const std::string& point
     const json::object* o = declaration(v, pointer,
                                         "an equivalence test is {\"metric\": \"<node>.<value>\", \"axis\": \"<sweep key>\", "
                                         "\"test\": value, \"control\": value, \"margin\": number}, optionally \"alpha\"",
-                                        problems);
+                                        {"metric", "axis", "test", "control", "margin", "alpha"}, problems);
     if (!o) return d;
-    unknown_fields(*o, {"metric", "axis", "test", "control", "margin", "alpha"}, pointer, problems);
     d.metric = required_string(*o, "metric", pointer, problems);
     check_metric(d.metric, pointer + "/metric", problems);
     d.axis = required_string(*o, "axis", pointer, problems);
@@ -135,6 +132,71 @@ EquivalenceDecl parse_equivalence(const json::value& v, const std::string& point
     return d;
 }
 
+const std::vector<std::string>& plot_scales() {
+    static const std::vector<std::string> scales{"auto", "linear", "log"};
+    return scales;
+}
+
+namespace {
+
+// A string or a list of strings (an empty list when allowed); problems name the field.
+std::vector<std::string> string_or_list(const json::value& v, const std::string& pointer, const char* what,
+                                        bool empty_ok, std::vector<DeclProblem>& problems) {
+    std::vector<std::string> out;
+    if (v.is_string()) {
+        out.emplace_back(v.as_string());
+        return out;
+    }
+    if (!v.is_array() || (!empty_ok && v.as_array().empty())) {
+        problems.push_back({pointer, std::string("expected ") + what + " or a " + (empty_ok ? "" : "non-empty ") +
+                                         "list of them"});
+        return out;
+    }
+    for (std::size_t i = 0; i < v.as_array().size(); ++i) {
+        if (v.as_array()[i].is_string()) out.emplace_back(v.as_array()[i].as_string());
+        else problems.push_back({pointer + "/" + std::to_string(i), std::string("expected ") + what});
+    }
+    return out;
+}
+
+}  // namespace
+
+PlotDecl parse_plot(const json::value& v, const std::string& pointer, std::vector<DeclProblem>& problems) {
+    PlotDecl d;
+    d.pointer = pointer;
+    const json::object* o = declaration(v, pointer,
+                                        "a plot is {\"x\": \"<sweep key>\", \"y\": \"<node>.<value>\" or a list}, optionally "
+                                        "\"lines\" (sweep keys), \"x_scale\", \"y_scale\"",
+                                        {"x", "y", "lines", "x_scale", "y_scale"}, problems);
+    if (!o) return d;
+    d.x = required_string(*o, "x", pointer, problems);
+    if (const json::value* y = o->if_contains("y")) {
+        d.y = string_or_list(*y, pointer + "/y", "\"<node>.<value>\"", false, problems);
+        for (std::size_t i = 0; i < d.y.size(); ++i)
+            check_metric(d.y[i], pointer + "/y" + (y->is_array() ? "/" + std::to_string(i) : ""), problems);
+    } else {
+        problems.push_back({pointer + "/y", "\"y\" is required: the metric value(s) to plot, \"<node>.<value>\""});
+    }
+    if (const json::value* lines = o->if_contains("lines")) {
+        d.lines = string_or_list(*lines, pointer + "/lines", "a sweep key", true, problems);
+        d.lines_declared = true;
+    }
+    for (const char* key : {"x_scale", "y_scale"}) {
+        const json::value* s = o->if_contains(key);
+        if (!s) continue;
+        const auto& scales = plot_scales();
+        if (s->is_string() && std::find(scales.begin(), scales.end(), s->as_string()) != scales.end())
+            (std::string(key) == "x_scale" ? d.x_scale : d.y_scale) = std::string(s->as_string());
+        else
+            problems.push_back({pointer + "/" + key, std::string("\"") + key + "\" is one of auto, linear, log; " +
+                                                         (s->is_string()   ? "'" + std::string(s->as_string()) + "'"
+                                                          : s->is_number() ? std::string("a number")
+                                                                           : "a " + std::string(json::to_string(s->kind()))) +
+                                                         " is not"});
+    }
+    return d;
+}
+
 json::value to_json(const CorrelationDecl& d) {
     json::array x;
     for (const auto& m : d.x) x.emplace_back(m);
@@ -147,6 +209,12 @@ json::value to_json(const CorrelationDecl& d) {
 json::value to_json(const EquivalenceDecl& d) {
     return json::object{{"metric", d.metric}, {"axis", d.axis},   {"test", d.test},
                         {"control", d.control}, {"margin", d.margin}, {"alpha", d.alpha}};
+}
+
+json::value to_json(const PlotDecl& d) {
+    json::object o{{"x", d.x}, {"y", json::array(d.y.begin(), d.y.end())}, {"x_scale", d.x_scale}, {"y_scale", d.y_scale}};
+    if (d.lines_declared) o["lines"] = json::array(d.lines.begin(), d.lines.end());
+    return o;
 }
 
 }  // namespace mdlab::runtime

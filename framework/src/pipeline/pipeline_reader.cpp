@@ -14,7 +14,7 @@ namespace mdlab::runtime {
 namespace {
 
 const std::vector<std::string> top_keys{"name", "description", "seed", "nodes", "sweep", "rates",
-                                        "correlations", "equivalence", "smoke"};
+                                        "correlations", "equivalence", "plots", "smoke"};
 const std::vector<std::string> node_keys{"id", "plugin", "params", "inputs", "shared_where_present"};
 const std::vector<std::string> sweep_keys{"grid", "zip", "alternatives"};
 
@@ -62,6 +62,7 @@ public:
         if (auto* v = obj.if_contains("rates")) rates(*v);
         if (auto* v = obj.if_contains("correlations")) declarations(*v, "/correlations", p_.correlations, parse_correlation);
         if (auto* v = obj.if_contains("equivalence")) declarations(*v, "/equivalence", p_.equivalence, parse_equivalence);
+        if (auto* v = obj.if_contains("plots")) declarations(*v, "/plots", p_.plots, parse_plot);
         if (auto* v = obj.if_contains("smoke")) smoke(*v);
         errors_.throw_if_any();
     }
@@ -436,13 +437,13 @@ private:
 }  // namespace
 
 Pipeline read_pipeline_text(std::string text, const std::string& name, const std::filesystem::path& base_dir) {
-    Pipeline p{JsonDocument::parse(std::move(text), name), base_dir / std::filesystem::path(name).filename(), {}, {}, 0, {}, {}, {}, {}, {}, {}};
+    Pipeline p{JsonDocument::parse(std::move(text), name), base_dir / std::filesystem::path(name).filename(), {}, {}, 0, {}, {}, {}, {}, {}, {}, {}};
     Reader(p).read();
     return p;
 }
 
 Pipeline read_pipeline(const std::filesystem::path& file) {
-    Pipeline p{JsonDocument::load(file), file, {}, {}, 0, {}, {}, {}, {}, {}, {}};
+    Pipeline p{JsonDocument::load(file), file, {}, {}, 0, {}, {}, {}, {}, {}, {}, {}};
     Reader(p).read();
     return p;
 }

@@ -18,9 +18,10 @@ void check_inputs(ValidationState& state, ValidatedPipeline& vp);
 std::vector<std::size_t> topological_order(ValidationState& state, const ValidatedPipeline& vp);
 // sweep_keys.cpp. Each sweep key names a node and a parameter of every plugin it can run; values bind.
 void check_sweep_keys(ValidationState& state, const ValidatedPipeline& vp);
-// declared_analyses.cpp. Rates, correlations and equivalence tests name metrics and sweep keys.
+// declared_analyses.cpp. Rates, correlations, equivalence tests and plots name metrics and sweep keys.
 void check_rates(ValidationState& state, const ValidatedPipeline& vp);
 void check_comparisons(ValidationState& state, const ValidatedPipeline& vp);
+void check_plots(ValidationState& state, const ValidatedPipeline& vp);
 // path_params.cpp. Path parameters made absolute (from the pipeline's folder); missing files reported.
 void resolve_paths(ValidationState& state, const ValidatedPipeline& vp, std::vector<Cell>& cells);
 // memory_check.cpp. Data and sampler nodes whose points cannot fit in the machine's memory.

@@ -30,6 +30,7 @@ ValidatedPipeline validate(Pipeline pipeline, const std::vector<Override>& overr
     check_sweep_keys(state, out);
     check_rates(state, out);
     check_comparisons(state, out);
+    check_plots(state, out);
     state.errors.throw_if_any();
     if (!sweep_cell_count(pipeline.sweep)) {
         state.error("/sweep", false, {}, {}, "the sweep has more than a million cells");

@@ -153,10 +153,11 @@ boost::json::array declarations_json(const std::vector<Decl>& list) {
     return out;
 }
 
-// The declared correlations and equivalence tests, under their pipeline keys.
+// The declared correlations, equivalence tests and plots, under their pipeline keys.
 void comparisons_json(const Pipeline& p, boost::json::object& root) {
     if (!p.correlations.empty()) root["correlations"] = declarations_json(p.correlations);
     if (!p.equivalence.empty()) root["equivalence"] = declarations_json(p.equivalence);
+    if (!p.plots.empty()) root["plots"] = declarations_json(p.plots);
 }
 
 // Where the points of node `id` in a cell are: the cell that computed them.

@@ -1,5 +1,5 @@
-// Declared comparisons across the cells of a sweep (the pipeline's "correlations" and
-// "equivalence" lists): shared by the pipeline reader, results.json and the run folder reader,
+// Declared comparisons across the cells of a sweep (the pipeline's "correlations",
+// "equivalence" and "plots" lists): shared by the pipeline reader, results.json and the run folder reader,
 // so that one parser checks the fields wherever the declarations are read.
 #pragma once
 #include <cstddef>
@@ -32,6 +32,20 @@ struct EquivalenceDecl {
     std::string pointer;
 };
 
+// An extra comparison plot (the pipeline's "plots" list): each metric value of `y` against the
+// sweep key `x`, one line per combination of the `lines` keys' values (when not declared: the
+// alternatives axes), one plot per combination of the other non-seed axes' values.
+struct PlotDecl {
+    std::string x;
+    std::vector<std::string> y;      // "<node>.<value>", one plot each
+    std::vector<std::string> lines;  // sweep keys; empty and declared: one line
+    bool lines_declared = false;
+    std::string x_scale = "auto", y_scale = "auto";  // one of plot_scales()
+    std::string pointer;
+};
+// The scales a plot axis takes: auto (log when the values are positive and log-spaced), linear, log.
+const std::vector<std::string>& plot_scales();
+
 // One problem found while parsing: a JSON pointer below the declaration's and a message.
 struct DeclProblem {
     std::string pointer, message;
@@ -41,9 +55,11 @@ struct DeclProblem {
 // none were added).
 CorrelationDecl parse_correlation(const boost::json::value& v, const std::string& pointer, std::vector<DeclProblem>& problems);
 EquivalenceDecl parse_equivalence(const boost::json::value& v, const std::string& pointer, std::vector<DeclProblem>& problems);
+PlotDecl parse_plot(const boost::json::value& v, const std::string& pointer, std::vector<DeclProblem>& problems);
 
 boost::json::value to_json(const CorrelationDecl& d);
 boost::json::value to_json(const EquivalenceDecl& d);
+boost::json::value to_json(const PlotDecl& d);
 
 // "<node>.<value>" split at the first dot; {"", ""} when there is none or a side is empty.
 std::pair<std::string, std::string> split_metric(const std::string& metric);

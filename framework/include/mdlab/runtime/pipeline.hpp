@@ -81,6 +81,7 @@ struct Pipeline {
     std::vector<RateDecl> rates;
     std::vector<CorrelationDecl> correlations;
     std::vector<EquivalenceDecl> equivalence;
+    std::vector<PlotDecl> plots;
     SmokeDecl smoke;
     // Every column of the sweep, axis by axis.
     std::vector<const SweepKey*> sweep_keys() const;

@@ -21,7 +21,6 @@ LineFit fit_line(const std::vector<double>& u, const std::vector<double>& v);
 // other non-seed axis (a zip group counts as one axis). Every seed's point enters.
 struct RateFit {
     std::string node, value, over;
-    bool declared = false;  // from the pipeline's "rates"; otherwise found automatically
     std::vector<std::pair<std::string, std::string>> group;  // the other axes: key -> value text
     std::vector<std::pair<std::string, double>> reference;   // declared reference exponents
     std::string status;  // ok | unknown_axis | not_numeric | unknown_metric | non_positive | too_few_points
@@ -33,14 +32,13 @@ struct RateFit {
     bool ok() const { return status == "ok"; }
 };
 
-// Declared rates, one entry per group (a single entry with the status when the metric or the
-// axis is not in the run). Without declared rates: every metric value against every numeric
-// non-seed axis with at least 3 distinct positive values, kept only for the groups where all
-// the value's numbers are finite, positive and not all equal.
+// The declared rates (the pipeline's "rates"), one entry per group (a single entry with the
+// status when the metric or the axis is not in the run). Nothing is fitted that was not
+// declared: a power law drawn through every metric misleads more than it shows.
 std::vector<RateFit> fit_rates(const RunRecord& run);
 
-// metric, over, the non-seed axes (empty for `over` and its zip partners), source
-// (declared|auto), status, n, slope, se, ci_low, ci_high, intercept, r2, reference
+// metric, over, the non-seed axes (empty for `over` and its zip partners), source (always
+// "declared"; the column is kept for readers of earlier files), status, n, slope, se, ci_low, ci_high, intercept, r2, reference
 // ("name=exponent;..."), reason.
 std::string rates_csv(const RunRecord& run, const std::vector<RateFit>& fits);
 

@@ -1,6 +1,7 @@
 // report.html: one self-contained page (inline CSS and SVG; no scripts, links, fonts or other
-// files) showing a run: its axes, generated samples over the training data, every rate fit on
-// log-log axes, and the comparison tables.
+// files) showing a run: its axes, the comparison plots (each metric value against each swept
+// axis, one line per alternative, with its table), generated samples over the training data in
+// a grid, the declared rate fits on log-log axes, the declared comparisons and the summary.
 #pragma once
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@ struct ReportLimits {
     std::size_t panels = 36;         // sample panels (first seed only)
     std::size_t points = 1500;       // points drawn per layer of a panel (deterministic stride)
     std::size_t rate_plots = 48;
+    std::size_t comparison_plots = 60;
 };
 
 // Reads the sample and sampler point files of the run; a missing or unreadable file gives a

@@ -1,5 +1,6 @@
 // A run's results: one row per sweep cell and metric node (or sampler node, when there are no
-// metrics) with the cell's cost, written as CSV and JSON and shown as a table on the terminal.
+// metrics) with the cell's cost, written as CSV and JSON (the terminal shows their summary over
+// seeds: summary.hpp).
 #pragma once
 #include <optional>
 #include <string>
@@ -54,8 +55,5 @@ boost::json::object resolved_pipeline(const ValidatedPipeline& vp);
 
 // A sweep value as text: strings unquoted, numbers in shortest round-trip form.
 std::string plain_text(const boost::json::value& v);
-
-// One table per plugin of the rows, for the terminal.
-std::string results_text(const ValidatedPipeline& vp, const std::vector<ResultRow>& rows);
 
 }  // namespace mdlab::runtime

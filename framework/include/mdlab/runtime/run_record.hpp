@@ -56,9 +56,12 @@ struct RunRecord {
     std::vector<RunRate> rates;
     std::vector<CorrelationDecl> correlations;
     std::vector<EquivalenceDecl> equivalence;
+    std::vector<PlotDecl> plots;
     std::vector<RunCell> cells;
 
     const RunAxis* axis(const std::string& key) const;  // null when not an axis
+    // `key` and the keys of its zip group: they vary together, so they are one axis.
+    std::vector<std::string> axis_keys(const std::string& key) const;
 };
 
 // Reads DIR/results.json and DIR/pipeline.json. Throws BadInput naming the file and the

@@ -46,6 +46,10 @@ std::string loglog_svg(const std::string& title, const std::string& x_label, con
 // Tick positions for a positive range [lo, hi]: powers of ten, or 1-2-5 times powers of ten,
 // whichever first gives at least 3 in range; else multiples of a round step (2 or more ticks).
 std::vector<double> log_ticks(double lo, double hi);
+// Evenly spaced round numbers in [lo, hi], 1, 2 or 5 times a power of ten apart (2 to 7 of them).
+std::vector<double> round_ticks(double lo, double hi);
+// The i-th colour of the plots' palette (8 colours, then again).
+std::string plot_colour(std::size_t i);
 // A tick label: 0.01, 300, 1e-05 -> "1e-5".
 std::string tick_label(double v);
 
