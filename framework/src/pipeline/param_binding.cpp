@@ -106,7 +106,7 @@ std::string expected_form(const ParamSpec& s) {
     case ParamType::real: return "a finite number" + range_text(s);
     case ParamType::string: return "a string";
     case ParamType::path: return "a file path (string)";
-    case ParamType::real_list: return "an array of finite numbers";
+    case ParamType::real_list: return "an array of finite numbers" + range_text(s);
     case ParamType::choice: return choice_list(s);
     case ParamType::real_or_choice: return "a finite number" + range_text(s) + " or " + choice_list(s);
     }
