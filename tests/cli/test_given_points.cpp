@@ -5,13 +5,12 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <cstring>
 #include <fstream>
-#include <random>
 
 #include <mdlab/npy.hpp>
 
 #include "command.hpp"
+#include "manifold_check.hpp"
 #include "mdlab_test.hpp"
 
 using namespace mdlab::test;
@@ -19,16 +18,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-mdlab::Matrix random_points(std::size_t n, std::size_t d) {
-    std::mt19937_64 gen(9);
-    std::normal_distribution<double> normal;
-    mdlab::Matrix x = mdlab::Matrix::from_shape({n, d});
-    for (auto& v : x) v = normal(gen);
+// n scattered points in the plane, no two alike.
+mdlab::Matrix scattered_points(std::size_t n) {
+    mdlab::Matrix x = mdlab::Matrix::from_shape({n, 2});
+    for (std::size_t i = 0; i < n; ++i) x(i, 0) = std::sin(1.7 * double(i)), x(i, 1) = 0.5 * std::cos(2.3 * double(i) + 1.0);
     return x;
-}
-
-bool bitwise_equal(const mdlab::Matrix& a, const mdlab::Matrix& b) {
-    return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
 }
 
 }  // namespace
@@ -37,7 +31,7 @@ TEST_CASE("two given point sets compared by metrics through the points step") {
     TempDir tmp;
     const fs::path dir = tmp.path();
     // y is x shifted by (0.3, -0.4): W1 = W2 = 0.5 exactly (the shift is an optimal plan).
-    const mdlab::Matrix x = random_points(40, 2);
+    const mdlab::Matrix x = scattered_points(40);
     std::string csv = "a,b\n";
     for (std::size_t i = 0; i < 40; ++i) {
         char line[96];
@@ -58,7 +52,7 @@ TEST_CASE("two given point sets compared by metrics through the points step") {
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
     // The points node's output is the file, every row in file order.
-    CHECK(bitwise_equal(mdlab::npy::read(dir / "run" / "cells" / "0000" / "x.npy"), x));
+    CHECK(identical(mdlab::npy::read(dir / "run" / "cells" / "0000" / "x.npy"), x));
     std::ifstream results(dir / "run" / "results.csv");
     const std::string text((std::istreambuf_iterator<char>(results)), std::istreambuf_iterator<char>());
     CHECK_THAT(text, Catch::Contains(",w,wasserstein,samples=x;reference=y,ok,0.5"));
