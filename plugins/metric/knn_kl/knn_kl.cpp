@@ -79,7 +79,7 @@ public:
         reference.refuse_for_given("reference_size", reference_size_ != 0);
         const mdlab::Manifold* manifold = reference.manifold();
         const mdlab::Matrix& y = *samples;
-        mdlab::require_points("knn_kl", y, reference.dim(), "samples", 0);
+        reference.require_samples(y, 0);
         const std::size_t n = mdlab::rows(y), m = reference_size_ == 0 ? n : reference_size_;
         if (n < k_ + 1)
             throw mdlab::InputError("knn_kl: " + std::to_string(n) + " samples, but the k-th nearest other sample "

@@ -63,6 +63,10 @@ private:
 
     static mdlab::Vector distance_to_points(const mdlab::Matrix& y, const mdlab::Matrix& r) {
         mdlab::require_points("manifold_distance", r, mdlab::cols(r), "reference");
+        if (mdlab::cols(y) != mdlab::cols(r))
+            throw mdlab::InputError("manifold_distance: 'samples' is " + mdlab::shape_text(y) + " but 'reference' is " +
+                                        mdlab::shape_text(r) + " (the dimensions differ)",
+                                    "samples");
         mdlab::require_points("manifold_distance", y, mdlab::cols(r), "samples");
         return mdlab::kernels::neighbour_distance(mdlab::kernels::nearest(y, r, 1), 0);
     }

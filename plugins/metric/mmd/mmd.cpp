@@ -125,7 +125,7 @@ public:
         const mdlab::ReferenceSample reference(inputs, "mmd");
         reference.refuse_for_given("reference_size", reference_size_ != 0);
         const mdlab::Matrix& y = *samples;
-        mdlab::require_points("mmd", y, reference.dim(), "samples", 2, "the unbiased statistic needs at least 2");
+        reference.require_samples(y, 2, "the unbiased statistic needs at least 2");
         const std::size_t m = mdlab::rows(y), drawn = reference_size_ == 0 ? m : reference_size_;
         if (!reference.given() && drawn < 2)
             throw mdlab::InputError("mmd: reference_size = " + std::to_string(drawn) +

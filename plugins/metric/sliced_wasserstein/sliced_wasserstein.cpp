@@ -92,7 +92,7 @@ public:
         const mdlab::Manifold* manifold = reference.manifold();
         const mdlab::Matrix& y = *samples;
         const std::size_t d = reference.dim();
-        mdlab::require_points("sliced_wasserstein", y, d, "samples");
+        reference.require_samples(y);
         const std::size_t m = mdlab::rows(y);
         const mdlab::Matrix ref = reference.points(reference_size_ == 0 ? m : reference_size_, ctx);
         const std::size_t n = mdlab::rows(ref);

@@ -98,7 +98,7 @@ public:
         const auto samples = inputs.points("samples");
         const mdlab::ReferenceSample reference(inputs, "wasserstein");
         const bool given = reference.given();
-        mdlab::require_points("wasserstein", *samples, reference.dim(), "samples");
+        reference.require_samples(*samples);
         reference.refuse_for_given("reference_factor", factor_ != 1);
         const mdlab::Matrix given_points = given ? reference.points(0, ctx) : mdlab::Matrix{};
         if (used_ > mdlab::rows(*samples))

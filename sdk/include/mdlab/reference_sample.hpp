@@ -38,6 +38,16 @@ public:
     // D: the manifold's ambient dimension, else the given reference's number of columns.
     std::size_t dim() const { return manifold_ ? manifold_->ambient_dim() : cols(*given_); }
 
+    // The samples' checks of require_points; without the manifold their dimension must be the
+    // given reference's, and the message says so.
+    void require_samples(const Matrix& y, std::size_t min_rows = 1, const std::string& why = "") const {
+        if (!manifold_ && cols(y) != dim())
+            throw InputError(metric_ + ": 'samples' is " + shape_text(y) + " but the given 'reference' is " +
+                                 shape_text(*given_) + " (the dimensions differ)",
+                             "samples");
+        require_points(metric_, y, dim(), "samples", min_rows, why);
+    }
+
     // The given reference (checked: D columns, at least `min_rows` rows, finite), or `n` points
     // drawn from the manifold with the node's stream `stream`.
     Matrix points(std::size_t n, Context& ctx, std::size_t min_rows = 1, const std::string& stream = "reference") const {

@@ -89,6 +89,8 @@ TEST_CASE("sample-comparing metrics: a given reference equal to the drawn one gi
         const std::string size_key = metric == "wasserstein" ? "reference_factor" : "reference_size";
         CHECK(refused_key(metric, y, {nullptr, ref}, "{\"" + size_key + "\": 2}") == size_key);
         CHECK(refused_key(metric, y, {m, shared(random_matrix(40, 2, 5))}) == "reference");
+        CHECK_THROWS_WITH(run(metric, random_matrix(40, 2, 5), {nullptr, ref}),
+                          Catch::Contains("'samples' is 40 x 2 but the given 'reference' is 40 x 3"));
     }
 }
 
