@@ -98,7 +98,7 @@ public:
         if (ctx.cancelled()) throw mdlab::Error("knn_kl: cancelled");
         ctx.progress(0.2);
 
-        // Every point is projected onto M, the samples and the baseline sample alike.
+        // Every point is projected onto M (when there is one), the samples and the baseline sample alike.
         const auto estimate = [&](const mdlab::Matrix& points, bool baseline) -> mdlab::Values {
             const mdlab::Matrix p = on_m(points);
             double kl = 0.0;
