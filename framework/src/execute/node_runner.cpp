@@ -2,6 +2,8 @@
 
 #include <memory>
 
+#include <mdlab/point_file.hpp>
+
 #include "checked_estimator.hpp"
 #include "mdlab/runtime/param_binding.hpp"
 
@@ -33,8 +35,10 @@ void check_samples(const Matrix& x, const Inputs& inputs, const Params& params, 
     if (auto k = first_non_finite(x)) throw Error(who + " returned a non-finite sample (row " + std::to_string(*k / cols(x)) + ")");
 }
 
-// The framework's `sample` step: its sample count of draws from the manifold at its input.
+// The framework's data steps: `points` reads its file (every row, in file order); `sample` draws
+// its sample count of points from the manifold at its input.
 Matrix draw_points(const PluginSpec& spec, const Params& params, const Inputs& inputs, Context& ctx) {
+    if (spec.name == points_step_spec().name) return point_file::read_points(params.string("path"), "path");
     const PortSpec* manifold = port_of(spec, ValueKind::manifold);
     const auto n = role_size(spec, params, ParamRole::sample_count);
     if (!manifold || !n) throw Error("plugin '" + spec.name + "' declares no manifold input or no sample count");

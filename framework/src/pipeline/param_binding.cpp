@@ -68,6 +68,35 @@ Bound bind_choice(const ParamSpec& s, const std::string& c) {
     return Bound{std::nullopt, "'" + c + "' is not a valid choice: " + suggest(c, s.choices, "choices")};
 }
 
+// A real[] value written as rows of numbers, [[1, 2], [3, 4]] (a list of points): the numbers
+// row after row, every row as long as the first. nullopt when `a` is not an array of arrays.
+struct Rows {
+    std::vector<double> values;
+    std::string error;
+};
+std::optional<Rows> flatten_rows(const boost::json::array& a) {
+    if (a.empty() || !a.front().is_array()) return std::nullopt;
+    Rows out;
+    const std::size_t width = a.front().as_array().size();
+    for (std::size_t r = 0; r < a.size(); ++r) {
+        if (!a[r].is_array())
+            return Rows{{}, "row " + std::to_string(r) + " is " + type_name(a[r]) +
+                                ": expected an array of finite numbers, or of rows of them (all the same length)"};
+        const auto& row = a[r].as_array();
+        if (row.size() != width)
+            return Rows{{}, "row " + std::to_string(r) + " has " + std::to_string(row.size()) + " numbers but row 0 has " +
+                                std::to_string(width) + " (rows of a list of points must all have the same length)"};
+        for (std::size_t c = 0; c < row.size(); ++c) {
+            auto x = as_number(row[c]);
+            if (!x || !std::isfinite(*x))
+                return Rows{{}, "row " + std::to_string(r) + ", entry " + std::to_string(c) + " is " +
+                                    (x ? "not finite" : type_name(row[c])) + ": expected a finite number"};
+            out.values.push_back(*x);
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string expected_form(const ParamSpec& s) {
@@ -77,7 +106,7 @@ std::string expected_form(const ParamSpec& s) {
     case ParamType::real: return "a finite number" + range_text(s);
     case ParamType::string: return "a string";
     case ParamType::path: return "a file path (string)";
-    case ParamType::real_list: return "an array of finite numbers";
+    case ParamType::real_list: return "an array of finite numbers" + range_text(s);
     case ParamType::choice: return choice_list(s);
     case ParamType::real_or_choice: return "a finite number" + range_text(s) + " or " + choice_list(s);
     }
@@ -129,6 +158,12 @@ Bound bind_param(const ParamSpec& s, const boost::json::value& v) {
     }
     case ParamType::real_list: {
         if (!v.is_array()) return wrong();
+        if (auto rows = flatten_rows(v.as_array())) {
+            if (!rows->error.empty()) return Bound{std::nullopt, rows->error};
+            for (double x : rows->values)
+                if (auto err = check_range(s, x); !err.empty()) return Bound{std::nullopt, err};
+            return Bound{ParamValue{std::move(rows->values)}, {}};
+        }
         std::vector<double> out;
         for (const auto& e : v.as_array()) {
             auto x = as_number(e);

@@ -46,7 +46,21 @@ PluginSpec sample_step_spec() {
     return s;
 }
 
-Registry::Registry() { add(PluginRecord{sample_step_spec(), nullptr, nullptr, {}, {}}); }
+PluginSpec points_step_spec() {
+    PluginSpec s("points", "1.0.0",
+                 "Reads given points from a .npy or .csv file, every row in file order (a reference or training set "
+                 "given as data)");
+    s.kind = Kind::data;
+    s.param(path("path", "the .npy (float64/float32, n x d) or .csv file (comma-separated numbers, optional header "
+                         "line), one point per row")
+                .required());
+    return s;
+}
+
+Registry::Registry() {
+    add(PluginRecord{sample_step_spec(), nullptr, nullptr, {}, {}});
+    add(PluginRecord{points_step_spec(), nullptr, nullptr, {}, {}});
+}
 Registry::~Registry() = default;
 
 std::vector<fs::path> Registry::search_path(const std::vector<fs::path>& plugin_dirs) {

@@ -7,7 +7,8 @@
 // near_fraction, novel_fraction, and the same three figures for a fresh sample of mu_data of as
 // many points (stream "fresh", as memorization): the scores of a perfect generaliser. The
 // baseline novel_fraction is well below 1 on low-dimensional manifolds (about 2/3 on a circle),
-// and its near_fraction is below 1 when mu_data carries normal noise, so judge against it.
+// and its near_fraction is below 1 when mu_data carries normal noise, so judge against it. The
+// baseline sample of mu_data may be given instead of drawn (input `reference`, all its rows).
 // delta is an absolute distance in the ambient units (the built-in manifolds have unit scale,
 // e.g. radius 1).
 #include <cmath>
@@ -17,6 +18,7 @@
 #include <mdlab/kernels/nearest.hpp>
 #include <mdlab/mdlab.hpp>
 #include <mdlab/point_checks.hpp>
+#include <mdlab/reference_sample.hpp>
 
 namespace {
 
@@ -44,13 +46,17 @@ mdlab::Values figures(const mdlab::Matrix& y, const mdlab::Matrix& data, const m
 class Generalization : public mdlab::Metric {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::PluginSpec("generalization", "1.0.0",
+        return mdlab::PluginSpec("generalization", "1.1.0",
                                  "fraction of samples within delta of the manifold and not memorised (ratio test), "
                                  "beside the fresh-sample baseline of a perfect generaliser")
             .input("samples", mdlab::ValueKind::points, "generated samples Y (M x D)")
             .input("data", mdlab::ValueKind::points, "training set X (N x D, N >= 2)")
             .input("manifold", mdlab::ValueKind::manifold,
-                   "the data manifold: distance to M and the fresh baseline sample of mu_data")
+                   "the data manifold: distance to M and the fresh baseline sample of mu_data (unless `reference` is "
+                   "given)")
+            .input("reference", mdlab::ValueKind::points,
+                   "a given sample of mu_data for the baseline figures instead of a fresh draw (any number of points)",
+                   false)
             .param(mdlab::real("delta", 0.05,
                                "a sample is near M when its distance to M is below delta (absolute, ambient units)")
                        .greater_than(0.0))
@@ -77,8 +83,8 @@ public:
                                         " rows; the ratio test needs each sample's two nearest training points",
                                     "data");
 
-        mdlab::Values v = mdlab::with_fresh_baseline(
-            y, *manifold, ctx, {"generalization", "fresh"},
+        mdlab::Values v = mdlab::with_given_or_fresh_baseline(
+            inputs, "generalization", d, y, ctx, {"generalization", "fresh"},
             [&](const mdlab::Matrix& points) { return figures(points, x, *manifold, delta_, ratio_); });
         ctx.progress(1.0);
         v.emplace_back("n_samples", static_cast<double>(m));

@@ -3,7 +3,8 @@
 // For each sample y, d1 and d2 are the distances to its nearest and second-nearest training
 // point; y is memorised when d1 / d2 < ratio (an exact copy, d1 = 0, always counts). Reported
 // with the same figures for a fresh draw of mu_data of the same size: the baseline of a perfect
-// generaliser, which is far from zero on low-dimensional manifolds.
+// generaliser, which is far from zero on low-dimensional manifolds. That baseline sample of
+// mu_data is drawn from the manifold, or given (input `reference`, all its rows).
 #include <cmath>
 #include <string>
 
@@ -11,6 +12,7 @@
 #include <mdlab/kernels/nearest.hpp>
 #include <mdlab/mdlab.hpp>
 #include <mdlab/point_checks.hpp>
+#include <mdlab/reference_sample.hpp>
 #include <mdlab/stats.hpp>
 
 namespace {
@@ -40,12 +42,18 @@ mdlab::Values figures(const mdlab::Matrix& points, const mdlab::Matrix& data, do
 class Memorization : public mdlab::Metric {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::PluginSpec("memorization", "1.0.0",
+        return mdlab::PluginSpec("memorization", "1.1.0",
                                  "fraction of samples that copy a training point (nearest / second-nearest "
                                  "distance ratio test), beside the fresh-sample baseline of a perfect generaliser")
             .input("samples", mdlab::ValueKind::points, "generated samples Y (M x D)")
             .input("data", mdlab::ValueKind::points, "training set X (N x D, N >= 3)")
-            .input("manifold", mdlab::ValueKind::manifold, "the data manifold; draws the fresh baseline sample of mu_data")
+            .input("manifold", mdlab::ValueKind::manifold,
+                   "the data manifold: draws the fresh baseline sample of mu_data (unless `reference` is given) and "
+                   "projects the samples (project = true)",
+                   false)
+            .input("reference", mdlab::ValueKind::points,
+                   "a given sample of mu_data for the baseline figures instead of a fresh draw (any number of points)",
+                   false)
             .param(mdlab::real("ratio", 1.0 / 3.0, "a sample is memorised when d1 / d2 < ratio")
                        .greater_than(0.0)
                        .less_than(1.0))
@@ -60,14 +68,17 @@ public:
     mdlab::Values evaluate(const mdlab::Inputs& inputs, mdlab::Context& ctx) const override {
         const auto samples = inputs.points("samples");
         const auto data = inputs.points("data");
-        const auto manifold = inputs.manifold("manifold");
+        mdlab::require_manifold_or_reference(inputs, "memorization");
+        const auto manifold = inputs.has("manifold") ? inputs.manifold("manifold") : nullptr;
         const mdlab::Matrix& y = *samples;
         const mdlab::Matrix& x = *data;
 
         if (mdlab::cols(y) != mdlab::cols(x))
             throw mdlab::Error("memorization: samples are " + mdlab::shape_text(y) + " but data is " + mdlab::shape_text(x) +
                                " (the dimensions differ)");
-        if (manifold->ambient_dim() != mdlab::cols(x))
+        if (project_ && !manifold)
+            throw mdlab::InputError("memorization: project = true needs the manifold (input 'manifold')", "project");
+        if (manifold && manifold->ambient_dim() != mdlab::cols(x))
             throw mdlab::Error("memorization: data is " + mdlab::shape_text(x) + " but the manifold lives in R^" +
                                std::to_string(manifold->ambient_dim()));
         const std::size_t n = mdlab::rows(x), m = mdlab::rows(y);
@@ -90,8 +101,8 @@ public:
 
         // Off-manifold offsets add to d1 and d2 alike and push the ratio towards 1; projected,
         // the samples are compared with the training points along M, as the baseline is.
-        mdlab::Values v = mdlab::with_fresh_baseline(
-            project_ ? manifold->project(y) : y, *manifold, ctx, {"memorization", "fresh"},
+        mdlab::Values v = mdlab::with_given_or_fresh_baseline(
+            inputs, "memorization", mdlab::cols(x), project_ ? manifold->project(y) : y, ctx, {"memorization", "fresh"},
             [&](const mdlab::Matrix& points) { return figures(points, x, ratio_, scale); });
         ctx.progress(1.0);
         v.emplace_back("n_samples", static_cast<double>(m));

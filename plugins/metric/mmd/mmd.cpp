@@ -15,7 +15,9 @@
 // The reference R (reference_size points, default the number of samples) comes from the stream
 // "reference". baseline_mmd2 is the same statistic, same kernel, for a second fresh sample of m
 // points (stream "baseline") against R: it scatters around 0 and shows the noise level of mmd2 at
-// these sample sizes.
+// these sample sizes. A reference sample may be given instead (input `reference`, n >= 2 points):
+// the statistic is then between the samples and those points, and the baseline (a fresh draw
+// against the given reference) is reported only when the manifold is connected too.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -24,6 +26,7 @@
 #include <mdlab/fresh_baseline.hpp>
 #include <mdlab/mdlab.hpp>
 #include <mdlab/point_checks.hpp>
+#include <mdlab/reference_sample.hpp>
 #include <mdlab/stats.hpp>
 
 namespace {
@@ -88,11 +91,16 @@ double median_bandwidth(const mdlab::Matrix& y, const mdlab::Matrix& r, std::siz
 class Mmd : public mdlab::Metric {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::PluginSpec("mmd", "1.0.0",
+        return mdlab::PluginSpec("mmd", "1.1.0",
                                  "unbiased MMD^2 with a Gaussian kernel between the samples and a fresh sample of "
                                  "mu_data (median-heuristic bandwidth by default), beside the fresh-sample baseline")
             .input("samples", mdlab::ValueKind::points, "generated samples Y (M x D, M >= 2)")
-            .input("manifold", mdlab::ValueKind::manifold, "the data manifold; draws the reference and baseline samples")
+            .input("manifold", mdlab::ValueKind::manifold,
+                   "the data manifold; draws the reference sample (unless `reference` is given) and the baseline", false)
+            .input("reference", mdlab::ValueKind::points,
+                   "a given reference sample R (n x D, n >= 2) instead of a fresh draw; without `manifold` no baseline "
+                   "is reported",
+                   false)
             .param(mdlab::real("bandwidth", 0.0,
                                "kernel bandwidth h in k = exp(-|a - b|^2 / (2 h^2)); 0: the median of the pairwise "
                                "distances of the pooled sample")
@@ -114,15 +122,17 @@ public:
 
     mdlab::Values evaluate(const mdlab::Inputs& inputs, mdlab::Context& ctx) const override {
         const auto samples = inputs.points("samples");
-        const auto manifold = inputs.manifold("manifold");
+        const mdlab::ReferenceSample reference(inputs, "mmd");
+        reference.refuse_for_given("reference_size", reference_size_ != 0);
         const mdlab::Matrix& y = *samples;
-        mdlab::require_points("mmd", y, manifold->ambient_dim(), "samples", 2, "the unbiased statistic needs at least 2");
-        const std::size_t m = mdlab::rows(y), n = reference_size_ == 0 ? m : reference_size_;
-        if (n < 2)
-            throw mdlab::InputError("mmd: reference_size = " + std::to_string(n) +
+        reference.require_samples(y, 2, "the unbiased statistic needs at least 2");
+        const std::size_t m = mdlab::rows(y), drawn = reference_size_ == 0 ? m : reference_size_;
+        if (!reference.given() && drawn < 2)
+            throw mdlab::InputError("mmd: reference_size = " + std::to_string(drawn) +
                                         "; the unbiased statistic needs at least 2 reference points",
                                     "reference_size");
-        const mdlab::Matrix ref = manifold->sample(n, ctx.stream("reference"));
+        const mdlab::Matrix ref = reference.points(drawn, ctx, 2);
+        const std::size_t n = mdlab::rows(ref);
 
         double h = bandwidth_;
         if (h == 0.0) {
@@ -147,7 +157,7 @@ public:
             return mdlab::Values{{"mmd2", kpp + krr - 2.0 * kpr}};
         };
         const mdlab::FreshBaseline how{"mmd", "baseline", mdlab::BaselineOrder::after, 0.65};
-        mdlab::Values v = mdlab::with_fresh_baseline(y, *manifold, ctx, how, mmd2);
+        mdlab::Values v = reference.with_baseline(y, ctx, how, mmd2);
         ctx.progress(1.0);
         v.emplace_back("bandwidth", h);
         v.emplace_back("n_samples", dm);

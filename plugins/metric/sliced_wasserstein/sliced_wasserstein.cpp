@@ -12,7 +12,10 @@
 // The reference R (reference_size points, default the number of samples) comes from the stream
 // "reference"; the baseline is the same figure for a second fresh sample of as many points as Y
 // (stream "baseline") against the same R and the same directions: what a perfect generator
-// scores at this sample size. Directions are processed in parallel, the per-direction values
+// scores at this sample size. A reference sample may be given instead (input `reference`, any
+// number of points): the figure is then between the samples and those points, and the baseline,
+// drawn from the manifold against the given reference, is reported only when the manifold is
+// connected too. Directions are processed in parallel, the per-direction values
 // summed in direction order (mdlab::ordered_sum), so the result does not depend on the threads.
 #include <algorithm>
 #include <cmath>
@@ -23,6 +26,7 @@
 #include <mdlab/fresh_baseline.hpp>
 #include <mdlab/mdlab.hpp>
 #include <mdlab/point_checks.hpp>
+#include <mdlab/reference_sample.hpp>
 
 namespace {
 
@@ -59,11 +63,16 @@ void project_sorted(const mdlab::Matrix& x, const double* u, std::vector<double>
 class SlicedWasserstein : public mdlab::Metric {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::PluginSpec("sliced_wasserstein", "1.0.0",
+        return mdlab::PluginSpec("sliced_wasserstein", "1.1.0",
                                  "sliced Wasserstein distance SW_p over random directions between the samples and a "
                                  "fresh sample of mu_data, beside the fresh-sample baseline")
             .input("samples", mdlab::ValueKind::points, "generated samples Y (M x D)")
-            .input("manifold", mdlab::ValueKind::manifold, "the data manifold; draws the reference and baseline samples")
+            .input("manifold", mdlab::ValueKind::manifold,
+                   "the data manifold; draws the reference sample (unless `reference` is given) and the baseline", false)
+            .input("reference", mdlab::ValueKind::points,
+                   "a given reference sample R (any number of points) instead of a fresh draw; without `manifold` no "
+                   "baseline is reported",
+                   false)
             .param(mdlab::integer("directions", 256, "number L of random unit directions").at_least(1))
             .param(mdlab::integer("p", 2, "order p of the transport cost |x - y|^p (1 or 2)").at_least(1).at_most(2))
             .param(mdlab::integer("reference_size", 0,
@@ -78,14 +87,17 @@ public:
 
     mdlab::Values evaluate(const mdlab::Inputs& inputs, mdlab::Context& ctx) const override {
         const auto samples = inputs.points("samples");
-        const auto manifold = inputs.manifold("manifold");
+        const mdlab::ReferenceSample reference(inputs, "sliced_wasserstein");
+        reference.refuse_for_given("reference_size", reference_size_ != 0);
+        const mdlab::Manifold* manifold = reference.manifold();
         const mdlab::Matrix& y = *samples;
-        const std::size_t d = manifold->ambient_dim();
-        mdlab::require_points("sliced_wasserstein", y, d, "samples");
-        const std::size_t m = mdlab::rows(y), n = reference_size_ == 0 ? m : reference_size_;
-        const mdlab::Matrix ref = manifold->sample(n, ctx.stream("reference"));
+        const std::size_t d = reference.dim();
+        reference.require_samples(y);
+        const std::size_t m = mdlab::rows(y);
+        const mdlab::Matrix ref = reference.points(reference_size_ == 0 ? m : reference_size_, ctx);
+        const std::size_t n = mdlab::rows(ref);
         // Not with_fresh_baseline: both figures share each direction's sorted projection of R.
-        const mdlab::Matrix base = mdlab::fresh_sample(*manifold, m, ctx);
+        const mdlab::Matrix base = manifold ? mdlab::fresh_sample(*manifold, m, ctx) : mdlab::Matrix{};
         const std::size_t L = directions_;
 
         // Directions: chunk-wise from the stream, so they do not depend on the thread count.
@@ -118,17 +130,21 @@ public:
                 const double* ul = mdlab::row(u, l);
                 project_sorted(y, ul, py);
                 project_sorted(ref, ul, pr);
-                project_sorted(base, ul, pb);
                 own[l] = wpp_sorted(py, pr, p_);
+                if (!manifold) continue;
+                project_sorted(base, ul, pb);
                 fresh[l] = wpp_sorted(pb, pr, p_);
             }
         });
         ctx.progress(1.0);
         const double inv_p = 1.0 / static_cast<double>(p_);
         const double mean_own = mdlab::ordered_sum(L, [&](std::size_t l) { return own[l]; }) / double(L);
-        const double mean_fresh = mdlab::ordered_sum(L, [&](std::size_t l) { return fresh[l]; }) / double(L);
-        mdlab::Values v =
-            mdlab::beside_baseline({{"sw", std::pow(mean_own, inv_p)}}, {{"sw", std::pow(mean_fresh, inv_p)}});
+        const mdlab::Values own_sw{{"sw", std::pow(mean_own, inv_p)}};
+        mdlab::Values v = own_sw;
+        if (manifold) {
+            const double mean_fresh = mdlab::ordered_sum(L, [&](std::size_t l) { return fresh[l]; }) / double(L);
+            v = mdlab::beside_baseline(own_sw, {{"sw", std::pow(mean_fresh, inv_p)}});
+        }
         v.emplace_back("n_samples", static_cast<double>(m));
         v.emplace_back("n_reference", static_cast<double>(n));
         return v;

@@ -25,6 +25,10 @@
 // whose cells tile the box, resolution a multiple of bins, only the density's variation inside
 // a node's cell), so the reference adds no sampling noise and baseline_tv is the floor of the
 // samples alone, about sqrt((cells - 1) / (2 pi n)).
+// A reference sample may be given instead of the draw (input `reference_points`, projected and
+// binned like the drawn one; the port is not named `reference`, the name of the parameter that
+// chooses between a sample and the quadrature). The manifold is still needed: it gives the
+// intrinsic coordinates and draws the baseline sample.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -113,12 +117,16 @@ double total_variation(const Histogram& p, const Histogram& q) {
 class TvIntrinsic : public mdlab::Metric {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::PluginSpec("tv_intrinsic", "1.0.0",
+        return mdlab::PluginSpec("tv_intrinsic", "1.1.0",
                                  "total variation between histograms of the samples and of a fresh sample of mu_data "
                                  "in the manifold's intrinsic coordinates (k <= 3), beside the fresh-sample baseline")
             .input("samples", mdlab::ValueKind::points, "generated samples Y (M x D)")
             .input("manifold", mdlab::ValueKind::manifold,
-                   "the data manifold: projection, intrinsic coordinates, reference and baseline samples")
+                   "the data manifold: projection, intrinsic coordinates, reference (unless `reference_points` is "
+                   "given) and baseline samples")
+            .input("reference_points", mdlab::ValueKind::points,
+                   "a given reference sample of mu_data (n x D) instead of a fresh draw (with reference = sample)",
+                   false)
             .param(mdlab::integer("bins", 32, "bins per intrinsic coordinate (bins^k cells in all)").at_least(1))
             .param(mdlab::integer("reference_size", 0,
                                   "size of the fresh reference sample of mu_data (0: as many as the samples)")
@@ -163,9 +171,13 @@ public:
         const std::size_t m = mdlab::rows(y);
         const auto coords_of = [&](const mdlab::Matrix& x) { return manifold->intrinsic_coords(manifold->project(x)); };
         mdlab::Quadrature rule;
+        if (quadrature_ && inputs.has("reference_points"))
+            throw mdlab::InputError("tv_intrinsic: reference = quadrature takes mu_data's masses from the manifold's "
+                                    "rule; given reference_points need reference = sample",
+                                    "reference");
         if (quadrature_) rule = manifold->quadrature(resolution_);
-        const std::size_t n = quadrature_ ? mdlab::rows(rule.nodes) : reference_size_ == 0 ? m : reference_size_;
-        const mdlab::Matrix cr = coords_of(quadrature_ ? rule.nodes : manifold->sample(n, ctx.stream("reference")));
+        const mdlab::Matrix cr = coords_of(quadrature_ ? rule.nodes : reference_sample(inputs, *manifold, m, ctx));
+        const std::size_t n = mdlab::rows(cr);
         const std::size_t kc = mdlab::cols(cr);
         const auto check_coords = [&](const mdlab::Matrix& c) {
             if (kc == 0 || kc > max_coords || mdlab::cols(c) != kc)
@@ -202,6 +214,20 @@ public:
     }
 
 private:
+    // The given reference_points, or reference_size (0: m) points drawn from the manifold.
+    mdlab::Matrix reference_sample(const mdlab::Inputs& inputs, const mdlab::Manifold& manifold, std::size_t m,
+                                   mdlab::Context& ctx) const {
+        if (!inputs.has("reference_points"))
+            return manifold.sample(reference_size_ == 0 ? m : reference_size_, ctx.stream("reference"));
+        if (reference_size_ != 0)
+            throw mdlab::InputError("tv_intrinsic: reference_size sizes a drawn reference; the given reference_points "
+                                    "set their own size",
+                                    "reference_size");
+        const auto given = inputs.points("reference_points");
+        mdlab::require_points("tv_intrinsic", *given, manifold.ambient_dim(), "reference_points");
+        return *given;
+    }
+
     std::size_t bins_;
     std::size_t reference_size_;
     bool quadrature_;

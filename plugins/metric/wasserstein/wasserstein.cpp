@@ -28,6 +28,7 @@
 #include <mdlab/kernels/assignment.hpp>
 #include <mdlab/mdlab.hpp>
 #include <mdlab/point_checks.hpp>
+#include <mdlab/reference_sample.hpp>
 
 namespace {
 
@@ -95,25 +96,17 @@ public:
 
     mdlab::Values evaluate(const mdlab::Inputs& inputs, mdlab::Context& ctx) const override {
         const auto samples = inputs.points("samples");
-        const bool given = inputs.has("reference");
-        if (!given && !inputs.has("manifold"))
-            throw mdlab::InputError("wasserstein: needs the manifold (to draw a reference sample) or a reference sample",
-                                    "manifold");
-        const auto manifold = inputs.has("manifold") ? inputs.manifold("manifold") : nullptr;
-        const auto reference = given ? inputs.points("reference") : nullptr;
-        const std::size_t d = manifold ? manifold->ambient_dim() : mdlab::cols(*reference);
-        mdlab::require_points("wasserstein", *samples, d, "samples");
-        if (given) mdlab::require_points("wasserstein", *reference, d, "reference");
-        if (given && factor_ != 1)
-            throw mdlab::InputError("wasserstein: reference_factor applies to a drawn reference; a given reference "
-                                    "sets its own size",
-                                    "reference_factor");
+        const mdlab::ReferenceSample reference(inputs, "wasserstein");
+        const bool given = reference.given();
+        reference.require_samples(*samples);
+        reference.refuse_for_given("reference_factor", factor_ != 1);
+        const mdlab::Matrix given_points = given ? reference.points(0, ctx) : mdlab::Matrix{};
         if (used_ > mdlab::rows(*samples))
             throw mdlab::InputError("wasserstein: samples_used = " + std::to_string(used_) + " but the sampler gave " +
                                         std::to_string(mdlab::rows(*samples)) + " samples",
                                     "samples_used");
         const mdlab::Matrix y = used_ == 0 ? *samples : first_rows(*samples, used_);
-        const std::size_t n = mdlab::rows(y), size = given ? mdlab::rows(*reference) : factor_ * n;
+        const std::size_t n = mdlab::rows(y), size = given ? mdlab::rows(given_points) : factor_ * n;
         if (given && size % n != 0)
             throw mdlab::InputError("wasserstein: the reference has " + std::to_string(size) + " points, not a multiple "
                                         "of the " + std::to_string(n) + " samples used (uniform laws on n and r n "
@@ -134,14 +127,14 @@ public:
                     "samples, pass fewer samples, or raise max_size",
                 "samples");
         }
-        const mdlab::Matrix ref = given ? *reference : manifold->sample(size, ctx.stream("reference"));
+        const mdlab::Matrix ref = given ? given_points : reference.points(size, ctx);
         if (ctx.cancelled()) throw mdlab::Error("wasserstein: cancelled");
         ctx.progress(0.05);
 
         // The two problems are independent; each result is deterministic on its own.
         const mdlab::FreshBaseline how{"wasserstein", "baseline", mdlab::BaselineOrder::after, 1.0, true};
         const auto w = [&](const mdlab::Matrix& p) { return both(p, ref, w2_); };
-        mdlab::Values v = manifold ? mdlab::with_fresh_baseline(y, *manifold, ctx, how, w) : w(y);
+        mdlab::Values v = reference.with_baseline(y, ctx, how, w);
         v.emplace_back("n_samples", static_cast<double>(n));
         v.emplace_back("n_reference", static_cast<double>(size));
         return v;

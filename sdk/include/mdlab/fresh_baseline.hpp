@@ -57,16 +57,15 @@ struct FreshBaseline {
     bool at_once = false;                     // both figures at the same time (tbb::parallel_invoke)
 };
 
-// figures(samples) beside figures(a fresh sample of as many points as the samples). `figures`
-// takes the points, and optionally a second argument, true for the baseline sample (for its
-// messages); it must treat both alike, so that the baseline is the samples' own yardstick.
-// A metric that treats the samples first (projects them, keeps the first rows) passes the
-// treated points: the baseline has as many points as those. With how.at_once the two figures are
-// computed concurrently (worth it when each is one long serial solve): `figures` must then be
-// safe to call from two threads, and progress is reported once both are done.
+// figures(samples) beside figures(baseline), the baseline being a sample of mu_data (a fresh draw,
+// or one the user gave). `figures` takes the points, and optionally a second argument, true for
+// the baseline sample (for its messages); it must treat both alike, so that the baseline is the
+// samples' own yardstick. With how.at_once the two figures are computed concurrently (worth it
+// when each is one long serial solve): `figures` must then be safe to call from two threads, and
+// progress is reported once both are done.
 template <class Figures>
-Values with_fresh_baseline(const Matrix& samples, const Manifold& manifold, Context& ctx, const FreshBaseline& how,
-                           Figures&& figures) {
+Values with_baseline_sample(const Matrix& samples, const Matrix& baseline_sample, Context& ctx,
+                            const FreshBaseline& how, Figures&& figures) {
     const auto apply = [&](const Matrix& points, bool baseline) -> Values {
         if constexpr (std::is_invocable_v<Figures&, const Matrix&, bool>)
             return figures(points, baseline);
@@ -75,16 +74,25 @@ Values with_fresh_baseline(const Matrix& samples, const Manifold& manifold, Cont
     };
     Values own, baseline;
     if (how.at_once) {
-        const Matrix fresh = fresh_sample(manifold, rows(samples), ctx, how.stream);
-        tbb::parallel_invoke([&] { own = apply(samples, false); }, [&] { baseline = apply(fresh, true); });
+        tbb::parallel_invoke([&] { own = apply(samples, false); }, [&] { baseline = apply(baseline_sample, true); });
         ctx.progress(how.progress);
     } else {
         own = apply(samples, false);
         if (ctx.cancelled()) throw Error(how.metric + ": cancelled");
         ctx.progress(how.progress);
-        baseline = apply(fresh_sample(manifold, rows(samples), ctx, how.stream), true);
+        baseline = apply(baseline_sample, true);
     }
     return beside_baseline(own, baseline, how.order);
+}
+
+// figures(samples) beside figures(a fresh sample of as many points as the samples), as
+// with_baseline_sample. A metric that treats the samples first (projects them, keeps the first
+// rows) passes the treated points: the baseline has as many points as those.
+template <class Figures>
+Values with_fresh_baseline(const Matrix& samples, const Manifold& manifold, Context& ctx, const FreshBaseline& how,
+                           Figures&& figures) {
+    const Matrix fresh = fresh_sample(manifold, rows(samples), ctx, how.stream);
+    return with_baseline_sample(samples, fresh, ctx, how, std::forward<Figures>(figures));
 }
 
 }  // namespace mdlab

@@ -67,5 +67,7 @@ private:
 
 // Spec of the framework's own `sample` step (kind data): n draws from a manifold.
 PluginSpec sample_step_spec();
+// Spec of the framework's own `points` step (kind data): the rows of a .npy or .csv file, as given.
+PluginSpec points_step_spec();
 
 }  // namespace mdlab::runtime
