@@ -81,7 +81,7 @@ TEST_CASE("a shared key a variant's plugin lacks exits 2 naming the node, the va
     CHECK(r.err.find("error: node 'gen', key 'eta': alternative 'heun' of node 'gen' inherits the node's parameter 'eta', "
                      "which its plugin 'pf_ode_heun' does not have") != std::string::npos);
     CHECK(r.err.find("alternative 'em fine' of node 'gen' inherits the node's parameter 'eta'") != std::string::npos);
-    CHECK(r.err.find("valid parameters of 'euler_maruyama': denoise, grid, init, n, record_every, rho, steps, t_min") !=
+    CHECK(r.err.find("valid parameters of 'euler_maruyama': denoise, grid, init, n, record_every, rho, sigmas, sigmas_file, steps, t_min, times, times_file") !=
           std::string::npos);
     CHECK(r.err.find("(at JSON path /nodes/4/params/eta)") != std::string::npos);
     // And `run` refuses it too, before anything runs.

@@ -101,7 +101,7 @@ TEST_CASE("a shared key a variant's plugin lacks is an error at the node's key n
     CHECK(d.message.find("alternative 'em' of node 'gen'") != std::string::npos);
     CHECK(d.message.find("'eta'") != std::string::npos);
     CHECK(d.message.find("plugin 'euler_maruyama' does not have") != std::string::npos);
-    CHECK(d.hint.find("valid parameters of 'euler_maruyama': denoise, grid, init, n, record_every, rho, steps, t_min") !=
+    CHECK(d.hint.find("valid parameters of 'euler_maruyama': denoise, grid, init, n, record_every, rho, sigmas, sigmas_file, steps, t_min, times, times_file") !=
           std::string::npos);
     CHECK(d.hint.find("\"shared_where_present\"") != std::string::npos);
 }
