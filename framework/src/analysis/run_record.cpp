@@ -8,7 +8,7 @@
 #include <sstream>
 #include <utility>
 
-#include <boost/json/parse.hpp>
+#include "mdlab/runtime/json_precise_parse.hpp"
 
 #include "mdlab/runtime/diagnostics.hpp"
 #include "mdlab/runtime/run_directory.hpp"
@@ -94,7 +94,7 @@ public:
         std::ostringstream text;
         text << in.rdbuf();
         boost::system::error_code ec;
-        json::value v = json::parse(non_finite_as_null(text.str()), ec);
+        json::value v = parse_json_precise(non_finite_as_null(text.str()), ec);
         if (ec) fail("", "invalid JSON: " + ec.message());
         return v;
     }

@@ -3,11 +3,10 @@
 #include <fstream>
 #include <sstream>
 
-#include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
-#include <boost/json/stream_parser.hpp>
 
 #include "mdlab/runtime/diagnostics.hpp"
+#include "mdlab/runtime/json_precise_parse.hpp"
 
 namespace mdlab::runtime {
 
@@ -145,9 +144,9 @@ JsonDocument JsonDocument::parse(std::string text, std::string name) {
     opt.allow_comments = true;
     opt.allow_trailing_commas = true;
     opt.max_depth = 64;
-    boost::json::stream_parser p({}, opt);
+    PreciseJsonStreamParser p(opt);
     boost::system::error_code ec;
-    std::size_t used = p.write_some(text.data(), text.size(), ec);
+    std::size_t used = p.write_some(text, ec);
     if (!ec) p.finish(ec);
     if (ec) {
         if (text.find_first_not_of(" \t\r\n") == std::string::npos) used = 0;

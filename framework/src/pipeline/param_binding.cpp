@@ -4,7 +4,7 @@
 #include <cmath>
 #include <fmt/format.h>
 
-#include <boost/json/parse.hpp>
+#include "mdlab/runtime/json_precise_parse.hpp"
 #include <boost/json/serialize.hpp>
 
 namespace mdlab::runtime {
@@ -231,7 +231,7 @@ std::string to_text(const ParamValue& v) {
 
 boost::json::value parse_cli_value(const std::string& text) {
     boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(text, ec);
+    boost::json::value v = parse_json_precise(text, ec);
     if (ec) return boost::json::value(boost::json::string(text));
     return v;
 }

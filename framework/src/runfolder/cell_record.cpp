@@ -5,7 +5,7 @@
 #include <limits>
 #include <sstream>
 
-#include <boost/json/parse.hpp>
+#include "mdlab/runtime/json_precise_parse.hpp"
 #include <fmt/format.h>
 
 #include "mdlab/runtime/json_pretty.hpp"
@@ -53,7 +53,7 @@ std::optional<CellOutcome> read_cell_record(const std::filesystem::path& file, c
 
 std::optional<CellOutcome> parse_cell_record(const std::string& text, const std::string& configuration) {
     try {
-        const boost::json::value root = boost::json::parse(text);
+        const boost::json::value root = parse_json_precise(text);
         const auto& o = root.as_object();
         if (o.at("configuration").as_string() != configuration) return std::nullopt;
         const auto& list = o.at("nodes").as_array();

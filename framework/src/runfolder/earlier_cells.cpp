@@ -5,7 +5,7 @@
 #include <sstream>
 #include <vector>
 
-#include <boost/json/parse.hpp>
+#include "mdlab/runtime/json_precise_parse.hpp"
 
 #include "mdlab/runtime/atomic_file.hpp"
 #include "mdlab/runtime/cell_record.hpp"
@@ -28,7 +28,7 @@ std::string read_all(const fs::path& file) {
 std::optional<std::string> recorded_configuration(const fs::path& record) {
     const std::string text = read_all(record);
     try {
-        const boost::json::value root = boost::json::parse(text);
+        const boost::json::value root = parse_json_precise(text);
         std::string configuration(root.as_object().at("configuration").as_string());
         const auto outcome = parse_cell_record(text, configuration);
         if (outcome && outcome->ok()) return configuration;
