@@ -113,6 +113,7 @@ RunDirectory::RunDirectory(fs::path dir, bool force, ProgressBar* progress, cons
     const FolderKind kind = folder_kind(dir_);  // again, now that no other run can change it
     if (kind == FolderKind::foreign) throw BadInput(folder_error(dir_, foreign, foreign_hint));
     refuse_links_and_special_files(dir_);
+    remove_stale_temporaries(dir_);
 
     const boost::json::object identity = run_identity(pipeline);
     std::string written_by;  // the mdlab version of the run resumed, when it is another one
@@ -123,7 +124,6 @@ RunDirectory::RunDirectory(fs::path dir, bool force, ProgressBar* progress, cons
         else {
             check_same_pipeline(dir_, marker, identity);
             resuming_ = true;
-            remove_stale_temporaries(dir_);
             earlier_ = std::make_unique<EarlierCells>(dir_);
             if (const auto* version = marker->if_contains("mdlab_version");
                 version && (!version->is_string() || version->as_string() != MDLAB_VERSION))
