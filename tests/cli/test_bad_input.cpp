@@ -1,5 +1,6 @@
 // Every class of bad pipeline input exits with code 2 and a message naming where (file:line:col,
 // JSON path), the node and the key, with the valid alternatives. Nothing runs, nothing crashes.
+#include <iterator>
 #include <regex>
 
 #include <catch2/catch.hpp>
@@ -186,7 +187,7 @@ TEST_CASE("files and folders the user names are checked") {
         CHECK(r.err.find("node 'gen', key 'init'") != std::string::npos);
         CHECK(r.err.find("none.npy") != std::string::npos);
     }
-    SECTION("a non-empty run folder is refused without --force") {
+    SECTION("a non-empty folder mdlab did not make is refused, also with --force") {
         write_text(tmp.path() / "p.json", good);
         fs::create_directories(tmp.path() / "o");
         write_text(tmp.path() / "o" / "keep.txt", "mine");
@@ -194,8 +195,9 @@ TEST_CASE("files and folders the user names are checked") {
         CHECK(r.exit_code == 2);
         CHECK(r.err.find("not empty") != std::string::npos);
         const auto f = run_mdlab({"run", (tmp.path() / "p.json").string(), "--out", (tmp.path() / "o").string(), "-q", "--force"});
-        CHECK(f.exit_code == 0);
-        CHECK(read_text(tmp.path() / "o" / "keep.txt") == "mine");  // --force replaces only run outputs
+        CHECK(f.exit_code == 2);  // --force replaces an mdlab run's outputs, never writes into someone else's folder
+        CHECK(read_text(tmp.path() / "o" / "keep.txt") == "mine");
+        CHECK(std::distance(fs::directory_iterator(tmp.path() / "o"), fs::directory_iterator()) == 1);
     }
     SECTION("unknown command-line option") {
         CHECK(run_mdlab({"run", "--frobnicate"}).exit_code == 2);

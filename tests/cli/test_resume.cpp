@@ -101,9 +101,13 @@ TEST_CASE("only cells without a valid record of the same configuration run again
         CHECK(resumed_cells(r.err) == 4);
         CHECK(without_wall_times(read_text(out / "results.csv")) == without_wall_times(reference));
     }
-    SECTION("a changed parameter changes every cell's configuration") {
+    SECTION("a changed parameter outside the sweep is another pipeline: refused, or replaced with --force") {
         const auto r = f.run(out, {"--set", "gen.steps=200"});
-        CHECK(resumed_cells(r.err) == 0);
+        CHECK(r.exit_code == 2);
+        CHECK(r.err.find("node 'gen': parameter 'steps' is 200 here, 300 in the folder's run") != std::string::npos);
+        CHECK(read_text(out / "results.csv") == reference);
+        const auto forced = f.run(out, {"--set", "gen.steps=200", "--force"});
+        CHECK(resumed_cells(forced.err) == -1);
         CHECK(without_wall_times(read_text(out / "results.csv")) != without_wall_times(reference));
     }
     SECTION("--force starts afresh") {

@@ -26,6 +26,7 @@ public:
     ~Background();
     void signal(int sig) const;
     CommandResult wait();
+    pid_t pid() const { return pid_; }
 
 private:
     pid_t pid_ = -1;

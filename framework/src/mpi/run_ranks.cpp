@@ -60,7 +60,7 @@ RunResult Run::execute_on_ranks() {
     ProgressBar bar = progress_bar();
     std::optional<RunDirectory> dir;
     try {
-        dir.emplace(folder(), options_.force, &bar);
+        dir.emplace(folder(), options_.force, &bar, pipeline_);  // rank 0 holds the folder's lock
         start_log(*dir, world.size());
     } catch (...) {
         world.all(false);

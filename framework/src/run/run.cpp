@@ -49,7 +49,7 @@ ProgressBar Run::progress_bar() const {
 }
 
 std::filesystem::path Run::folder() const {
-    return options_.out.empty() ? source_.default_run_dir() : options_.out;
+    return options_.out.empty() ? new_run_dir(source_.default_run_dir()) : options_.out;
 }
 
 RunResult Run::execute() {
@@ -58,7 +58,7 @@ RunResult Run::execute() {
 #endif
     const ThreadLimit threads(options_.threads);
     ProgressBar bar = progress_bar();
-    RunDirectory dir(folder(), options_.force, &bar);
+    RunDirectory dir(folder(), options_.force, &bar, pipeline_);  // locked until the run ends
     start_log(dir, 1);
     return finish(dir, bar, runtime::execute(pipeline_, registry_, dir, cancel_flag()));
 }

@@ -1,16 +1,29 @@
 #include "mdlab/runtime/run_directory.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <ctime>
+#include <sstream>
 #include <vector>
 
+#include <sys/stat.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
 #include <fmt/format.h>
+#include <mdlab/error.hpp>
 #include <mdlab/npy.hpp>
 
 #include "mdlab/runtime/atomic_file.hpp"
 #include "mdlab/runtime/cell_record.hpp"
 #include "mdlab/runtime/diagnostics.hpp"
+#include "mdlab/runtime/json_pretty.hpp"
 #include "mdlab/runtime/progress_bar.hpp"
 #include "earlier_cells.hpp"
+#include "run_folder_files.hpp"
+#include "run_identity.hpp"
+#include "run_lock.hpp"
 
 namespace fs = std::filesystem;
 
@@ -18,29 +31,45 @@ namespace mdlab::runtime {
 
 namespace {
 
-// What a run writes at the top of its folder; --force removes these and nothing else.
-const char* const run_outputs[] = {"pipeline.json", "results.json", "results.csv", "summary.csv",
-                                   "rates.csv",     "correlations.csv", "equivalence.csv", "report.html",  "run.log", "cells"};
-
-
-// A run killed while writing (kill -9, power cut) leaves "<file>.tmp.<pid>" beside whole files;
-// the files themselves are never torn, so the temporaries are simply dropped.
-void remove_stale_temporaries(const fs::path& dir) {
-    std::error_code ec;
-    std::vector<fs::path> stale;
-    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
-        if (it->is_regular_file(ec) && it->path().filename().string().find(".tmp.") != std::string::npos)
-            stale.push_back(it->path());
-    for (const auto& f : stale) fs::remove(f, ec);
+// The marker mdlab-run.json: this pipeline's identity, the digest of it and the mdlab version.
+std::string marker_text(const boost::json::object& identity) {
+    return json_pretty(boost::json::object{
+        {"mdlab_run", "a run folder of mdlab, which writes into it and deletes from it only files of its own"},
+        {"mdlab_version", MDLAB_VERSION},
+        {"pipeline_digest", identity_digest(identity)},
+        {"identity", identity}});
 }
 
-Diagnostic dir_error(const fs::path& dir, std::string message, std::string hint) {
-    Diagnostic d;
-    d.file = dir.string();
-    d.key = "--out";
-    d.message = std::move(message);
-    d.hint = std::move(hint);
-    return d;
+// The marker of the run in `dir`; nullopt when it cannot be read.
+std::optional<boost::json::object> read_marker(const fs::path& dir) {
+    std::ifstream in(dir / run_marker_file, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    try {
+        auto marker = boost::json::parse(text.str()).as_object();
+        if (marker.at("identity").is_object()) return marker;
+    } catch (const std::exception&) {
+    }
+    return std::nullopt;
+}
+
+std::string listed(const std::vector<std::string>& lines) {
+    std::string out;
+    for (std::size_t i = 0; i < lines.size() && i < 8; ++i) out += "\n    - " + lines[i];
+    if (lines.size() > 8) out += "\n    - and " + std::to_string(lines.size() - 8) + " more";
+    return out;
+}
+
+// The run in the folder is of another pipeline: refused, unless --force replaces it.
+void check_same_pipeline(const fs::path& dir, const std::optional<boost::json::object>& marker,
+                         const boost::json::object& identity) {
+    const char* hint = "choose another --out, or add --force to replace that run's outputs (the same pipeline may "
+                       "change its sweep's values and axes, nothing else)";
+    if (!marker)
+        throw BadInput(folder_error(dir, std::string("cannot read ") + run_marker_file + ", which says which pipeline ran there", hint));
+    const auto differences = identity_differences(marker->at("identity").as_object(), identity);
+    if (!differences.empty())
+        throw BadInput(folder_error(dir, "holds a run of another pipeline:" + listed(differences), hint));
 }
 
 }  // namespace
@@ -56,28 +85,56 @@ fs::path default_run_dir(const fs::path& pipeline_file) {
     return fs::path("runs") / (pipeline_file.stem().string() + "-" + stamp);
 }
 
-RunDirectory::RunDirectory(fs::path dir, bool force, ProgressBar* progress) : dir_(std::move(dir)), progress_(progress) {
+fs::path new_run_dir(const fs::path& name) {
     std::error_code ec;
-    if (fs::exists(dir_, ec)) {
-        if (!fs::is_directory(dir_, ec))
-            throw BadInput(dir_error(dir_, "exists and is not a folder", "choose another --out"));
-        const bool earlier_run = fs::exists(dir_ / "pipeline.json", ec) || fs::exists(dir_ / "cells", ec);
-        if (force)
-            for (const char* name : run_outputs) fs::remove_all(dir_ / name, ec);
-        else if (earlier_run) {
-            resuming_ = true;
-            remove_stale_temporaries(dir_);
-            earlier_ = std::make_unique<EarlierCells>(dir_);
-        }
-        else if (!fs::is_empty(dir_, ec))
-            throw BadInput(dir_error(dir_, "folder is not empty and holds no earlier run",
-                                     "choose another --out (a folder holding an earlier mdlab run is resumed; "
-                                     "--force replaces such a run's outputs)"));
+    if (name.has_parent_path()) fs::create_directories(name.parent_path(), ec);
+    // mkdir either creates the folder or fails: of two runs started at once, each gets its own.
+    for (int k = 1; k <= 1000; ++k) {
+        const fs::path dir = k == 1 ? name : fs::path(name.string() + "-" + std::to_string(k));
+        if (::mkdir(dir.c_str(), 0777) == 0) return dir;
+        if (errno != EEXIST)
+            throw BadInput(folder_error(dir, std::string("cannot create the run folder: ") + std::strerror(errno), "choose an --out"));
     }
+    throw BadInput(folder_error(name, "1000 run folders of this name exist already", "choose an --out"));
+}
+
+RunDirectory::RunDirectory(fs::path dir, bool force, ProgressBar* progress, const ValidatedPipeline& pipeline)
+    : dir_(std::move(dir)), progress_(progress) {
+    std::error_code ec;
+    if (fs::exists(dir_, ec) && !fs::is_directory(dir_, ec))
+        throw BadInput(folder_error(dir_, "exists and is not a folder", "choose another --out"));
     fs::create_directories(dir_, ec);
-    if (ec) throw BadInput(dir_error(dir_, "cannot create the run folder: " + ec.message(), "choose another --out"));
+    if (ec) throw BadInput(folder_error(dir_, "cannot create the run folder: " + ec.message(), "choose another --out"));
+    // Nothing is written into a folder mdlab did not make, not even the lock.
+    const char* foreign = "folder is not empty and holds no earlier run (it has no mdlab-run.json: mdlab did not make it)";
+    const char* foreign_hint = "choose another --out: mdlab writes only into an empty folder or one of its own run folders";
+    if (folder_kind(dir_) == FolderKind::foreign) throw BadInput(folder_error(dir_, foreign, foreign_hint));
+    lock_ = std::make_unique<RunLock>(dir_);
+    const FolderKind kind = folder_kind(dir_);  // again, now that no other run can change it
+    if (kind == FolderKind::foreign) throw BadInput(folder_error(dir_, foreign, foreign_hint));
+    refuse_links_and_special_files(dir_);
+    remove_stale_temporaries(dir_);
+
+    const boost::json::object identity = run_identity(pipeline);
+    std::string written_by;  // the mdlab version of the run resumed, when it is another one
+    if (kind == FolderKind::run) {
+        const auto marker = read_marker(dir_);
+        if (force)
+            remove_own_outputs(dir_);
+        else {
+            check_same_pipeline(dir_, marker, identity);
+            resuming_ = true;
+            earlier_ = std::make_unique<EarlierCells>(dir_);
+            if (const auto* version = marker->if_contains("mdlab_version");
+                version && (!version->is_string() || version->as_string() != MDLAB_VERSION))
+                written_by = boost::json::serialize(*version);
+        }
+    }
+    // The marker first: a run stopped at any moment after it leaves a folder the next run takes.
+    write_file_atomic(dir_ / run_marker_file, marker_text(identity));
     log_.open(dir_ / "run.log", resuming_ ? std::ios::app : std::ios::trunc);
-    if (!log_) throw BadInput(dir_error(dir_, "cannot write run.log in the run folder", "choose another --out"));
+    if (!log_) throw BadInput(folder_error(dir_, "cannot write run.log in the run folder", "choose another --out"));
+    if (!written_by.empty()) log("the run resumed here was written by mdlab " + written_by + "; this is mdlab " MDLAB_VERSION);
 }
 
 RunDirectory::~RunDirectory() = default;
@@ -90,6 +147,10 @@ fs::path RunDirectory::cell_dir(std::size_t cell) {
     const fs::path p = dir_ / cell_folder(cell);
     std::lock_guard<std::mutex> lock(dir_mutex_);
     fs::create_directories(p);
+    // A link put there while the run runs: refused, not written through (those there before were
+    // refused when the folder was opened).
+    for (const fs::path& own : {dir_ / "cells", p})
+        if (fs::is_symlink(own)) throw Error(own.string() + ": a symbolic link in the run folder; mdlab does not write through it");
     return p;
 }
 

@@ -1,8 +1,12 @@
 // The folder a run writes to: pipeline.json, results.json, results.csv, run.log, and
 // cells/NNNN/<node>.npy for every node that produces points, cells/NNNN/cell.json for every
 // finished cell. Every file except the log is written atomically. A run into a folder that holds
-// an earlier run resumes it: cells finished there with the same configuration, whatever their
-// index was, are not run again.
+// an earlier run of the same pipeline resumes it: cells finished there with the same
+// configuration, whatever their index was, are not run again.
+//
+// The folder belongs to one run: the run holds its lock (mdlab-run.lock) while it runs, and its
+// marker (mdlab-run.json) says which pipeline ran there. mdlab writes only into an empty folder or
+// one of its own, never through a link (src/runfolder/run_folder_files.hpp).
 #pragma once
 #include <filesystem>
 #include <fstream>
@@ -19,12 +23,16 @@ namespace mdlab::runtime {
 
 class ProgressBar;
 class EarlierCells;
+class RunLock;
 
 class RunDirectory : public RunObserver {
 public:
-    // Creates `dir`. A folder holding an earlier run is resumed, unless `force`, which removes
-    // that run's outputs (and nothing else) first. Any other non-empty folder is refused (BadInput).
-    RunDirectory(std::filesystem::path dir, bool force, ProgressBar* progress);
+    // Creates `dir` and locks it for this run of `pipeline`. A folder holding an earlier run of the
+    // same pipeline (run_identity.hpp: its sweep may differ) is resumed, unless `force`, which
+    // removes that run's outputs (and nothing else) first. BadInput: another run holds the folder;
+    // it holds a run of another pipeline (without `force`); it is not empty and mdlab did not make
+    // it; one of mdlab's paths in it is a link or a special file.
+    RunDirectory(std::filesystem::path dir, bool force, ProgressBar* progress, const ValidatedPipeline& pipeline);
     ~RunDirectory() override;
 
     const std::filesystem::path& path() const { return dir_; }
@@ -45,6 +53,7 @@ private:
     ProgressBar* progress_;
     bool resuming_ = false;
     std::size_t resumed_ = 0;
+    std::unique_ptr<RunLock> lock_;           // held while this object lives
     std::unique_ptr<EarlierCells> earlier_;  // when resuming: the records found in the folder
     std::mutex log_mutex_, dir_mutex_;
     std::ofstream log_;
@@ -55,5 +64,9 @@ std::filesystem::path cell_folder(std::size_t cell);
 
 // Default run folder: runs/<pipeline file stem>-<YYYYmmdd-HHMMSS>.
 std::filesystem::path default_run_dir(const std::filesystem::path& pipeline_file);
+
+// Creates a new, empty folder named `name`, or (that name taken) `name`-2, `name`-3, ...: two runs
+// started in the same second get a folder each. Returns the one created.
+std::filesystem::path new_run_dir(const std::filesystem::path& name);
 
 }  // namespace mdlab::runtime
