@@ -2,6 +2,8 @@
 // RunResult (one process; the MPI ranks' part is in src/mpi/run_ranks.cpp).
 #include "mdlab/runtime/run.hpp"
 
+#include "../pipeline/disk_estimate.hpp"
+
 #include "mdlab/runtime/cancel.hpp"
 #include "mdlab/runtime/json_pretty.hpp"
 #include "mdlab/runtime/mpi_world.hpp"
@@ -38,6 +40,7 @@ Run::Run(const Registry& registry, PipelineSource source, RunOptions options, Mp
     }
 #endif
     pipeline_ = read_and_validate(source_, options_.sets, options_.smoke, registry_);
+    check_disk_space(pipeline_, folder());  // before the folder is made
 }
 
 const std::atomic<bool>& Run::cancel_flag() const {
