@@ -4,6 +4,10 @@
 // cells (a sampler's init, the points step's file) are checked by `mdlab validate`.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
+
+#include <mdlab/npy.hpp>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -51,18 +55,11 @@ std::string with_init(const std::string& init) {
       {"id": "s", "plugin": "ddim", "params": {"n": 4, "steps": 2, "init": ")" + init + R"("}, "inputs": {"score": "e"}}]})";
 }
 
-// A version 1.0 .npy file of float64 values with the given shape text.
-std::string npy(const std::string& shape, const std::vector<double>& values) {
-    std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (" + shape + "), }";
-    while ((10 + header.size() + 1) % 16) header += ' ';
-    header += '\n';
-    std::string out = "\x93NUMPY\x01";
-    out += '\0';
-    out += static_cast<char>(header.size() & 0xff);
-    out += static_cast<char>(header.size() >> 8);
-    out += header;
-    out.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(double));
-    return out;
+// A rows x cols .npy file of the values (row after row).
+void write_npy(const fs::path& file, std::size_t rows, std::size_t cols, const std::vector<double>& values) {
+    mdlab::Matrix m = mdlab::Matrix::from_shape({rows, cols});
+    std::copy(values.begin(), values.end(), m.data());
+    mdlab::npy::write(file, m);
 }
 
 CommandResult validate(const TempDir& tmp, const std::string& pipeline) {
@@ -183,19 +180,19 @@ TEST_CASE("input files read only by running cells are checked by validate") {
         CHECK(!fs::exists(tmp.path() / "out"));
     }
     SECTION("init with the wrong number of columns") {
-        write_text(tmp.path() / "x.npy", npy("2, 3", {0, 0, 0, 1, 1, 1}));
+        write_npy(tmp.path() / "x.npy", 2, 3, {0, 0, 0, 1, 1, 1});
         const auto v = validate(tmp, with_init("x.npy"));
         CHECK(v.exit_code == 2);
         CHECK(mentions(v, "initial points have 3 columns, the points of node 's' have dimension 2"));
     }
     SECTION("init with a non-finite point") {
-        write_text(tmp.path() / "x.npy", npy("2, 2", {0, 0, 1, std::nan("")}));
+        write_npy(tmp.path() / "x.npy", 2, 2, {0, 0, 1, std::nan("")});
         const auto v = validate(tmp, with_init("x.npy"));
         CHECK(v.exit_code == 2);
         CHECK(mentions(v, "initial point 1 is not finite"));
     }
     SECTION("a good init file validates and runs") {
-        write_text(tmp.path() / "x.npy", npy("3, 2", {0, 0, 1, 1, 0.5, 0.5}));
+        write_npy(tmp.path() / "x.npy", 3, 2, {0, 0, 1, 1, 0.5, 0.5});
         CHECK(validate(tmp, with_init("x.npy")).exit_code == 0);
         CHECK(run(tmp, with_init("x.npy")).exit_code == 0);
     }

@@ -4,7 +4,6 @@
 #include <memory>
 #include <set>
 
-#include <boost/json/serialize.hpp>
 #include <tbb/flow_graph.h>
 
 #include "../sweep/cell_configuration.hpp"
