@@ -40,7 +40,8 @@ Run::Run(const Registry& registry, PipelineSource source, RunOptions options, Mp
     }
 #endif
     pipeline_ = read_and_validate(source_, options_.sets, options_.smoke, registry_);
-    check_disk_space(pipeline_, folder());  // before the folder is made
+    // Before the folder is made (folder() may make it): where it will be.
+    check_disk_space(pipeline_, options_.out.empty() ? source_.default_run_dir() : options_.out);
 }
 
 const std::atomic<bool>& Run::cancel_flag() const {
