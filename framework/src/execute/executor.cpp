@@ -4,9 +4,9 @@
 #include <memory>
 #include <set>
 
-#include <boost/json/serialize.hpp>
 #include <tbb/flow_graph.h>
 
+#include "../sweep/cell_configuration.hpp"
 #include "mdlab/runtime/param_binding.hpp"
 #include "node_cache.hpp"
 #include "node_runner.hpp"
@@ -45,27 +45,13 @@ bool RunOutcome::input_error() const {
 
 namespace {
 
-// Everything that determines a node's output in a cell; equal signatures give equal outputs.
-std::vector<std::string> signatures(const ValidatedPipeline& vp, const Cell& cell) {
-    std::vector<std::string> sig(vp.nodes.size());
-    for (std::size_t i : vp.order) {
-        const Node& n = vp.node(cell, i);
-        std::string s = n.id + "#" + n.plugin->spec.name + "@" + n.plugin->spec.version + "|seed=" +
-                        std::to_string(cell.seed);
-        for (const auto& [k, v] : cell.params[i].all()) s += "|" + k + "=" + boost::json::serialize(to_json(v));
-        for (const auto& [port, src] : n.inputs) s += "|<" + port + ":" + sig[src] + ">";
-        sig[i] = std::move(s);
-    }
-    return sig;
-}
-
 class CellRun {
 public:
     // `needed` (by node index, empty: all) limits the cell to some nodes; the others are skipped.
     CellRun(const ValidatedPipeline& vp, const Cell& cell, const Registry& reg, NodeCache& cache,
             RunObserver& observer, const std::atomic<bool>& cancel, std::vector<bool> needed = {})
         : vp_(vp), cell_(cell), reg_(reg), cache_(cache), observer_(observer), cancel_(cancel),
-          sig_(signatures(vp, cell)), results_(vp.nodes.size()), needed_(std::move(needed)) {
+          sig_(node_signatures(vp, cell)), results_(vp.nodes.size()), needed_(std::move(needed)) {
         outcome_.index = cell.index;
         outcome_.nodes.resize(vp.nodes.size());
         if (needed_.empty()) needed_.assign(vp.nodes.size(), true);
@@ -179,9 +165,7 @@ CellExecutor::CellExecutor(const ValidatedPipeline& pipeline, const Registry& re
 CellExecutor::~CellExecutor() = default;
 
 std::string CellExecutor::configuration(std::size_t cell) const {
-    std::string out;
-    for (const auto& s : signatures(pipeline_, pipeline_.cells.at(cell))) out += s + "\n";
-    return out;
+    return cell_configuration(pipeline_, pipeline_.cells.at(cell));
 }
 
 std::optional<CellOutcome> CellExecutor::resumed(std::size_t cell, const std::string& configuration) {

@@ -3,6 +3,7 @@
 // found so far (reported together at the end of a stage).
 #pragma once
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ struct ValidationState {
     StartParams start;
     std::vector<const std::vector<NodeDecl>*> variant_decls;  // by node index; null without alternatives
     DiagnosticList errors;
+    std::map<std::string, std::pair<std::size_t, std::size_t>> file_shapes;  // input file -> rows, columns (input_files.cpp)
 
     // A problem at `pointer` in the pipeline file, placed at its key (at_key) or at its value.
     void error(const std::string& pointer, bool at_key, std::string node, std::string key, std::string message,

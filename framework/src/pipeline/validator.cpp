@@ -16,6 +16,8 @@ std::size_t ValidatedPipeline::node_index(const std::string& id) const {
 
 ValidatedPipeline validate(Pipeline pipeline, const std::vector<Override>& overrides, const Registry& registry) {
     ValidationState state(pipeline, overrides, registry);
+    check_node_count(state);
+    state.errors.throw_if_any();
     ValidatedPipeline out;
     out.nodes.resize(pipeline.nodes.size());
     out.alternatives.resize(pipeline.nodes.size());
@@ -32,13 +34,20 @@ ValidatedPipeline validate(Pipeline pipeline, const std::vector<Override>& overr
     check_comparisons(state, out);
     check_plots(state, out);
     state.errors.throw_if_any();
-    if (!sweep_cell_count(pipeline.sweep)) {
-        state.error("/sweep", false, {}, {}, "the sweep has more than a million cells");
-        state.errors.throw_if_any();
-    }
+    const auto cells = sweep_cell_count(pipeline.sweep);
+    if (!cells)
+        state.error("/sweep", false, {}, {},
+                    "the sweep has more than " + std::to_string(max_sweep_cells) + " cells, the limit",
+                    "sweep fewer values, or split the sweep into several pipelines");
+    else
+        check_expanded_size(state, out, *cells);
+    state.errors.throw_if_any();
     out.cells = expand_sweep(pipeline.sweep, pipeline.seed, out, state.start);
     resolve_paths(state, out, out.cells);
     state.errors.throw_if_any();  // a missing file is reported once, not again by the plugin
+    check_input_files(state, out);
+    check_record_size(state, out);
+    state.errors.throw_if_any();
     check_memory(state, out);
     state.errors.throw_if_any();
     construct_trial_plugins(state, out);

@@ -2,6 +2,8 @@
 // RunResult (one process; the MPI ranks' part is in src/mpi/run_ranks.cpp).
 #include "mdlab/runtime/run.hpp"
 
+#include "../pipeline/disk_estimate.hpp"
+
 #include "mdlab/runtime/cancel.hpp"
 #include "mdlab/runtime/json_pretty.hpp"
 #include "mdlab/runtime/mpi_world.hpp"
@@ -38,6 +40,8 @@ Run::Run(const Registry& registry, PipelineSource source, RunOptions options, Mp
     }
 #endif
     pipeline_ = read_and_validate(source_, options_.sets, options_.smoke, registry_);
+    // Before the folder is made (folder() may make it): where it will be.
+    check_disk_space(pipeline_, options_.out.empty() ? source_.default_run_dir() : options_.out);
 }
 
 const std::atomic<bool>& Run::cancel_flag() const {
