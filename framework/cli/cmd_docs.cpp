@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include <mdlab/regular_file.hpp>
+
 #include "commands.hpp"
 #include "mdlab/runtime/atomic_file.hpp"
 #include "mdlab/runtime/diagnostics.hpp"
@@ -17,11 +19,13 @@ namespace mdlab::cli {
 namespace {
 
 std::string read_file(const std::filesystem::path& file) {
-    std::ifstream in(file, std::ios::binary);
+    const std::string special = not_regular_file(file);  // a FIFO would block the open
+    std::ifstream in;
+    if (special.empty()) in.open(file, std::ios::binary);
     if (!in) {
         runtime::Diagnostic d;
         d.file = file.string();
-        d.message = "cannot read the file";
+        d.message = special.empty() ? "cannot read the file" : "is " + special + ", not a regular file";
         d.hint = "give the Markdown file whose parameter tables to update, e.g. docs/plugins.md";
         throw runtime::BadInput(d);
     }
@@ -34,7 +38,7 @@ std::string read_file(const std::filesystem::path& file) {
 
 int docs(const std::filesystem::path& path, bool check, const std::vector<std::string>& optional_plugins,
          const runtime::Registry& registry) {
-    const std::string file = path.string();
+    const std::string file = runtime::printable(path.string());
     const std::string text = read_file(path);
     const auto regions = runtime::find_parameter_regions(text, file);
     const std::set<std::string> optional(optional_plugins.begin(), optional_plugins.end());

@@ -7,6 +7,8 @@
 #include <boost/json/parse_options.hpp>
 #include <boost/json/stream_parser.hpp>
 
+#include <mdlab/regular_file.hpp>
+
 #include "mdlab/runtime/diagnostics.hpp"
 
 namespace mdlab::runtime {
@@ -167,6 +169,14 @@ JsonDocument JsonDocument::parse(std::string text, std::string name) {
 }
 
 JsonDocument JsonDocument::load(const std::filesystem::path& file) {
+    std::error_code ec;  // checked before opening: a FIFO would block, a device never end
+    if (const std::string what = not_regular_file(file); !what.empty() && std::filesystem::exists(file, ec)) {
+        Diagnostic d;
+        d.file = file.string();
+        d.message = "is " + what + ", not a regular file";
+        d.hint = "give the pipeline's JSON file";
+        throw BadInput(d);
+    }
     std::ifstream in(file, std::ios::binary);
     if (!in) {
         Diagnostic d;

@@ -8,6 +8,8 @@
 
 namespace mdlab::runtime {
 
+// id_limits.cpp. Node ids short enough to name files in the run folder.
+void check_id_limits(ValidationState& state);
 // node_declarations.cpp. Each node's plugin and its parameters bound to start.nodes.
 void check_nodes(ValidationState& state, ValidatedPipeline& vp);
 // node_declarations.cpp. Each alternative's plugin (giving what its node gives) and parameters.

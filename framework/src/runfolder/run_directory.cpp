@@ -10,6 +10,7 @@
 #include "mdlab/runtime/cell_record.hpp"
 #include "mdlab/runtime/diagnostics.hpp"
 #include "mdlab/runtime/progress_bar.hpp"
+#include "mdlab/runtime/special_files.hpp"
 #include "earlier_cells.hpp"
 
 namespace fs = std::filesystem;
@@ -66,6 +67,7 @@ RunDirectory::RunDirectory(fs::path dir, bool force, ProgressBar* progress) : di
             for (const char* name : run_outputs) fs::remove_all(dir_ / name, ec);
         else if (earlier_run) {
             resuming_ = true;
+            refuse_special_files(dir_, "--out");  // before any of its files is opened
             remove_stale_temporaries(dir_);
             earlier_ = std::make_unique<EarlierCells>(dir_);
         }
