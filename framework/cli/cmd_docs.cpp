@@ -19,10 +19,11 @@ namespace mdlab::cli {
 namespace {
 
 std::string read_file(const std::filesystem::path& file) {
-    const std::string special = not_regular_file(file);  // a FIFO would block the open
+    std::error_code ec;  // a FIFO would block the open, a device never end
+    const std::string special = std::filesystem::exists(file, ec) ? not_regular_file(file) : std::string();
     std::ifstream in;
     if (special.empty()) in.open(file, std::ios::binary);
-    if (!in) {
+    if (!special.empty() || !in) {
         runtime::Diagnostic d;
         d.file = file.string();
         d.message = special.empty() ? "cannot read the file" : "is " + special + ", not a regular file";

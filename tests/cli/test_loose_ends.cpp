@@ -125,7 +125,7 @@ TEST_CASE("special files are refused before they are opened: never a hang on a F
                  {(tmp.path() / "fifo.json").string(), "is a FIFO (named pipe), not a regular file"},
                  {"/dev/zero", "is a character device, not a regular file"},
                  {tmp.path().string(), "is a folder, not a regular file"}}) {
-            for (const char* command : {"validate", "run"}) {
+            for (const char* command : {"validate", "run", "docs"}) {
                 const auto r = run_mdlab({command, file});
                 INFO(command << " " << file << ": " << r.err);
                 CHECK(r.exit_code == 2);
