@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include <mdlab/regular_file.hpp>
+
 #include "commands.hpp"
 #include "mdlab/runtime/atomic_file.hpp"
 #include "mdlab/runtime/diagnostics.hpp"
@@ -17,11 +19,14 @@ namespace mdlab::cli {
 namespace {
 
 std::string read_file(const std::filesystem::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
+    std::error_code ec;  // a FIFO would block the open, a device never end
+    const std::string special = std::filesystem::exists(file, ec) ? not_regular_file(file) : std::string();
+    std::ifstream in;
+    if (special.empty()) in.open(file, std::ios::binary);
+    if (!special.empty() || !in) {
         runtime::Diagnostic d;
         d.file = file.string();
-        d.message = "cannot read the file";
+        d.message = special.empty() ? "cannot read the file" : "is " + special + ", not a regular file";
         d.hint = "give the Markdown file whose parameter tables to update, e.g. docs/plugins.md";
         throw runtime::BadInput(d);
     }
@@ -34,7 +39,7 @@ std::string read_file(const std::filesystem::path& file) {
 
 int docs(const std::filesystem::path& path, bool check, const std::vector<std::string>& optional_plugins,
          const runtime::Registry& registry) {
-    const std::string file = path.string();
+    const std::string file = runtime::printable(path.string());
     const std::string text = read_file(path);
     const auto regions = runtime::find_parameter_regions(text, file);
     const std::set<std::string> optional(optional_plugins.begin(), optional_plugins.end());

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "mdlab/runtime/diagnostics.hpp"
 
 #include <mdlab/isa.hpp>
 #include "mdlab/runtime/json_pretty.hpp"
@@ -40,7 +41,7 @@ int list_plugins(const ListArgs& args, const runtime::Registry& registry) {
     for (isa::Path p : isa::supported_paths()) paths += (paths.empty() ? "" : ", ") + std::string(isa::name(p));
     std::cout << fmt::format("\nkernels: the {} path on {} (it supports {}; MDLAB_ISA={} forces one)\n",
                              isa::name(isa::active()), isa::cpu_name(), paths, isa::choices());
-    for (const auto& note : registry.notes()) std::cerr << "note: " << note << "\n";
+    for (const auto& note : registry.notes()) std::cerr << "note: " << runtime::printable(note) << "\n";
     return 0;
 }
 

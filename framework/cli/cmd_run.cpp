@@ -5,6 +5,7 @@
 
 #include "commands.hpp"
 #include "mdlab/runtime/analysis.hpp"
+#include "mdlab/runtime/diagnostics.hpp"
 #include "mdlab/runtime/results.hpp"
 #include "mdlab/runtime/run.hpp"
 #include "mdlab/runtime/variant_differences.hpp"
@@ -14,9 +15,11 @@ namespace mdlab::cli {
 namespace {
 
 void print_failures(const std::string& pipeline, const std::vector<runtime::NodeFailure>& failures) {
+    using runtime::printable;
     for (const auto& f : failures)
-        std::cerr << pipeline << ": error: cell " << f.cell << ", node '" << f.node << "'"
-                  << (f.key.empty() ? "" : ", key '" + f.key + "'") << ": " << f.message << "\n";
+        std::cerr << printable(pipeline) << ": error: cell " << f.cell << ", node '" << printable(f.node) << "'"
+                  << (f.key.empty() ? "" : ", key '" + printable(f.key) + "'") << ": " << printable(f.message, true)
+                  << "\n";
 }
 
 runtime::RunOptions run_options(const RunArgs& args) {
@@ -40,9 +43,9 @@ int validate(const std::filesystem::path& file, const std::vector<std::string>& 
              const runtime::Registry& registry) {
     const runtime::ValidatedPipeline vp =
         runtime::read_and_validate(runtime::PipelineSource::file(file), sets, smoke, registry);
-    std::cout << file.string() << ": ok: " << vp.nodes.size() << " nodes, " << vp.cells.size() << " sweep cell"
+    std::cout << runtime::printable(file.string()) << ": ok: " << vp.nodes.size() << " nodes, " << vp.cells.size() << " sweep cell"
               << (vp.cells.size() == 1 ? "" : "s") << "\n"
-              << runtime::variant_differences_text(runtime::variant_differences(vp));
+              << runtime::printable(runtime::variant_differences_text(runtime::variant_differences(vp)), true);
     return 0;
 }
 
@@ -52,13 +55,14 @@ int run(const RunArgs& args, const runtime::Registry& registry, runtime::MpiWorl
     if (r.worker) return r.exit_code();  // rank 0 of the MPI job prints for every rank
 
     if (r.resumed)
-        std::cerr << "mdlab: resumed " << r.folder.string() << ": " << r.resumed_cells << " of " << r.cells
+        std::cerr << "mdlab: resumed " << runtime::printable(r.folder.string()) << ": " << r.resumed_cells << " of " << r.cells
                   << " cells had finished in an earlier run and were not run again\n";
     if (!args.quiet)  // the summary over seeds, one row per configuration, not every cell's row
-        std::cout << runtime::summary_text(r.analysis.run, r.analysis.summary) << runtime::analysis_text(r.analysis);
+        std::cout << runtime::printable(
+            runtime::summary_text(r.analysis.run, r.analysis.summary) + runtime::analysis_text(r.analysis), true);
     print_failures(run.source().name(), r.failures);
     if (r.cancelled()) std::cerr << "mdlab: run cancelled after " << r.outcome.cells.size() << " of " << r.cells << " cells\n";
-    std::cout << "run folder: " << r.folder.string() << "\n";
+    std::cout << "run folder: " << runtime::printable(r.folder.string()) << "\n";
     return r.exit_code();
 }
 

@@ -139,7 +139,8 @@ int score(const ScoreArgs& args, const runtime::Registry& registry) {
     }
     npy::write(args.out, out);
     std::cout << "wrote " << rows(out) << " x " << cols(out) << (args.denoise ? " denoised points" : " scores")
-              << " of node '" << args.node << "' at t = " << args.t << " to " << args.out.string() << "\n";
+              << " of node '" << runtime::printable(args.node) << "' at t = " << args.t << " to "
+              << runtime::printable(args.out.string()) << "\n";
     return 0;
 }
 

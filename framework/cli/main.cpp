@@ -8,6 +8,7 @@
 
 #include "cmd_report.hpp"
 #include "commands.hpp"
+#include "option_checks.hpp"
 #include "mdlab/runtime/diagnostics.hpp"
 #include "mdlab/runtime/mpi_launch.hpp"
 #include "mdlab/error.hpp"
@@ -25,17 +26,19 @@ int main(int argc, char** argv) {
     CLI::App app{"mdlab " MDLAB_VERSION ": diffusion models on data manifolds, as reproducible pipelines"};
     app.set_version_flag("--version", MDLAB_VERSION);
     app.require_subcommand(1);
+    app.failure_message(cli::failure_message);  // CLI11's errors echo arguments: escaped
     std::vector<std::filesystem::path> plugin_dirs;
     auto add_plugin_dir = [&](CLI::App* cmd) {
-        cmd->add_option("--plugin-dir", plugin_dirs, "folder of plugin libraries searched before the built-in ones (repeatable)");
+        cmd->add_option("--plugin-dir", plugin_dirs, "folder of plugin libraries searched before the built-in ones (repeatable)")
+            ->check(cli::non_empty_path());
     };
 
     cli::RunArgs run;
     CLI::App* run_cmd = app.add_subcommand("run", "validate and run a pipeline, writing a run folder");
     run_cmd->add_option("pipeline", run.pipeline, "pipeline JSON file")->required();
-    run_cmd->add_option("--out,-o", run.out, "run folder (default runs/<pipeline>-<time>)");
+    run_cmd->add_option("--out,-o", run.out, "run folder (default runs/<pipeline>-<time>)")->check(cli::non_empty_path());
     run_cmd->add_option("--set", run.sets, "override a parameter: node.key=value (repeatable)");
-    run_cmd->add_option("--threads,-j", run.threads, "worker threads (default: all cores)")->check(CLI::PositiveNumber);
+    run_cmd->add_option("--threads,-j", run.threads, "worker threads, at least 1 (default: all cores)")->check(cli::at_least_one());
     run_cmd->add_flag("--force", run.force, "write into a non-empty run folder, replacing an earlier run's outputs");
     run_cmd->add_flag("--quiet,-q", run.quiet, "print no results table");
     run_cmd->add_flag("--smoke", run.smoke, "run at the pipeline's declared small size (its \"smoke\" section)");
@@ -81,25 +84,17 @@ int main(int argc, char** argv) {
     score_cmd->add_option("--node", score.node, "id of the estimator node")->required();
     score_cmd->add_option("--t", score.t, "diffusion time")->required();
     score_cmd->add_option("--points", score.points, "query points: a 2-D float64 .npy file, one point per row")->required();
-    score_cmd->add_option("--out,-o", score.out, "output .npy file (same shape as the points)")->required();
+    score_cmd->add_option("--out,-o", score.out, "output .npy file (same shape as the points)")
+        ->required()
+        ->check(cli::non_empty_path());
     score_cmd->add_option("--cell", score.cell, "sweep cell to take the node from (default 0)");
     score_cmd->add_option("--set", score.sets, "override a parameter: node.key=value (repeatable)");
     score_cmd->add_flag("--denoise", score.denoise, "write the Tweedie denoiser (x + sigma^2 s) / alpha instead of the score");
-    score_cmd->add_option("--threads,-j", score.threads, "worker threads (default: all cores)")->check(CLI::PositiveNumber);
+    score_cmd->add_option("--threads,-j", score.threads, "worker threads, at least 1 (default: all cores)")
+        ->check(cli::at_least_one());
     add_plugin_dir(score_cmd);
 
-    // A count of at least 1, with a message that says so (CLI::PositiveNumber prints the double range).
-    const CLI::Validator at_least_one(
-        [](std::string& text) -> std::string {
-            try {
-                std::size_t used = 0;
-                const long long v = std::stoll(text, &used);
-                if (used == text.size() && v >= 1) return {};
-            } catch (const std::exception&) {
-            }
-            return "'" + text + "' is not an integer >= 1";
-        },
-        "INT>=1");
+    const CLI::Validator& at_least_one = cli::at_least_one();
     CLI::App* bench_cmd = app.add_subcommand("bench", "measure the score kernels' speed and the machine's FMA peak");
     bench_cmd->require_subcommand(1);
     // The workload options `bench score` and `bench run` share (cli::BenchWorkloadArgs).
@@ -183,7 +178,7 @@ int main(int argc, char** argv) {
     try {
         isa::active();
     } catch (const InputError& e) {
-        std::cerr << "mdlab: error: " << e.what() << "\n";
+        std::cerr << "mdlab: error: " << runtime::printable(e.what(), true) << "\n";
         return 2;
     }
     try {
@@ -205,8 +200,11 @@ int main(int argc, char** argv) {
     } catch (const runtime::BadInput& e) {
         for (const auto& d : e.diagnostics()) std::cerr << d.format() << "\n";
         return 2;
+    } catch (const InputError& e) {  // a file the user gave, refused by the SDK's readers
+        std::cerr << "mdlab: error: " << runtime::printable(e.what(), true) << "\n";
+        return 2;
     } catch (const std::exception& e) {
-        std::cerr << "mdlab: error: " << e.what() << "\n";
+        std::cerr << "mdlab: error: " << runtime::printable(e.what(), true) << "\n";
         return 1;
     }
     return 2;

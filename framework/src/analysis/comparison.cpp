@@ -179,7 +179,10 @@ std::vector<SummaryRow> with_costs(const RunRecord& run, std::vector<SummaryRow>
         Pairs axes;
         for (const auto& k : keys) axes.emplace_back(k, axis_text(cell, k));
         for (const auto& [column, v] : cell.cost) {
-            const auto [node, value] = split_metric(column);
+            // Named copies, not a structured binding: clang 14 (the fuzz build) cannot capture one.
+            const auto split = split_metric(column);
+            const std::string& node = split.first;
+            const std::string& value = split.second;
             if (node.empty() || value.find("wall_s") != std::string::npos || has(node, value)) continue;
             auto row = std::find_if(costs.begin(), costs.end(), [&](const SummaryRow& r) {
                 return r.axes == axes && r.node == node && r.value == value;

@@ -5,6 +5,8 @@
 
 #include <boost/json/parse_options.hpp>
 
+#include <mdlab/regular_file.hpp>
+
 #include "mdlab/runtime/diagnostics.hpp"
 #include "mdlab/runtime/json_precise_parse.hpp"
 
@@ -166,6 +168,14 @@ JsonDocument JsonDocument::parse(std::string text, std::string name) {
 }
 
 JsonDocument JsonDocument::load(const std::filesystem::path& file) {
+    std::error_code ec;  // checked before opening: a FIFO would block, a device never end
+    if (const std::string what = not_regular_file(file); !what.empty() && std::filesystem::exists(file, ec)) {
+        Diagnostic d;
+        d.file = file.string();
+        d.message = "is " + what + ", not a regular file";
+        d.hint = "give the pipeline's JSON file";
+        throw BadInput(d);
+    }
     std::ifstream in(file, std::ios::binary);
     if (!in) {
         Diagnostic d;

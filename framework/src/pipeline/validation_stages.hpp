@@ -23,6 +23,8 @@ void check_record_size(ValidationState& state, const ValidatedPipeline& vp);
 // "1.5 GiB"
 std::string byte_text(double bytes);
 
+// id_limits.cpp. Node ids short enough to name files in the run folder.
+void check_id_limits(ValidationState& state);
 // node_declarations.cpp. Each node's plugin and its parameters bound to start.nodes.
 void check_nodes(ValidationState& state, ValidatedPipeline& vp);
 // node_declarations.cpp. Each alternative's plugin (giving what its node gives) and parameters.

@@ -22,6 +22,7 @@ ValidatedPipeline validate(Pipeline pipeline, const std::vector<Override>& overr
     out.nodes.resize(pipeline.nodes.size());
     out.alternatives.resize(pipeline.nodes.size());
     // The nodes, their alternatives, the overrides on both, then the connections between them.
+    check_id_limits(state);
     check_nodes(state, out);
     check_alternatives(state, out);
     apply_overrides(overrides, out, state.start, pipeline.nodes, state.errors);

@@ -32,6 +32,16 @@ bool is_plugin_file(const fs::path& p) {
     return name.rfind("mdlab_", 0) == 0 && p.extension() == ".so";
 }
 
+// A plugin folder the user named (--plugin-dir, an MDLAB_PLUGIN_PATH entry) must exist: a
+// misspelt one would otherwise only show later as "unknown plugin".
+const fs::path& existing_folder(const fs::path& folder, const std::string& given_by) {
+    std::error_code ec;
+    if (!fs::is_directory(folder, ec))
+        throw BadInput(library_error(folder, "plugin folder does not exist or is not a folder",
+                                     "check " + given_by + ": every folder named there must exist"));
+    return folder;
+}
+
 const char* rebuild_hint =
     "rebuild the plugin against this mdlab's SDK (find_package(mdlab) from this build or install, "
     "then cmake --build), or remove it from the plugin folder";
@@ -70,7 +80,7 @@ std::vector<fs::path> Registry::search_path(const std::vector<fs::path>& plugin_
         std::size_t start = 0;
         while (start <= s.size()) {
             const std::size_t end = std::min(s.find(':', start), s.size());
-            if (end > start) out.emplace_back(s.substr(start, end - start));
+            if (end > start) out.push_back(existing_folder(s.substr(start, end - start), "MDLAB_PLUGIN_PATH"));
             start = end + 1;
         }
     }
@@ -85,12 +95,8 @@ void Registry::load(const std::vector<fs::path>& folders, std::size_t explicit_c
     for (std::size_t i = 0; i < folders.size(); ++i) {
         const fs::path& folder = folders[i];
         std::error_code ec;
-        if (!fs::is_directory(folder, ec)) {
-            if (i < explicit_count)
-                throw BadInput(library_error(folder, "plugin folder does not exist or is not a folder",
-                                             "check the --plugin-dir argument"));
-            continue;
-        }
+        if (i < explicit_count) existing_folder(folder, "--plugin-dir");
+        if (!fs::is_directory(folder, ec)) continue;
         const fs::path canonical = fs::weakly_canonical(folder, ec);
         if (std::find(folders_.begin(), folders_.end(), canonical) != folders_.end()) continue;
         folders_.push_back(canonical);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <mdlab/error.hpp>
+#include <mdlab/move_into_place.hpp>
 
 namespace mdlab::runtime {
 
@@ -26,12 +27,7 @@ void write_file_atomic(const std::filesystem::path& file, std::string_view conte
             throw Error(file.string() + ": write failed (" + why + "; is the disk full?); the earlier file, if any, is unchanged");
         }
     }
-    std::error_code ec;
-    std::filesystem::rename(tmp, file, ec);
-    if (ec) {
-        std::filesystem::remove(tmp, ec);
-        throw Error(file.string() + ": cannot move into place: " + ec.message());
-    }
+    move_into_place(tmp, file);
 }
 
 }  // namespace mdlab::runtime

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "mdlab/components.hpp"
+#include "mdlab/move_into_place.hpp"
 #include "mdlab/spec.hpp"
 #include "mdlab/time_grid.hpp"
 
@@ -156,12 +157,7 @@ inline void write_csv(const std::filesystem::path& file, const std::vector<std::
             throw Error(file.string() + ": write failed (disk full?)");
         }
     }
-    std::error_code ec;
-    std::filesystem::rename(tmp, file, ec);
-    if (ec) {
-        std::filesystem::remove(tmp, ec);
-        throw Error(file.string() + ": cannot move into place: " + ec.message());
-    }
+    move_into_place(tmp, file);
 }
 
 }  // namespace mdlab::noised

@@ -15,6 +15,8 @@
 
 #include "mdlab/array.hpp"
 #include "mdlab/error.hpp"
+#include "mdlab/move_into_place.hpp"
+#include "mdlab/regular_file.hpp"
 
 namespace mdlab::npy {
 
@@ -49,6 +51,7 @@ inline std::string field(const std::string& header, const std::string& key,
 
 // Reads a 1-D (as n x 1) or 2-D array of float64 or float32 values.
 inline Matrix read(const std::filesystem::path& file) {
+    require_regular_file(file);  // a FIFO would block the open, a device never end
     std::ifstream in(file, std::ios::binary);
     if (!in) throw InputError(file.string() + ": cannot open for reading");
     in.seekg(0, std::ios::end);
@@ -156,12 +159,7 @@ inline void write_array(const std::filesystem::path& file, const double* data, c
             throw Error(file.string() + ": write failed: " + why);
         }
     }
-    std::error_code ec;
-    std::filesystem::rename(tmp, file, ec);
-    if (ec) {
-        std::filesystem::remove(tmp, ec);
-        throw Error(file.string() + ": cannot move into place: " + ec.message());
-    }
+    move_into_place(tmp, file);
 }
 
 // Writes a 2-D float64 array (n x d).

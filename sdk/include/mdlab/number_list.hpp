@@ -80,6 +80,7 @@ inline std::vector<double> read_text(const std::filesystem::path& file, const st
 }  // namespace number_list_detail
 
 inline std::vector<double> read_number_list(const std::filesystem::path& file, const std::string& key) {
+    require_regular_file(file, key);
     if (file.extension() != ".npy") return number_list_detail::read_text(file, key);
     Matrix m;
     try {

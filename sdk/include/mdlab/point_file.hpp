@@ -117,9 +117,7 @@ inline bool has_npy_magic(const fs::path& file) {
 // A .npy array (recognised by its magic string, whatever the file's extension) or CSV text.
 // A file named .npy is always read as .npy, so a damaged one is reported as such, not as CSV.
 inline Matrix read_points(const fs::path& file, const std::string& key) {
-    std::error_code ec;
-    if (!fs::is_regular_file(file, ec))
-        throw InputError(file.string() + ": no such file (or not a regular file)", key);
+    require_regular_file(file, key);
     Matrix m;
     if (has_npy_magic(file) || file.extension() == ".npy") {
         try {

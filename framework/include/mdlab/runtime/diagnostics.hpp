@@ -2,9 +2,16 @@
 #pragma once
 #include <exception>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mdlab::runtime {
+
+// User text (ids, keys, values, file names) made safe to echo on a terminal: control characters
+// become visible escapes (\n, \r, \t, \x1b, \u009b; invalid UTF-8 bytes as \xNN), so a name
+// cannot move the cursor, clear the screen or hide the rest of a message. keep_lines keeps
+// newlines and tabs (for whole messages, whose user parts are escaped already).
+std::string printable(std::string_view text, bool keep_lines = false);
 
 struct Diagnostic {
     std::string file;         // pipeline file, plugin library, data file, or "--set" / "command line"
