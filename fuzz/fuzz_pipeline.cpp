@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "mdlab/runtime/diagnostics.hpp"
 #include "mdlab/runtime/pipeline.hpp"
@@ -17,7 +19,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         Pipeline p = read_pipeline_text(text, "fuzz.json");
         Pipeline smoke = read_pipeline_text(text, "fuzz.json");
         validate(std::move(p), {}, registry);
-        validate(std::move(smoke), apply_smoke(smoke), registry);
+        // apply_smoke edits `smoke` in place, so it must finish before the pipeline is moved:
+        // a call in the argument list may run after the move (the order is unspecified).
+        std::vector<Override> smoke_overrides = apply_smoke(smoke);
+        validate(std::move(smoke), std::move(smoke_overrides), registry);
     } catch (const BadInput& e) {
         if (e.diagnostics().empty()) __builtin_trap();  // an error must say what is wrong
     }

@@ -48,12 +48,16 @@ TEST_CASE("mdlab describe works for every plugin") {
     }
 }
 
-TEST_CASE("the mlp estimator is listed and described whenever it was built (libtorch present)") {
-    if (!std::filesystem::exists(plugin_dir() / "mdlab_mlp.so")) {
-        WARN("libtorch was not found at build time: the mlp plugin is not built");
+TEST_CASE("the mlp estimator is built, listed and described wherever libtorch is installed") {
+    const auto r = run_mdlab({"plugins", "--kind", "estimator"});
+    REQUIRE(r.exit_code == 0);
+    if (!libtorch_found()) {
+        WARN("skipped: no usable libtorch at build time, so the optional mlp plugin is not built");
+        CHECK(r.out.find("  mlp ") == std::string::npos);
         return;
     }
-    const auto r = run_mdlab({"plugins", "--kind", "estimator"});
+    INFO("libtorch was found at build time: the mlp plugin must be built and load");
+    REQUIRE(std::filesystem::exists(plugin_dir() / "mdlab_mlp.so"));
     CHECK(r.out.find("  mlp ") != std::string::npos);
     const auto d = run_mdlab({"describe", "mlp"});
     CHECK(d.exit_code == 0);

@@ -65,6 +65,7 @@ fs::path plugin_dir() { return MDLAB_TEST_PLUGIN_DIR; }
 fs::path source_dir() { return MDLAB_TEST_SOURCE_DIR; }
 fs::path fixture_dir() { return MDLAB_TEST_FIXTURE_DIR; }
 fs::path sdk_package_dir() { return MDLAB_TEST_SDK_DIR; }
+bool libtorch_found() { return MDLAB_TEST_LIBTORCH_FOUND != 0; }
 std::string cmake_command() { return MDLAB_TEST_CMAKE; }
 std::string cmake_generator() { return MDLAB_TEST_CMAKE_GENERATOR; }
 std::string cxx_compiler() { return MDLAB_TEST_CXX_COMPILER; }

@@ -65,5 +65,7 @@ std::filesystem::path sdk_package_dir();
 std::string cmake_command();
 std::string cmake_generator();
 std::string cxx_compiler();
+// Whether this build found a usable libtorch: the optional mlp plugin must then be built.
+bool libtorch_found();
 
 }  // namespace mdlab::test

@@ -145,7 +145,6 @@ TEST_CASE("swiss_roll: projection is exact, idempotent, and gives the distance",
         gc[g] = roll.s * t * std::cos(t);
         gs[g] = roll.s * t * std::sin(t);
     }
-    double worst_gap = 0.0;
     for (std::size_t i = 0; i < mdlab::rows(x); ++i) {
         CHECK(std::abs(d(i) - row_dist(x, i, p, i)) < 1e-12 * std::max(1.0, d(i)));
         double z[3];
@@ -160,10 +159,7 @@ TEST_CASE("swiss_roll: projection is exact, idempotent, and gives the distance",
         CHECK(d(i) * d(i) <= brute2 + 1e-13 * (1.0 + brute2));
         // The grid's spacing along the curve is <= 5e-5: its best point is within ~1e-8 in d^2.
         CHECK(brute2 - d(i) * d(i) < 1e-8 * (1.0 + d(i)));
-        worst_gap = std::max(worst_gap, brute2 - d(i) * d(i));
     }
-    INFO("largest brute-force excess in squared distance: " << worst_gap);
-    CHECK(worst_gap >= 0.0);
 }
 
 TEST_CASE("swiss_roll: tangent bases are orthonormal and span the parametrisation's derivatives", "[manifold][swiss_roll]") {

@@ -6,6 +6,7 @@
 
 #include <tbb/global_control.h>
 
+#include "mdlab/runtime/registry.hpp"
 #include "sampler_check.hpp"
 
 using namespace mdlab::test;
@@ -33,10 +34,43 @@ std::shared_ptr<const GaussianScore> gaussian(const char* process = "ve") {
 }  // namespace
 
 TEST_CASE("every sampler declares the common parameters") {
+    using mdlab::ParamType;
+    // The common parameters (docs/plugins.md), their types and, where fixed, their defaults.
+    struct Common {
+        const char* key;
+        ParamType type;
+    };
+    const std::vector<Common> common{{"n", ParamType::integer},         {"steps", ParamType::integer},
+                                     {"t_min", ParamType::real},        {"grid", ParamType::choice},
+                                     {"rho", ParamType::real},          {"sigmas", ParamType::real_list},
+                                     {"times", ParamType::real_list},   {"sigmas_file", ParamType::path},
+                                     {"times_file", ParamType::path},   {"denoise", ParamType::boolean},
+                                     {"init", ParamType::path},         {"record_every", ParamType::integer}};
     for (const auto& name : samplers) {
         INFO(name);
-        auto spec = make_component(name);  // constructs with defaults
-        REQUIRE(spec);
+        const mdlab::runtime::PluginRecord* rec = registry().find(name);
+        REQUIRE(rec != nullptr);
+        const mdlab::PluginSpec& spec = rec->spec;
+        CHECK(spec.kind == mdlab::Kind::sampler);
+        const mdlab::PortSpec* score = spec.find_input("score");
+        REQUIRE(score != nullptr);
+        CHECK(score->kind == mdlab::ValueKind::estimator);
+        for (const auto& [key, type] : common) {
+            INFO(key);
+            const mdlab::ParamSpec* p = spec.find_param(key);
+            REQUIRE(p != nullptr);
+            CHECK(p->type == type);
+            CHECK_FALSE(p->is_required());
+        }
+        CHECK(std::get<std::int64_t>(*spec.find_param("n")->default_value) == 1000);
+        CHECK(std::get<double>(*spec.find_param("t_min")->default_value) == 1e-3);
+        CHECK(std::get<std::string>(*spec.find_param("grid")->default_value) == "uniform");
+        CHECK_FALSE(std::get<bool>(*spec.find_param("denoise")->default_value));
+        CHECK(std::get<std::int64_t>(*spec.find_param("record_every")->default_value) == 0);
+        // The roles the runtime relies on (sample counts, process times, initial points).
+        CHECK(spec.find_param(mdlab::ParamRole::sample_count) == spec.find_param("n"));
+        CHECK(spec.find_param(mdlab::ParamRole::initial_points) == spec.find_param("init"));
+        CHECK(make_component(name) != nullptr);  // constructs with the defaults
     }
 }
 
