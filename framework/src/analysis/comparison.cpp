@@ -184,8 +184,7 @@ std::vector<SummaryRow> with_costs(const RunRecord& run, std::vector<SummaryRow>
             const std::string& node = split.first;
             const std::string& value = split.second;
             if (node.empty() || value.find("wall_s") != std::string::npos || has(node, value)) continue;
-            // Init-captures: clang before 16 cannot capture structured bindings (the fuzz build).
-            auto row = std::find_if(costs.begin(), costs.end(), [&axes, &node = node, &value = value](const SummaryRow& r) {
+            auto row = std::find_if(costs.begin(), costs.end(), [&](const SummaryRow& r) {
                 return r.axes == axes && r.node == node && r.value == value;
             });
             if (row == costs.end()) {
