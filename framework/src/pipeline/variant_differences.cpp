@@ -10,13 +10,13 @@
 
 namespace mdlab::runtime {
 
-namespace {
-
-const Params* first_params(const ValidatedPipeline& vp, std::size_t i, std::size_t v) {
+const Params* first_params(const ValidatedPipeline& vp, std::size_t node, std::size_t variant) {
     for (const Cell& c : vp.cells)
-        if (c.variant[i] == v) return &c.params[i];
+        if (c.variant[node] == variant) return &c.params[node];
     return nullptr;
 }
+
+namespace {
 
 std::string inputs_text(const ValidatedPipeline& vp, const Node& n) {
     std::string out;

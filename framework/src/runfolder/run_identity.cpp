@@ -10,19 +10,13 @@
 
 #include "mdlab/runtime/json_pretty.hpp"
 #include "mdlab/runtime/param_binding.hpp"
+#include "mdlab/runtime/variant_differences.hpp"
 
 namespace json = boost::json;
 
 namespace mdlab::runtime {
 
 namespace {
-
-// The parameters of node `i` in the first cell running its variant `variant` (null: no such cell).
-const Params* first_params(const ValidatedPipeline& vp, std::size_t i, std::size_t variant) {
-    for (const Cell& c : vp.cells)
-        if (c.variant[i] == variant) return &c.params[i];
-    return nullptr;
-}
 
 json::object node_identity(const ValidatedPipeline& vp, const Node& n, const Params* params) {
     json::object inputs, values;

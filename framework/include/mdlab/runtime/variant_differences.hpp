@@ -20,6 +20,10 @@ struct VariantDifferences {
     std::vector<std::vector<std::string>> values;
 };
 
+// The resolved parameters of node `node` in the first cell running its variant `variant` (null: no
+// cell runs it). Also the run folder's identity (runfolder/run_identity.cpp) takes them from here.
+const Params* first_params(const ValidatedPipeline& vp, std::size_t node, std::size_t variant);
+
 // One entry per node with alternatives, in node order. A variant's parameters are those of the
 // first cell that runs it (swept keys then hold their first values in every variant alike).
 std::vector<VariantDifferences> variant_differences(const ValidatedPipeline& vp);
