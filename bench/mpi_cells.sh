@@ -17,32 +17,7 @@ trap 'rm -rf "$work"' EXIT
 mpirun=(mpirun --oversubscribe)
 [[ $(id -u) -eq 0 ]] && mpirun+=(--allow-run-as-root)
 
-sweep() {  # cells, sampler steps, points -> pipeline file
-  local file="$work/sweep-$1-$2-$3.json"
-  {
-    echo '{"seed": 1, "nodes": ['
-    echo ' {"id": "circle", "plugin": "circle", "params": {"ambient_dim": 8}},'
-    echo " {\"id\": \"train\", \"plugin\": \"sample\", \"params\": {\"n\": $3}, \"inputs\": {\"manifold\": \"circle\"}},"
-    echo ' {"id": "vp", "plugin": "vp"},'
-    echo ' {"id": "score", "plugin": "empirical", "inputs": {"data": "train", "process": "vp"}},'
-    echo " {\"id\": \"gen\", \"plugin\": \"euler_maruyama\", \"params\": {\"n\": $3, \"steps\": $2}, \"inputs\": {\"score\": \"score\"}},"
-    echo ' {"id": "dist", "plugin": "manifold_distance", "inputs": {"samples": "gen", "manifold": "circle"}}],'
-    echo " \"sweep\": {\"grid\": {\"seed\": [$(seq -s, 1 "$1")]}}}"
-  } > "$file"
-  echo "$file"
-}
-
-fastest() {  # command... -> the fastest wall time of $repeat runs, in seconds
-  local best="" t0 t1 i
-  for ((i = 0; i < repeat; ++i)); do
-    rm -rf "$work/out"
-    t0=$(date +%s.%N)
-    "$@" --out "$work/out" -q --threads 1 > /dev/null
-    t1=$(date +%s.%N)
-    best=$(awk -v a="$t0" -v b="$t1" -v best="$best" 'BEGIN { t = b - a; print (best == "" || t < best) ? t : best }')
-  done
-  echo "$best"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/sweep_lib.sh"
 
 one_process() { "$mdlab" run "$@"; }
 two_ranks() { "${mpirun[@]}" -np 2 "$mdlab" run "$@"; }
@@ -58,12 +33,6 @@ s1=$(fastest one_process "$single")
 s2=$(fastest two_ranks "$single")
 one_process "$small" --out "$work/r1" -q --threads 1 > /dev/null
 two_ranks "$small" --out "$work/r2" -q --threads 1 > /dev/null
-# Every column but the wall times (named wall_s or <node>.wall_s: measured, they differ between
-# runs; this sweep's fields hold no quoted commas).
-without_wall_times() {
-  awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) keep[i] = $i !~ /(^|[.])wall_s$/ }
-           { out = ""; sep = ""; for (i = 1; i <= NF; ++i) if (keep[i]) { out = out sep $i; sep = "," }; print out }' "$1"
-}
 cmp -s <(without_wall_times "$work/r1/results.csv") <(without_wall_times "$work/r2/results.csv") ||
   { echo "results.csv differs between 1 and 2 ranks" >&2; exit 1; }
 

@@ -15,6 +15,7 @@ namespace mdlab::cli {
 
 void load_plugins(runtime::Registry& registry, const std::vector<std::filesystem::path>& plugin_dirs) {
     registry.load(runtime::Registry::search_path(plugin_dirs), plugin_dirs.size());
+    for (const auto& warning : registry.warnings()) std::cerr << "mdlab: warning: " << runtime::printable(warning) << "\n";
 }
 
 int list_plugins(const ListArgs& args, const runtime::Registry& registry) {

@@ -29,6 +29,7 @@ runtime::RunOptions run_options(const RunArgs& args) {
     o.smoke = args.smoke;
     o.force = args.force;
     o.threads = args.threads;
+    o.isolation = *runtime::isolation_from(args.isolation);  // CLI11 checked the name
     return o;
 }
 

@@ -30,6 +30,7 @@ struct RunArgs {
     bool force = false;
     bool quiet = false;
     bool smoke = false;  // apply the pipeline's declared smoke size
+    std::string isolation = "process";  // runtime::isolation_from()
 };
 
 struct ListArgs {

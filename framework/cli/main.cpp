@@ -9,6 +9,7 @@
 #include "cmd_report.hpp"
 #include "commands.hpp"
 #include "option_checks.hpp"
+#include "mdlab/runtime/cell_worker.hpp"
 #include "mdlab/runtime/diagnostics.hpp"
 #include "mdlab/runtime/mpi_launch.hpp"
 #include "mdlab/error.hpp"
@@ -42,7 +43,16 @@ int main(int argc, char** argv) {
     run_cmd->add_flag("--force", run.force, "write into a non-empty run folder, replacing an earlier run's outputs");
     run_cmd->add_flag("--quiet,-q", run.quiet, "print no results table");
     run_cmd->add_flag("--smoke", run.smoke, "run at the pipeline's declared small size (its \"smoke\" section)");
+    run_cmd->add_option("--isolation", run.isolation,
+                        "process: each cell runs in a worker process, so a crashing plugin fails its cell only "
+                        "(default); none: in this process (for a debugger)")
+        ->check(CLI::IsMember({"process", "none"}))
+        ->capture_default_str();
     add_plugin_dir(run_cmd);
+    // A run's cell worker process (isolated_run.hpp), started by `mdlab run`; not for users.
+    CLI::App* worker_cmd = app.add_subcommand("cell-worker", "")->group("");
+    // The child that loads plugin libraries first (library_probe.hpp); not for users either.
+    CLI::App* probe_cmd = app.add_subcommand("probe-plugins", "")->group("");
 
     std::filesystem::path validate_file;
     std::vector<std::string> validate_sets;
@@ -181,6 +191,8 @@ int main(int argc, char** argv) {
         std::cerr << "mdlab: error: " << runtime::printable(e.what(), true) << "\n";
         return 2;
     }
+    if (*worker_cmd) return runtime::serve_cell_worker();
+    if (*probe_cmd) return runtime::serve_library_probe();
     try {
         if (*report_cmd) return cli::report(report_dir);  // reads files only: no plugins needed
         runtime::Registry registry;

@@ -47,7 +47,7 @@ def _sets(set_):
     return [str(text) for text in set_]
 
 
-def run(pipeline, out=None, smoke=False, threads=None, set=None, force=False, callables=None):
+def run(pipeline, out=None, smoke=False, threads=None, set=None, force=False, callables=None, isolation="process"):
     """Runs a pipeline and returns its :class:`Run`.
 
     pipeline: a file (str or os.PathLike), JSON text, or a dict (messages call them by the file's
@@ -55,7 +55,9 @@ def run(pipeline, out=None, smoke=False, threads=None, set=None, force=False, ca
         command); smoke: the pipeline's smoke size; threads: worker threads (default all cores);
         set: {"node.key": value} or ["node.key=value", ...], applied last as --set; force: replace
         an earlier run in `out` instead of resuming it; callables: {name: f(x, t)}, the Python
-        score functions of the pipeline's `callable` nodes (see mdlab.callables).
+        score functions of the pipeline's `callable` nodes (see mdlab.callables); isolation:
+        "process" (each cell runs in a worker process, so a crashing plugin fails its cell only;
+        a pipeline with `callable` nodes runs in this process) or "none", as --isolation.
 
     A bad pipeline raises mdlab.InputError; a node that fails does not raise: see .failures and
     .exit_code. Ctrl-C stops the run after its current cell and raises KeyboardInterrupt; running
@@ -65,10 +67,12 @@ def run(pipeline, out=None, smoke=False, threads=None, set=None, force=False, ca
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise _mdlab.InputError(f"mdlab.run: error: key 'threads': {threads!r} is not a positive integer\n"
                                 "    give the number of worker threads, or None for every core")
+    if isolation not in ("process", "none"):
+        raise _mdlab.InputError(f"mdlab.run: error: key 'isolation': {isolation!r} is not one of: process, none")
     progress = sys.stderr is not None and sys.stderr.isatty()
     outcome = _mdlab.run_pipeline(text, is_text, name, "" if out is None else os.fspath(out), _sets(set),
                                   bool(smoke), bool(force), threads or 0, progress,
-                                  dict(callables or {}))
+                                  dict(callables or {}), isolation)
     return Run(outcome["folder"], outcome)
 
 

@@ -103,7 +103,7 @@ void bind_runs(py::module_& m) {
     m.def(
         "run_pipeline",
         [](std::string pipeline, bool is_text, std::string name, std::string out, std::vector<std::string> sets,
-           bool smoke, bool force, int threads, bool progress, const py::dict& callables) {
+           bool smoke, bool force, int threads, bool progress, const py::dict& callables, const std::string& isolation) {
             RunRequest r{std::move(pipeline), is_text, std::move(name), {}};
             r.options.out = out;
             r.options.sets = std::move(sets);
@@ -111,10 +111,13 @@ void bind_runs(py::module_& m) {
             r.options.force = force;
             r.options.threads = threads;
             r.options.progress = progress;
+            const auto how = runtime::isolation_from(isolation);
+            if (!how) throw py::value_error("isolation: '" + isolation + "' is not one of: process, none");
+            r.options.isolation = *how;
             return run_pipeline(std::move(r), callables);
         },
         py::arg("pipeline"), py::arg("is_text"), py::arg("name"), py::arg("out"), py::arg("sets"), py::arg("smoke"),
-        py::arg("force"), py::arg("threads"), py::arg("progress"), py::arg("callables") = py::dict(),
+        py::arg("force"), py::arg("threads"), py::arg("progress"), py::arg("callables") = py::dict(), py::arg("isolation") = "process",
         "Runs a pipeline (a file, or JSON text named `name`) as `mdlab run` does; returns the folder, exit code, "
         "failures and cell counts. Ctrl-C stops it after the current cell and raises KeyboardInterrupt.");
 }

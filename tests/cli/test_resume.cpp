@@ -155,12 +155,14 @@ TEST_CASE("SIGTERM stops a run in the middle of a cell, keeping what finished") 
     const fs::path out = f.tmp.path() / "term";
     Background run(mdlab_executable().string(), {"run", f.pipeline.string(), "--out", out.string(), "-q"});
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    // Cell 1's sampler starts once its score node is done (the log says so); the signal is sent
-    // a little after that, while the sampler runs (it has hours to go).
+    // Cell 1 takes cell 0's score node (the same configuration), so its sampler starts as soon as
+    // cell 0's last nodes are done (the log says so); the signal is sent a little after that,
+    // while the sampler runs (it has hours to go).
     const auto log_says = [&](const std::string& text) {
         return fs::exists(out / "run.log") && read_text(out / "run.log").find(text) != std::string::npos;
     };
-    while (!log_says("cell 1 node score done") && std::chrono::steady_clock::now() < deadline)
+    while (!(log_says("cell 0 node mem done") && log_says("cell 0 node dist done")) &&
+           std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     run.signal(SIGTERM);

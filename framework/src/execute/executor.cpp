@@ -111,6 +111,12 @@ private:
         for (const auto& [port, src] : node.inputs) inputs.set(port, results_[src].value);
         RunContext ctx(cell_.seed, node.id, cell_.index, i, observer_, cancel_);
         const auto t0 = std::chrono::steady_clock::now();
+        observer_.node_started(cell_.index, i);
+        struct Ended {  // however the node ends
+            RunObserver& observer;
+            std::size_t cell, node;
+            ~Ended() { observer.node_ended(cell, node); }
+        } ended{observer_, cell_.index, i};
         try {
             results_[i] = run_node(*node.plugin, cell_.params[i], inputs, ctx, reg_);
             out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

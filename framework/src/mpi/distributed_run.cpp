@@ -12,10 +12,7 @@
 
 #include <mdlab/error.hpp>
 
-#include "mdlab/runtime/atomic_file.hpp"
-#include "mdlab/runtime/cell_packet.hpp"
-#include "mdlab/runtime/cell_record.hpp"
-#include "mdlab/runtime/cell_scratch.hpp"
+#include "packet_exchange.hpp"
 
 namespace fs = std::filesystem;
 
@@ -88,40 +85,6 @@ private:
     std::thread thread_;  // last: starts once the members above exist
 };
 
-// Marks every completed node of a cell as failed with `why` (its files could not be kept).
-void fail_cell(CellOutcome& outcome, const std::string& why) {
-    for (auto& node : outcome.nodes)
-        if (node.status == NodeStatus::ok) {
-            node.status = NodeStatus::failed;
-            node.error = why;
-        }
-}
-
-// Rank 0's side of one packet: the worker's files and log lines into the run folder, then the
-// cell's record, as a cell run here would have written them.
-CellOutcome store_packet(const CellPacket& packet, int from, const std::string& configuration, RunDirectory& dir) {
-    auto outcome = parse_cell_record(packet.record, configuration);
-    if (!outcome) throw Error("rank " + std::to_string(from) + " sent an unreadable record for cell " + std::to_string(packet.cell));
-    outcome->index = packet.cell;
-    for (const auto& line : packet.log) dir.log("[rank " + std::to_string(from) + "] " + line);
-    try {
-        const fs::path folder = dir.cell_dir(packet.cell);
-        for (const auto& [name, content] : packet.files) {
-            const fs::path rel(name);
-            if (rel.is_absolute() || std::find(rel.begin(), rel.end(), "..") != rel.end())
-                throw Error("rank " + std::to_string(from) + " sent a file outside its cell folder: " + name);
-            const fs::path file = folder / rel;
-            fs::create_directories(file.parent_path());
-            write_file_atomic(file, content);
-        }
-    } catch (const std::exception& e) {
-        fail_cell(*outcome, std::string("the cell's files could not be stored: ") + e.what());
-        return *outcome;  // not recorded as finished: a rerun runs it again
-    }
-    if (!packet.cancelled) dir.cell_finished(*outcome, configuration);
-    return *outcome;
-}
-
 }  // namespace
 
 RunOutcome execute_distributed(const ValidatedPipeline& pipeline, const Registry& registry, RunDirectory& dir,
@@ -164,7 +127,7 @@ RunOutcome execute_distributed(const ValidatedPipeline& pipeline, const Registry
         ++received[from];
         if (!bytes.empty()) {
             const CellPacket packet = decode_cell_packet(bytes);
-            keep(store_packet(packet, from, configuration.at(packet.cell), dir));
+            keep(store_packet(packet, "[rank " + std::to_string(from) + "] ", configuration.at(packet.cell), dir));
         }
         if (auto c = queue.next()) {
             world.send(from, tag_assign, std::to_string(*c));
@@ -191,19 +154,8 @@ void serve_cells(const ValidatedPipeline& pipeline, const Registry& registry, co
         const std::string assigned = world.receive(0, tag_assign);
         ++answered;
         if (assigned.empty()) continue;
-        CellPacket packet;
-        packet.cell = std::stoull(assigned);
-        const std::string configuration = cells.configuration(packet.cell);
-        CellOutcome done = cells.run(packet.cell, configuration);
-        packet.cancelled = cancel.load();
-        try {
-            auto taken = scratch.take(packet.cell);
-            packet.files = std::move(taken.files);
-            packet.log = std::move(taken.log);
-        } catch (const std::exception& e) {
-            fail_cell(done, std::string("the cell's files could not be read back on this rank: ") + e.what());
-        }
-        packet.record = cell_record(done, configuration);
+        const std::size_t cell = std::stoull(assigned);
+        const CellPacket packet = run_into_packet(cells, scratch, cell, cells.configuration(cell), cancel);
         world.send(0, tag_ready, encode(packet));
         ++sent;
     }

@@ -7,6 +7,7 @@
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
 
+#include "../isolation/library_probe.hpp"
 #include "mdlab/runtime/diagnostics.hpp"
 
 #ifndef MDLAB_INSTALL_PLUGIN_PATH
@@ -92,6 +93,7 @@ std::vector<fs::path> Registry::search_path(const std::vector<fs::path>& plugin_
 }
 
 void Registry::load(const std::vector<fs::path>& folders, std::size_t explicit_count) {
+    std::vector<fs::path> files;
     for (std::size_t i = 0; i < folders.size(); ++i) {
         const fs::path& folder = folders[i];
         std::error_code ec;
@@ -100,11 +102,21 @@ void Registry::load(const std::vector<fs::path>& folders, std::size_t explicit_c
         const fs::path canonical = fs::weakly_canonical(folder, ec);
         if (std::find(folders_.begin(), folders_.end(), canonical) != folders_.end()) continue;
         folders_.push_back(canonical);
-        std::vector<fs::path> files;
+        std::vector<fs::path> in_folder;
         for (const auto& entry : fs::directory_iterator(folder, ec))
-            if (is_plugin_file(entry.path())) files.push_back(entry.path());
-        std::sort(files.begin(), files.end());
-        for (const auto& f : files) load_library(f);
+            if (is_plugin_file(entry.path())) in_folder.push_back(entry.path());
+        std::sort(in_folder.begin(), in_folder.end());
+        files.insert(files.end(), in_folder.begin(), in_folder.end());
+    }
+    // Each library is loaded in a child first: one that crashes or hangs there is left out.
+    const auto unsafe = probe_libraries(files);
+    for (const auto& f : files) {
+        const auto bad = unsafe.find(f);
+        if (bad == unsafe.end())
+            load_library(f);
+        else
+            warnings_.push_back(f.string() + ": plugin library skipped: a process loading it " + bad->second +
+                                " (its plugins are not available; fix or remove the library)");
     }
 }
 
@@ -136,12 +148,13 @@ void Registry::load_library(const fs::path& file) {
     if (!table || table->entries.empty())
         throw BadInput(library_error(file, "plugin library exports an empty plugin table",
                                      "list the plugin classes in MDLAB_PLUGINS(...)"));
-    for (const PluginEntry& e : table->entries) {
+    for (const PluginEntry& e : table->entries)
         if (e.spec.name.empty() || !e.create)
             throw BadInput(library_error(file, "plugin library has an entry without a name or factory", rebuild_hint));
-        add(PluginRecord{e.spec, e.create, lib, file, {}});
-    }
+    for (const PluginEntry& e : table->entries) add(PluginRecord{e.spec, e.create, lib, file, {}});
+    library_files_.push_back(file);
 }
+
 
 void Registry::add_in_process(PluginSpec spec, InProcessFactory make) {
     if (spec.name.empty() || !make) throw Error("an in-process plugin needs a name and a factory");

@@ -36,6 +36,11 @@ PipelineSource PipelineSource::text(std::string json, std::string name, std::fil
     return s;
 }
 
+const std::string& PipelineSource::text_or_empty() const {
+    static const std::string none;
+    return text_ ? *text_ : none;
+}
+
 Pipeline PipelineSource::read() const {
     return text_ ? read_pipeline_text(*text_, name_, file_) : read_pipeline(file_);
 }

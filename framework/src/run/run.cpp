@@ -2,9 +2,11 @@
 // RunResult (one process; the MPI ranks' part is in src/mpi/run_ranks.cpp).
 #include "mdlab/runtime/run.hpp"
 
+#include "../isolation/cell_worker_handle.hpp"
 #include "../pipeline/disk_estimate.hpp"
 
 #include "mdlab/runtime/cancel.hpp"
+#include "mdlab/runtime/diagnostics.hpp"
 #include "mdlab/runtime/json_pretty.hpp"
 #include "mdlab/runtime/mpi_world.hpp"
 #include "mdlab/runtime/progress_bar.hpp"
@@ -27,6 +29,21 @@ int RunResult::exit_code() const {
     return outcome.input_error() ? 2 : 1;
 }
 
+namespace {
+
+// A plugin the host program defines itself (a Python callable) exists in this process only: such
+// a pipeline's cells cannot run in a worker process.
+bool uses_in_process_plugin(const ValidatedPipeline& vp) {
+    for (std::size_t i = 0; i < vp.nodes.size(); ++i) {
+        if (vp.nodes[i].plugin->make) return true;
+        for (const Node& variant : vp.alternatives[i])
+            if (variant.plugin->make) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
 Run::Run(const Registry& registry, PipelineSource source, RunOptions options)
     : Run(registry, std::move(source), std::move(options), nullptr) {}
 
@@ -42,6 +59,17 @@ Run::Run(const Registry& registry, PipelineSource source, RunOptions options, Mp
     pipeline_ = read_and_validate(source_, options_.sets, options_.smoke, registry_);
     // Before the folder is made (folder() may make it): where it will be.
     check_disk_space(pipeline_, options_.out.empty() ? source_.default_run_dir() : options_.out);
+    if (options_.isolation == Isolation::process && !uses_in_process_plugin(pipeline_)) {
+        worker_program_ = worker_program();
+        if (worker_program_.empty()) {
+            Diagnostic d;
+            d.file = source_.name();
+            d.message = "cannot find the mdlab program to run the cells in worker processes";
+            d.hint = "set MDLAB_WORKER_PROGRAM to the mdlab executable, or run the cells in this process "
+                     "(--isolation none; a crashing plugin then ends the run)";
+            throw BadInput(d);
+        }
+    }
 }
 
 const std::atomic<bool>& Run::cancel_flag() const {
@@ -64,7 +92,10 @@ RunResult Run::execute() {
     ProgressBar bar = progress_bar();
     RunDirectory dir(folder(), options_.force, &bar, pipeline_);  // locked until the run ends
     start_log(dir, 1);
-    return finish(dir, bar, runtime::execute(pipeline_, registry_, dir, cancel_flag()));
+    if (worker_program_.empty()) return finish(dir, bar, runtime::execute(pipeline_, registry_, dir, cancel_flag()));
+    dir.log("cells run in worker processes (" + worker_program_ + " cell-worker)");
+    const WorkerSetup setup = worker_setup(registry_, source_, options_.sets, options_.smoke, options_.threads);
+    return finish(dir, bar, execute_isolated(pipeline_, dir, cancel_flag(), setup, worker_program_));
 }
 
 void Run::start_log(RunDirectory& dir, int ranks) const {

@@ -15,7 +15,7 @@ namespace {
 
 // What a run writes at the top of its folder, besides its marker, its lock and cells/.
 const char* const run_outputs[] = {"pipeline.json", "results.json",     "results.csv",     "summary.csv", "rates.csv",
-                                   "correlations.csv", "equivalence.csv", "report.html", "run.log"};
+                                   "correlations.csv", "equivalence.csv", "report.html", "run.log", "crashed-cells.json"};
 
 bool all_digits(const std::string& s) {
     return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });

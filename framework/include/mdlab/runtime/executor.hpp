@@ -53,6 +53,11 @@ public:
     virtual void log(const std::string& line) = 0;
     // Node `node` of cell `cell` has done `fraction` of its work.
     virtual void progress(std::size_t cell, std::size_t node, double fraction) = 0;
+    // Node `node` of cell `cell` starts running its plugin, and has ended (either way); nodes
+    // taken from the cache or skipped do not start. A cell worker tells its parent, which then
+    // knows which node was running if the worker dies.
+    virtual void node_started(std::size_t cell, std::size_t node) { (void)cell, (void)node; }
+    virtual void node_ended(std::size_t cell, std::size_t node) { (void)cell, (void)node; }
     // Points produced by a node (a sample step or a sampler).
     virtual void points(std::size_t cell, const std::string& node, const Matrix& points) = 0;
     // The outcome of cell `cell` if an earlier run finished it with exactly this configuration

@@ -28,6 +28,11 @@ public:
     // (letters, digits, '.', '_', '-'), else "pipeline" (as for the default name "<string>").
     std::filesystem::path default_run_dir() const;
 
+    // What it was made from (a cell worker process makes the same source again).
+    bool is_text() const { return text_.has_value(); }
+    const std::filesystem::path& file_or_base_dir() const { return file_; }
+    const std::string& text_or_empty() const;
+
 private:
     std::filesystem::path file_;       // the file, or the text's base folder
     std::optional<std::string> text_;  // set for text

@@ -42,6 +42,8 @@ public:
     // Loads every mdlab_*.so in the folders, in order. A name found twice keeps its first
     // definition (so user folders override built-ins); the shadowed one is noted.
     // A folder given on the command line must exist. Throws BadInput on a bad library.
+    // Each library is first loaded in a child process (isolation/library_probe.hpp): one that
+    // crashes or hangs there is skipped, with a warning.
     void load(const std::vector<std::filesystem::path>& folders, std::size_t explicit_count = 0);
     // Loads one library file.
     void load_library(const std::filesystem::path& file);
@@ -53,7 +55,11 @@ public:
     std::vector<const PluginRecord*> all(std::optional<Kind> kind = std::nullopt) const;
     std::vector<std::string> names(std::optional<Kind> kind = std::nullopt) const;
     const std::vector<std::string>& notes() const { return notes_; }
+    // Libraries skipped because loading them crashed or hung (in a child process), and why.
+    const std::vector<std::string>& warnings() const { return warnings_; }
     const std::vector<std::filesystem::path>& folders() const { return folders_; }
+    // Every library file loaded, in load order.
+    const std::vector<std::filesystem::path>& library_files() const { return library_files_; }
 
     // Creates a component; the returned pointer keeps the plugin library loaded.
     std::shared_ptr<Component> create(const PluginRecord& plugin, const Params& params) const;
@@ -61,8 +67,9 @@ public:
 private:
     void add(PluginRecord record);
     std::map<std::string, PluginRecord, std::less<>> plugins_;
-    std::vector<std::string> notes_;
+    std::vector<std::string> notes_, warnings_;
     std::vector<std::filesystem::path> folders_;
+    std::vector<std::filesystem::path> library_files_;
 };
 
 // Spec of the framework's own `sample` step (kind data): n draws from a manifold.

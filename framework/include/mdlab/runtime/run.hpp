@@ -12,6 +12,7 @@
 
 #include "mdlab/runtime/analysis.hpp"
 #include "mdlab/runtime/executor.hpp"
+#include "mdlab/runtime/isolated_run.hpp"
 #include "mdlab/runtime/pipeline_source.hpp"
 #include "mdlab/runtime/results.hpp"
 
@@ -29,6 +30,9 @@ struct RunOptions {
     int threads = 0;                 // worker threads; 0: all cores
     bool progress = true;            // draw the progress bar on stderr (only when it is a terminal)
     const std::atomic<bool>* cancel = nullptr;  // stops the run after the current cell; null: Ctrl-C
+    // Cells in worker processes (isolated_run.hpp), unless the pipeline uses a plugin that exists
+    // in this process only (a Python callable) or the run is an MPI job: then in this process.
+    Isolation isolation = Isolation::process;
 };
 
 // A node that failed in a cell (the nodes skipped downstream of it are not listed).
@@ -94,6 +98,8 @@ private:
     // The MPI parts (src/mpi/run_ranks.cpp).
     void validate_on_every_rank();
     RunResult execute_on_ranks();
+    // The program to run cells in when they are isolated; empty: they run in this process.
+    std::string worker_program_;
 
     const Registry& registry_;
     PipelineSource source_;
