@@ -198,3 +198,44 @@ def test_the_walk_through_in_docs_runs(tmp_path, monkeypatch):
         exec(compile(block, "docs/python.md", "exec"), scope)
     assert scope["run"].status == "ok" and len(scope["run"].cells) == 45
     assert scope["x"].shape == (500, 2)
+
+
+@needs_cli
+def test_a_crashing_plugin_fails_its_cell_only(tmp_path):
+    """Cells run in a worker process from Python too: a segfault in a plugin fails its cell, the
+    interpreter lives on; isolation="none" is accepted, a misspelt mode refused."""
+    fixtures = pathlib.Path(os.environ["MDLAB_EXECUTABLE"]).parents[1] / "tests" / "fixtures" / "faulty"
+    pipeline = {
+        "seed": 4,
+        "nodes": [
+            {"id": "circle", "plugin": "circle", "params": {"ambient_dim": 2}},
+            {"id": "vp", "plugin": "vp"},
+            {"id": "score", "plugin": "faulty_score", "inputs": {"process": "vp"}},
+            {"id": "gen", "plugin": "euler_maruyama", "params": {"n": 20, "steps": 20}, "inputs": {"score": "score"}},
+            {"id": "dist", "plugin": "manifold_distance", "inputs": {"samples": "gen", "manifold": "circle"}},
+        ],
+        "sweep": {"grid": {"score.fault": ["none", "segv", "none"]}},
+    }
+    script = (
+        "import json, sys, mdlab\n"
+        "r = mdlab.run(json.loads(sys.argv[1]), out=sys.argv[2])\n"
+        "print(r.exit_code)\n"
+        "print(json.dumps(r.failures))\n"
+        "try:\n"
+        "    mdlab.run(json.loads(sys.argv[1]), out=sys.argv[2] + '-x', isolation='threads')\n"
+        "except mdlab.InputError as e:\n"
+        "    print('refused:', e)\n"
+    )
+    env = dict(os.environ, MDLAB_PLUGIN_PATH=str(fixtures))
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(pipeline), str(tmp_path / "run")], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "1"
+    failures = json.loads(lines[1])
+    assert [f["cell"] for f in failures] == [1]
+    assert "the cell's worker process was killed by signal" in failures[0]["message"]
+    assert "node 'gen' (plugin 'euler_maruyama', which calls score (faulty_score))" in failures[0]["message"]
+    assert lines[2].startswith("refused:") and "isolation" in lines[2]
+    rows = (tmp_path / "run" / "results.csv").read_text().splitlines()
+    assert sum(",ok," in row for row in rows) == 2
