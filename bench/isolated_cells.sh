@@ -21,21 +21,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/sweep_lib.sh"
 isolated() { "$mdlab" run "$@" --isolation process; }
 in_process() { "$mdlab" run "$@" --isolation none; }
 
-small="$(sweep "$cells" "$steps" 200)"
-empty="$(sweep "$cells" 1 10)"
-single="$(sweep 1 1 10)"
-t_iso=$(fastest isolated "$small")
-t_none=$(fastest in_process "$small")
-e_iso=$(fastest isolated "$empty")
-e_none=$(fastest in_process "$empty")
-s_iso=$(fastest isolated "$single")
-s_none=$(fastest in_process "$single")
-isolated "$small" --out "$work/r1" -q --threads 1 > /dev/null
-in_process "$small" --out "$work/r2" -q --threads 1 > /dev/null
-cmp -s <(without_wall_times "$work/r1/results.csv") <(without_wall_times "$work/r2/results.csv") ||
-  { echo "results.csv differs between --isolation process and none" >&2; exit 1; }
+time_both in_process isolated "--isolation process and none" "$cells" "$steps"
 
-awk -v c="$cells" -v st="$steps" -v ti="$t_iso" -v tn="$t_none" -v ei="$e_iso" -v en="$e_none" -v si="$s_iso" -v sn="$s_none" 'BEGIN {
+awk -v c="$cells" -v st="$steps" -v tn="$t1" -v ti="$t2" -v en="$e1" -v ei="$e2" -v sn="$s1" -v si="$s2" 'BEGIN {
   printf "sweep of %d cells (N = 200 points in R^8, %d Euler-Maruyama steps each), 1 thread, fastest of the runs:\n", c, st
   printf "  --isolation none:     %.3f s\n", tn
   printf "  --isolation process:  %.3f s (ratio %.3f)\n", ti, ti / tn

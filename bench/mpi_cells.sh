@@ -22,19 +22,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/sweep_lib.sh"
 one_process() { "$mdlab" run "$@"; }
 two_ranks() { "${mpirun[@]}" -np 2 "$mdlab" run "$@"; }
 
-small="$(sweep "$cells" "$steps" 200)"
-empty="$(sweep "$cells" 1 10)"
-single="$(sweep 1 1 10)"
-t1=$(fastest one_process "$small")
-t2=$(fastest two_ranks "$small")
-e1=$(fastest one_process "$empty")
-e2=$(fastest two_ranks "$empty")
-s1=$(fastest one_process "$single")
-s2=$(fastest two_ranks "$single")
-one_process "$small" --out "$work/r1" -q --threads 1 > /dev/null
-two_ranks "$small" --out "$work/r2" -q --threads 1 > /dev/null
-cmp -s <(without_wall_times "$work/r1/results.csv") <(without_wall_times "$work/r2/results.csv") ||
-  { echo "results.csv differs between 1 and 2 ranks" >&2; exit 1; }
+time_both one_process two_ranks "1 and 2 ranks" "$cells" "$steps"
 
 awk -v c="$cells" -v st="$steps" -v t1="$t1" -v t2="$t2" -v e1="$e1" -v e2="$e2" -v s1="$s1" -v s2="$s2" 'BEGIN {
   printf "sweep of %d cells (N = 200 points in R^8, %d Euler-Maruyama steps each), fastest of the runs:\n", c, st

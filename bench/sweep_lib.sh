@@ -35,3 +35,25 @@ without_wall_times() {
   awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) keep[i] = $i !~ /(^|[.])wall_s$/ }
            { out = ""; sep = ""; for (i = 1; i <= NF; ++i) if (keep[i]) { out = out sep $i; sep = "," }; print out }' "$1"
 }
+
+# Times the three sweeps (CELLS cells of STEPS steps on 200 points; CELLS nearly empty cells; one
+# nearly empty cell) under two ways of running, `first` and `second` (functions taking the
+# pipeline and mdlab run's options), and checks that both write the same results.csv. Sets
+# t1 t2 (the sweep), e1 e2 (the empty cells), s1 s2 (the single cell), in seconds.
+#   time_both first second "what differs" cells steps
+time_both() {
+  local first="$1" second="$2" what="$3" small empty single
+  small="$(sweep "$4" "$5" 200)"
+  empty="$(sweep "$4" 1 10)"
+  single="$(sweep 1 1 10)"
+  t1=$(fastest "$first" "$small")
+  t2=$(fastest "$second" "$small")
+  e1=$(fastest "$first" "$empty")
+  e2=$(fastest "$second" "$empty")
+  s1=$(fastest "$first" "$single")
+  s2=$(fastest "$second" "$single")
+  "$first" "$small" --out "$work/r1" -q --threads 1 > /dev/null
+  "$second" "$small" --out "$work/r2" -q --threads 1 > /dev/null
+  cmp -s <(without_wall_times "$work/r1/results.csv") <(without_wall_times "$work/r2/results.csv") ||
+    { echo "results.csv differs between $what" >&2; exit 1; }
+}
