@@ -80,6 +80,9 @@ public:
     RandomStream noise(std::string_view name = "sampler/noise") const { return ctx.shared_stream(name); }
     // Whether step i is the last of the grid (stochastic samplers take no noise there).
     bool last(std::size_t i) const { return i + 1 == settings.steps; }
+    // z ~ N(0, I): the Brownian noise of step i, from t[i] to t[i + 1], drawn from `stream`
+    // (run.noise()). Independent draws per step; every SDE sampler draws its step noise here.
+    void step_noise(const RandomStream& stream, std::size_t i, Matrix& z) const { mdlab::step_noise(stream, i, z); }
 
     void score(const Matrix& at, double time, Matrix& out) {
         est.score(at, time, out);
