@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <tbb/global_control.h>
+
 #include "sampler_check.hpp"
 
 namespace mdlab::test {
@@ -44,6 +46,16 @@ inline std::string write_init(const mdlab::test::TestContext& ctx, const Matrix&
     return "\"" + path.string() + "\"";
 }
 
+// The set-up of the transcription tests: the two-point score on EDM (sigma_max = 80) and 10 x 2
+// initial points, also written to a file (init, a JSON string value).
+struct EdmTranscription {
+    std::shared_ptr<const mdlab::ForwardProcess> proc = make<mdlab::ForwardProcess>("edm");
+    std::shared_ptr<TwoPointScore> est = std::make_shared<TwoPointScore>(proc, 2, 0.8);
+    mdlab::test::TestContext ctx{9};
+    Matrix x_T = normal_matrix(10, 2, 43, proc->prior_std());
+    std::string init = write_init(ctx, x_T);
+};
+
 // k-diffusion's step i of sample_euler / sample_heun (Karras et al. 2022, Algorithm 2) for one
 // coordinate x, with its noise eps = randn * s_noise given and gamma already chosen:
 //   sigma_hat = sigma_i (gamma + 1); x += eps sqrt(sigma_hat^2 - sigma_i^2) if gamma > 0;
@@ -59,6 +71,55 @@ double kdiffusion_churn_step(Denoiser&& den, double x, double sigma, double sigm
     const double x2 = x + d * dt;
     const double d2 = (x2 - den(x2, sigma_next)) / sigma_next;
     return x + (d + d2) / 2.0 * dt;
+}
+
+// For Gaussian data N(0, v0) every Euler or Heun step of the scaled probability-flow ODE is linear:
+// with D = v0 xh / (v0 + lambda^2) the slope is d = lambda xh / (v0 + lambda^2), and a step from
+// lambda to lambda_next multiplies xh by
+//   Euler  c1 = 1 + h lambda / (v0 + lambda^2),   h = lambda_next - lambda,
+//   Heun   1 + h/2 (lambda / (v0 + lambda^2) + c1 lambda_next / (v0 + lambda_next^2)).
+// The tests propagate the variance of xh with it: the samplers' exact discrete law.
+inline double gaussian_step_factor(double v0, double lambda, double lambda_next, bool heun) {
+    const double h = lambda_next - lambda, c1 = 1.0 + h * lambda / (v0 + lambda * lambda);
+    return heun ? 1.0 + h / 2.0 * (lambda / (v0 + lambda * lambda) + c1 * lambda_next / (v0 + lambda_next * lambda_next))
+                : c1;
+}
+
+// Sampler `a` with params `a_json` gives bit for bit the output and the nfe of sampler `b` with `b_json`.
+inline void check_same_run(const std::string& a, const std::string& a_json, const std::string& b,
+                           const std::string& b_json, std::shared_ptr<const mdlab::ScoreEstimator> est,
+                           mdlab::Context& ctx) {
+    const auto ra = run(a, a_json, est, ctx), rb = run(b, b_json, est, ctx);
+    CHECK(identical(ra.samples, rb.samples));
+    CHECK(stat(ra, "nfe") == stat(rb, "nfe"));
+}
+
+// Calls f(est, ctx, json) on edm and vp, grids uniform and karras, with the two-point score of the
+// process and json the start of a params object (15 steps, the grid and an init file of 30 points,
+// no closing brace): the cases where a sampler must reduce to a pf_ode_* sampler.
+template <class F>
+void for_each_ode_case(F&& f) {
+    for (const char* name : {"edm", "vp"}) {
+        auto proc = make<mdlab::ForwardProcess>(name);
+        auto est = std::make_shared<TwoPointScore>(proc, 3, 0.6);
+        mdlab::test::TestContext ctx(4);
+        const std::string init = write_init(ctx, normal_matrix(30, 3, 7, proc->prior_std()));
+        for (const char* grid : {"uniform", "karras"}) {
+            INFO(name << ", " << grid);
+            f(est, ctx, std::string(R"({"steps": 15, "grid": ")") + grid + R"(", "init": )" + init);
+        }
+    }
+}
+
+// The sampler's output is the same on 1 and on 2 threads.
+inline void check_thread_independent(const std::string& sampler, const std::string& json,
+                                     std::shared_ptr<const mdlab::ScoreEstimator> est) {
+    Matrix out[2];
+    for (int threads : {1, 2}) {
+        tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+        out[threads - 1] = run(sampler, json, est).samples;
+    }
+    CHECK(identical(out[0], out[1]));
 }
 
 // The largest difference between a and b relative to the largest |b|.

@@ -12,8 +12,6 @@
 #include <string>
 #include <vector>
 
-#include <tbb/global_control.h>
-
 #include "edm_checks.hpp"
 #include "error_key.hpp"
 #include "sampler_check.hpp"
@@ -74,11 +72,9 @@ struct Churn {
 };
 
 // The exact output variance of Algorithm 2 on Gaussian data N(0, s0^2) (per coordinate), karras
-// grid with `steps`, t_min = 1e-3, prior draws: every step is linear in x. In xh = x / alpha and
-// lambda = sigma / alpha the denoiser is D = s0^2 xh / (s0^2 + lambda^2), so d = lambda xh / (s0^2 +
-// lambda^2): the churn adds (lambda_hat^2 - lambda^2) to the variance, the step multiplies xh by
-//   Euler  c1 = 1 + h lambda_hat / (s0^2 + lambda_hat^2),   h = lambda_{i+1} - lambda_hat,
-//   Heun   1 + h/2 (lambda_hat / (s0^2 + lambda_hat^2) + c1 lambda_{i+1} / (s0^2 + lambda_{i+1}^2)).
+// grid with `steps`, t_min = 1e-3, prior draws: in xh = x / alpha the churn adds
+// (lambda_hat^2 - lambda^2) to the variance and the ODE step from lambda_hat multiplies xh by
+// gaussian_step_factor.
 double churned_variance(const mdlab::ForwardProcess& p, double s0, int steps, bool heun, const Churn& c) {
     const std::vector<double> t = mdlab::time_grid(p, "karras", std::size_t(steps), 1e-3, 7.0);
     auto lambda = [&](double time) { return p.sigma(time) / p.alpha(time); };
@@ -89,8 +85,7 @@ double churned_variance(const mdlab::ForwardProcess& p, double s0, int steps, bo
         const double l = lambda(t[i]), ln = lambda(t[i + 1]);
         const double lh = (c.s_tmin <= l && l <= c.s_tmax) ? std::min(l * (1.0 + gamma), lambda_end) : l;
         v += lh * lh - l * l;
-        const double h = ln - lh, c1 = 1.0 + h * lh / (v0 + lh * lh);
-        const double factor = heun ? 1.0 + h / 2.0 * (lh / (v0 + lh * lh) + c1 * ln / (v0 + ln * ln)) : c1;
+        const double factor = gaussian_step_factor(v0, lh, ln, heun);
         v *= factor * factor;
     }
     return v * p.alpha(t.back()) * p.alpha(t.back());
@@ -99,11 +94,7 @@ double churned_variance(const mdlab::ForwardProcess& p, double s0, int steps, bo
 }  // namespace
 
 TEST_CASE("edm_stochastic equals k-diffusion's sample_euler and sample_heun with churn", "[edm_stochastic]") {
-    auto proc = make<mdlab::ForwardProcess>("edm");  // sigma_max = 80
-    auto est = std::make_shared<TwoPointScore>(proc, 2, 0.8);
-    mdlab::test::TestContext ctx(9);
-    const Matrix x_T = normal_matrix(10, 2, 43, proc->prior_std());
-    const std::string init = write_init(ctx, x_T);
+    EdmTranscription edm;
     for (const char* solver : {"euler", "heun"}) {
         const bool heun = std::string(solver) == "heun";
         {
@@ -111,13 +102,13 @@ TEST_CASE("edm_stochastic equals k-diffusion's sample_euler and sample_heun with
             // k-diffusion's sigmas = our karras grid's sigma(t_i) (= t_i on EDM), no final 0:
             // N = steps. s_tmax = 50 leaves the first level (80) unchurned, as in Karras et al.
             const std::size_t steps = 12;
-            const std::vector<double> t = mdlab::time_grid(*proc, "karras", steps, 0.002, 7.0);
+            const std::vector<double> t = mdlab::time_grid(*edm.proc, "karras", steps, 0.002, 7.0);
             const auto r = run("edm_stochastic",
                                std::string(R"({"steps": 12, "grid": "karras", "t_min": 0.002, "s_churn": 8, )") +
                                    R"("s_tmin": 0, "s_tmax": 50, "s_noise": 1.007, "solver": ")" + solver +
-                                   R"(", "init": )" + init + "}",
-                               est, ctx);
-            const Matrix ref = kdiffusion_sample(*est, x_T, t, 8.0, 0.0, 50.0, 1.007, heun, ctx);
+                                   R"(", "init": )" + edm.init + "}",
+                               edm.est, edm.ctx);
+            const Matrix ref = kdiffusion_sample(*edm.est, edm.x_T, t, 8.0, 0.0, 50.0, 1.007, heun, edm.ctx);
             const double diff = max_relative_difference(r.samples, ref);
             WARN("edm_stochastic (" << solver << ", karras, 12 steps) vs k-diffusion: max relative difference " << diff);
             CHECK(diff < 1e-12);
@@ -132,10 +123,10 @@ TEST_CASE("edm_stochastic equals k-diffusion's sample_euler and sample_heun with
             const auto r = run("edm_stochastic",
                                R"({"grid": "given", "steps": 9, "sigmas": )" + number_list(sigmas) +
                                    R"(, "s_churn": 3, "s_tmin": 0.05, "s_tmax": "inf", "solver": ")" + solver +
-                                   R"(", "init": )" + init + "}",
-                               est, ctx);
-            const Matrix ref = kdiffusion_sample(*est, x_T, sigmas, 3.0, 0.05, std::numeric_limits<double>::infinity(),
-                                                 1.0, heun, ctx);
+                                   R"(", "init": )" + edm.init + "}",
+                               edm.est, edm.ctx);
+            const Matrix ref = kdiffusion_sample(*edm.est, edm.x_T, sigmas, 3.0, 0.05, std::numeric_limits<double>::infinity(),
+                                                 1.0, heun, edm.ctx);
             const double diff = max_relative_difference(r.samples, ref);
             WARN("edm_stochastic (" << solver << ", given sigmas + [0]) vs k-diffusion: max relative difference " << diff);
             CHECK(diff < 1e-12);
@@ -145,27 +136,15 @@ TEST_CASE("edm_stochastic equals k-diffusion's sample_euler and sample_heun with
 }
 
 TEST_CASE("edm_stochastic without churn is pf_ode_euler / pf_ode_heun", "[edm_stochastic]") {
-    for (const char* name : {"edm", "vp"}) {
-        auto proc = make<mdlab::ForwardProcess>(name);
-        auto est = std::make_shared<TwoPointScore>(proc, 3, 0.6);
-        mdlab::test::TestContext ctx(4);
-        const std::string init = write_init(ctx, normal_matrix(30, 3, 7, proc->prior_std()));
-        for (const char* grid : {"uniform", "karras"}) {
-            for (const char* solver : {"euler", "heun"}) {
-                INFO(name << ", " << grid << ", " << solver);
-                const std::string common =
-                    std::string(R"({"steps": 15, "grid": ")") + grid + R"(", "init": )" + init;
-                const auto ode = run(std::string("pf_ode_") + solver, common + "}", est, ctx);
-                // No churn: s_churn = 0, or no level in [s_tmin, s_tmax].
-                for (const char* off : {R"("s_churn": 0)", R"("s_tmin": 1e6, "s_tmax": "inf")"}) {
-                    const auto r = run("edm_stochastic",
-                                       common + R"(, "solver": ")" + solver + "\", " + off + "}", est, ctx);
-                    CHECK(identical(r.samples, ode.samples));
-                    CHECK(stat(r, "nfe") == stat(ode, "nfe"));
-                }
-            }
+    for_each_ode_case([](auto est, mdlab::Context& ctx, const std::string& common) {
+        for (const char* solver : {"euler", "heun"}) {
+            INFO(solver);
+            // No churn: s_churn = 0, or no level in [s_tmin, s_tmax].
+            for (const char* off : {R"("s_churn": 0)", R"("s_tmin": 1e6, "s_tmax": "inf")"})
+                check_same_run("edm_stochastic", common + R"(, "solver": ")" + solver + "\", " + off + "}",
+                               std::string("pf_ode_") + solver, common + "}", est, ctx);
         }
-    }
+    });
 }
 
 TEST_CASE("edm_stochastic with the exact Gaussian score samples N(0, s0^2 I)", "[edm_stochastic]") {
@@ -229,17 +208,7 @@ TEST_CASE("edm_stochastic's Euler and Heun converge in law with orders 1 and 2",
 TEST_CASE("edm_stochastic is the same on 1 and 2 threads, and refuses an empty churn window", "[edm_stochastic]") {
     auto proc = make<mdlab::ForwardProcess>("vp");
     auto est = std::make_shared<TwoPointScore>(proc, 3, 0.6);
-    const std::string params = R"({"n": 3000, "steps": 10, "s_tmin": 0, "s_tmax": "inf"})";
-    Matrix one, two;
-    {
-        tbb::global_control limit(tbb::global_control::max_allowed_parallelism, 1);
-        one = run("edm_stochastic", params, est).samples;
-    }
-    {
-        tbb::global_control limit(tbb::global_control::max_allowed_parallelism, 2);
-        two = run("edm_stochastic", params, est).samples;
-    }
-    CHECK(identical(one, two));
+    check_thread_independent("edm_stochastic", R"({"n": 3000, "steps": 10, "s_tmin": 0, "s_tmax": "inf"})", est);
     CHECK(error_key([] { make<mdlab::Sampler>("edm_stochastic", R"({"s_tmin": 2, "s_tmax": 1})"); }) == "s_tmin");
     CHECK(error_key([] { make<mdlab::Sampler>("edm_stochastic", R"({"solver": "rk4"})"); }) == "solver");
     CHECK(error_key([] { make<mdlab::Sampler>("edm_stochastic", R"({"s_tmax": "none"})"); }) == "s_tmax");

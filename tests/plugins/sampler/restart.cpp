@@ -9,8 +9,6 @@
 #include <string>
 #include <vector>
 
-#include <tbb/global_control.h>
-
 #include "edm_checks.hpp"
 #include "error_key.hpp"
 #include "sampler_check.hpp"
@@ -71,27 +69,59 @@ Matrix reference_restart(const TwoPointScore& est, const Matrix& x_T, std::vecto
     return x;
 }
 
+// The exact output variance of restart on Gaussian data N(0, s0^2) (per coordinate) on EDM, from
+// the prior N(0, T^2): Heun steps on the karras grid (t_min = 1e-3) multiply xh by
+// gaussian_step_factor; at the grid level nearest to la, K times: the jump adds lb^2 - la^2, then
+// the back-integration's Heun steps. `at_a` receives the variance error at t_a after each restart
+// (index 0: before the first).
+double restart_variance(const mdlab::ForwardProcess& p, double s0, std::size_t steps, std::size_t K, double la,
+                        double lb, std::size_t restart_steps, std::vector<double>& at_a) {
+    const std::vector<double> t = mdlab::time_grid(p, "karras", steps, 1e-3, 7.0);
+    auto lambda = [&](double time) { return p.sigma(time) / p.alpha(time); };
+    std::size_t idx = 1;
+    for (std::size_t i = 1; i <= steps; ++i)
+        if (std::abs(lambda(t[i]) - la) < std::abs(lambda(t[idx]) - la)) idx = i;
+    const double v0 = s0 * s0, l_a = lambda(t[idx]), rho = 7.0;
+    std::vector<double> back(restart_steps + 1);
+    for (std::size_t j = 0; j <= restart_steps; ++j)
+        back[j] = std::pow(std::pow(lb, 1 / rho) + double(j) / double(restart_steps) *
+                                                         (std::pow(l_a, 1 / rho) - std::pow(lb, 1 / rho)),
+                           rho);
+    double v = p.prior_std() * p.prior_std();
+    for (std::size_t i = 0; i < steps; ++i) {
+        const double f = gaussian_step_factor(v0, lambda(t[i]), lambda(t[i + 1]), true);
+        v *= f * f;
+        if (i + 1 != idx) continue;
+        at_a.push_back(v - (v0 + l_a * l_a));
+        for (std::size_t k = 0; k < K; ++k) {
+            v += lb * lb - l_a * l_a;
+            for (std::size_t j = 0; j < restart_steps; ++j) {
+                const double g = gaussian_step_factor(v0, back[j], back[j + 1], true);
+                v *= g * g;
+            }
+            at_a.push_back(v - (v0 + l_a * l_a));
+        }
+    }
+    return v;
+}
+
 }  // namespace
 
 TEST_CASE("restart equals the authors' restart_sampler on EDM", "[restart]") {
-    auto proc = make<mdlab::ForwardProcess>("edm");  // sigma_max = 80
-    auto est = std::make_shared<TwoPointScore>(proc, 2, 0.8);
-    mdlab::test::TestContext ctx(9);
-    const Matrix x_T = normal_matrix(10, 2, 43, proc->prior_std());
-    const std::string init = write_init(ctx, x_T);
+    EdmTranscription edm;
     // The CIFAR-10 EDM setting of benchmarks/params_cifar10_edm.txt, 18 {"0": [3, 2, 0.14, 0.30]},
     // and a wider interval with more repeats. Their 18 sigmas + [0] are our karras grid of 17
     // steps with denoise (the Tweedie step is their Euler step to 0).
     for (const RestartInfo info : {RestartInfo{3, 2, 0.14, 0.30}, RestartInfo{5, 4, 0.59, 1.92}}) {
         INFO("restart [" << info.points << ", " << info.repeats << ", " << info.t_min << ", " << info.t_max << "]");
-        const std::vector<double> t = mdlab::time_grid(*proc, "karras", 17, 0.002, 7.0);
+        const std::vector<double> t = mdlab::time_grid(*edm.proc, "karras", 17, 0.002, 7.0);
         const auto r = run("restart",
                            R"({"steps": 17, "grid": "karras", "t_min": 0.002, "denoise": true, "restart_sigma_min": )" +
                                std::to_string(info.t_min) + R"(, "restart_sigma_max": )" + std::to_string(info.t_max) +
                                R"(, "restarts": )" + std::to_string(info.repeats) + R"(, "restart_steps": )" +
-                               std::to_string(info.points - 1) + R"(, "init": )" + init + "}",
-                           est, ctx);
-        const Matrix ref = reference_restart(*est, x_T, t, info, 7.0, ctx);
+                               std::to_string(info.points - 1) + R"(, "init": )" + edm.init + "}",
+                           edm.est, edm.ctx);
+        const Matrix ref = reference_restart(*edm.est, edm.x_T, t, info, 7.0, edm.ctx);
         const double diff = max_relative_difference(r.samples, ref);
         WARN("restart vs restart_sampler " << info.points << ", " << info.repeats << ", [" << info.t_min << ", "
                                            << info.t_max << "]: max relative difference " << diff);
@@ -102,23 +132,13 @@ TEST_CASE("restart equals the authors' restart_sampler on EDM", "[restart]") {
 }
 
 TEST_CASE("restart without restarts is pf_ode_heun", "[restart]") {
-    for (const char* name : {"edm", "vp"}) {
-        auto proc = make<mdlab::ForwardProcess>(name);
-        auto est = std::make_shared<TwoPointScore>(proc, 3, 0.6);
-        mdlab::test::TestContext ctx(4);
-        const std::string init = write_init(ctx, normal_matrix(30, 3, 7, proc->prior_std()));
-        for (const char* grid : {"uniform", "karras"}) {
-            for (const char* denoise : {"false", "true"}) {
-                INFO(name << ", " << grid << ", denoise " << denoise);
-                const std::string common = std::string(R"({"steps": 15, "grid": ")") + grid + R"(", "denoise": )" +
-                                           denoise + R"(, "init": )" + init;
-                const auto ode = run("pf_ode_heun", common + "}", est, ctx);
-                const auto r = run("restart", common + R"(, "restarts": 0})", est, ctx);
-                CHECK(identical(r.samples, ode.samples));
-                CHECK(stat(r, "nfe") == stat(ode, "nfe"));
-            }
+    for_each_ode_case([](auto est, mdlab::Context& ctx, const std::string& common) {
+        for (const char* denoise : {"false", "true"}) {
+            INFO("denoise " << denoise);
+            const std::string json = common + R"(, "denoise": )" + denoise;
+            check_same_run("restart", json + R"(, "restarts": 0})", "pf_ode_heun", json + "}", est, ctx);
         }
-    }
+    });
 }
 
 TEST_CASE("restart with the exact Gaussian score samples N(0, s0^2 I)", "[restart]") {
@@ -147,20 +167,45 @@ TEST_CASE("restart with the exact Gaussian score samples N(0, s0^2 I)", "[restar
     CHECK(stat(r, "steps") == 20);
 }
 
+TEST_CASE("restart contracts the error of a coarse main run (Xu et al. 2023, Theorem 2)", "[restart]") {
+    // 8 Heun steps on EDM leave the variance far from s0^2; each restart over [0.13, 5] maps the
+    // error at t_a to about (s0^2 + lambda_a^2) / (s0^2 + lambda_b^2) = 1/95 of itself (for this
+    // linear flow), down to the back-integration's own error. The sampler's variance is the
+    // recursion's, within sampling error.
+    const double s0 = 0.5;
+    auto proc = make<mdlab::ForwardProcess>("edm");
+    auto est = std::make_shared<GaussianScore>(proc, 3, s0);
+    const double exact = est->variance(1e-3);
+    std::vector<double> errors;
+    for (std::size_t K : {0, 1, 2, 4}) {
+        std::vector<double> at_a;
+        const double predicted = restart_variance(*proc, s0, 8, K, 0.3, 5.0, 10, at_a);
+        INFO(K << " restarts: variance " << predicted << " predicted, exact " << exact);
+        const auto r = run("restart",
+                           R"({"n": 4000, "grid": "karras", "steps": 8, "restart_sigma_min": 0.3, "restart_sigma_max": 5, )"
+                           R"("restart_steps": 10, "restarts": )" + std::to_string(K) + "}",
+                           est);
+        check_gaussian(r.samples, predicted);
+        CHECK(stat(r, "nfe") == double(16 + 20 * K));
+        errors.push_back(std::abs(predicted - exact));
+        if (K == 2) {
+            // The first restart takes the error at t_a from 0.18 to 0.012; the second approaches the fixed point.
+            REQUIRE(at_a.size() == 3);
+            CHECK(std::abs(at_a[1]) < 0.1 * std::abs(at_a[0]));
+            CHECK(std::abs(at_a[2] - at_a[1]) < 0.05 * std::abs(at_a[1] - at_a[0]));
+        }
+    }
+    WARN("restart on 8 main Heun steps (EDM, interval [0.13, 5], 10 back steps): output variance error "
+         << errors[0] << " (K = 0, pf_ode_heun), " << errors[1] << " (K = 1), " << errors[2] << " (K = 2), " << errors[3]
+         << " (K = 4)");
+    CHECK(errors[1] < 0.1 * errors[0]);
+    CHECK(errors[2] < errors[1]);
+}
+
 TEST_CASE("restart is the same on 1 and 2 threads, and refuses intervals off the grid", "[restart]") {
     auto proc = make<mdlab::ForwardProcess>("vp");
     auto est = std::make_shared<TwoPointScore>(proc, 3, 0.6);
-    const std::string params = R"({"n": 3000, "steps": 10, "restarts": 2})";
-    Matrix one, two;
-    {
-        tbb::global_control limit(tbb::global_control::max_allowed_parallelism, 1);
-        one = run("restart", params, est).samples;
-    }
-    {
-        tbb::global_control limit(tbb::global_control::max_allowed_parallelism, 2);
-        two = run("restart", params, est).samples;
-    }
-    CHECK(identical(one, two));
+    check_thread_independent("restart", R"({"n": 3000, "steps": 10, "restarts": 2})", est);
 
     CHECK(error_key([] {
               make<mdlab::Sampler>("restart", R"({"restart_sigma_min": 0.5, "restart_sigma_max": 0.5})");
