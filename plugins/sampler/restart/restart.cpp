@@ -66,6 +66,11 @@ public:
         State(const Restart& r, mdlab::SamplerRun& run)
             : ScaledState(run), ode(run), noise(run.noise().child("restart")), z(run.matrix()) {
             at = r.restart_index(run);
+            if (at == 0) {
+                run.ctx.log("restart: the restart interval lies below the run's end sigma/alpha = " +
+                            std::to_string(mdlab::noise_ratio(run.process, run.t.back())) + ": no restarts");
+                return;
+            }
             back = r.back_grid(run, run.t[at]);
             lambda_a = mdlab::noise_ratio(run.process, back.back());
             lambda_b = mdlab::noise_ratio(run.process, back.front());
@@ -77,7 +82,7 @@ public:
         mdlab::ScaledOdeStep ode;
         mdlab::RandomStream noise;
         mdlab::Matrix z;
-        std::size_t at = 0;        // the main grid index of t_a
+        std::size_t at = 0;        // the main grid index of t_a (0: the run ends above the interval)
         std::vector<double> back;  // times of the back-integration, t_b down to t_a
         double lambda_a = 0.0, lambda_b = 0.0;
     };
@@ -95,8 +100,9 @@ public:
     }
 
 private:
-    // The main grid index (1 .. steps) whose level is nearest to restart_sigma_min; refuses an
-    // interval that leaves the time axis or is empty once snapped.
+    // The main grid index (1 .. steps) whose level is nearest to restart_sigma_min, or 0 when the
+    // run stops above the whole interval (an early t_min: nothing to restart); refuses an interval
+    // that leaves the time axis or is empty once snapped.
     std::size_t restart_index(const mdlab::SamplerRun& run) const {
         const double lambda_end = mdlab::noise_ratio(run.process, run.process.t_end());
         if (sigma_b_ > lambda_end)
@@ -104,6 +110,7 @@ private:
                                         " is above the process's largest noise level sigma(T)/alpha(T) = " +
                                         std::to_string(lambda_end),
                                     "restart_sigma_max");
+        if (sigma_b_ <= mdlab::noise_ratio(run.process, run.t.back())) return 0;
         std::size_t best = 1;
         for (std::size_t i = 1; i < run.t.size(); ++i)
             if (std::abs(mdlab::noise_ratio(run.process, run.t[i]) - sigma_a_) <

@@ -139,6 +139,11 @@ TEST_CASE("restart without restarts is pf_ode_heun", "[restart]") {
             check_same_run("restart", json + R"(, "restarts": 0})", "pf_ode_heun", json + "}", est, ctx);
         }
     });
+    // A run that stops above the interval (VE at t_min = 0.5: sigma = 0.71 > 0.30) has nothing to restart.
+    mdlab::test::TestContext ctx(6);
+    check_same_run("restart", R"({"n": 20, "steps": 10, "t_min": 0.5})", "pf_ode_heun",
+                   R"({"n": 20, "steps": 10, "t_min": 0.5})",
+                   std::make_shared<GaussianScore>(make<mdlab::ForwardProcess>("ve"), 3, 0.7), ctx);
 }
 
 TEST_CASE("restart with the exact Gaussian score samples N(0, s0^2 I)", "[restart]") {
