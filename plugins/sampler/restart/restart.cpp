@@ -67,8 +67,9 @@ public:
             : ScaledState(run), ode(run), noise(run.noise().child("restart")), z(run.matrix()) {
             at = r.restart_index(run);
             if (at == 0) {
-                run.ctx.log("restart: the restart interval lies below the run's end sigma/alpha = " +
-                            std::to_string(mdlab::noise_ratio(run.process, run.t.back())) + ": no restarts");
+                run.ctx.log("restart: the run ends at sigma/alpha = " +
+                            std::to_string(mdlab::noise_ratio(run.process, run.t.back())) +
+                            ", above the restart interval: no restarts");
                 return;
             }
             back = r.back_grid(run, run.t[at]);
