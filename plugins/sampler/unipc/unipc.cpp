@@ -9,10 +9,10 @@
 //    evaluation: m_i stays the one at the uncorrected x_i);
 //  - predictor: UniP-p from the (corrected) x_i to t_{i+1} with m_i, ..., m_{i-p+1}.
 // The weights are in unipc_weights.hpp. p = min(order, i + 1) (warm-up), and with lower_order_final
-// p <= the steps left (the last step first order, the one before at most second), counting a given
-// grid's final sigma = 0 as one more step: diffusers' order-1 step to sigma = 0, which is our Tweedie
-// step. (`denoise: true` alone changes nothing before the Tweedie step.) The last predictor output
-// is not corrected (a correction needs the next step's evaluation), as in diffusers.
+// p <= the steps left + 1: the grid's end counts as diffusers' order-1 step to sigma = 0 (its default
+// final_sigmas_type "zero"), which is our Tweedie step (`denoise`, or a given grid's final 0), taken
+// or not; so the last step is at most second order and the one before at most third. The last
+// predictor output is not corrected (a correction needs the next step's evaluation), as in diffusers.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -44,8 +44,8 @@ public:
             .param(mdlab::boolean("corrector", true,
                                   "apply the UniC corrector at every step after the first (false: UniP alone)"))
             .param(mdlab::boolean("lower_order_final", true,
-                                  "lower the order on the final steps to at most the steps left (a given grid's "
-                                  "final sigma 0 counted as a step, as diffusers)"));
+                                  "lower the order on the final steps to at most the steps left, a final step to "
+                                  "sigma 0 counted (as diffusers): the last step at most second order"));
     }
 
     explicit UniPc(const mdlab::Params& p)
@@ -87,11 +87,8 @@ public:
     }
 
 private:
-    // Steps from t_i to the end, a given grid's final sigma = 0 included.
-    static std::size_t steps_left(const mdlab::SamplerRun& run, std::size_t i) {
-        const auto& given = run.settings.given;
-        return run.settings.steps - i + (given && given->ends_in_zero() ? 1 : 0);
-    }
+    // Steps from t_i to the end of the grid, plus diffusers' final step to sigma = 0.
+    static std::size_t steps_left(const mdlab::SamplerRun& run, std::size_t i) { return run.settings.steps - i + 1; }
 
     static double lambda(const mdlab::SamplerRun& run, std::size_t i) {
         return std::log(run.process.alpha(run.t[i]) / run.process.sigma(run.t[i]));
