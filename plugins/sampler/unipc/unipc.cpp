@@ -71,7 +71,7 @@ public:
         run.denoise(run.x, run.t[i], st.now);
         if (corrector_ && i > 0) {
             // UniC from x_{i-1}: the history is still m_{i-1}, m_{i-2}, ...
-            update(run, st, st.prev_order, st.lambda[0], lam, i, st.x_prev, &st.now, run.x);
+            update(run, st, st.prev_order, lam, i, st.x_prev, &st.now, run.x);
         }
         // Push m_i: the oldest slot is recycled.
         std::rotate(st.m.begin(), st.m.begin() + (order_ - 1), st.m.begin() + order_);
@@ -82,7 +82,7 @@ public:
         std::size_t p = std::min(order_, i + 1);
         if (lower_order_final_) p = std::min(p, steps_left(run, i));
         if (corrector_) st.x_prev = run.x;
-        update(run, st, p, lam, lambda(run, i + 1), i + 1, run.x, nullptr, run.x);
+        update(run, st, p, lambda(run, i + 1), i + 1, run.x, nullptr, run.x);
         st.prev_order = p;
     }
 
@@ -96,9 +96,9 @@ private:
 
     // out = the UniP (m_new null) or UniC (m_new = m_{k+1}) step of order p from `from` at t_k
     // (lambda_k = st.lambda[0], history st.m) to t_next = t[next] (lambda_next). out may be `from`.
-    void update(const mdlab::SamplerRun& run, const State& st, std::size_t p, double lam_k, double lam_next,
-                std::size_t next, const mdlab::Matrix& from, const mdlab::Matrix* m_new, mdlab::Matrix& out) const {
-        const double h = lam_next - lam_k;
+    void update(const mdlab::SamplerRun& run, const State& st, std::size_t p, double lam_next, std::size_t next,
+                const mdlab::Matrix& from, const mdlab::Matrix* m_new, mdlab::Matrix& out) const {
+        const double lam_k = st.lambda[0], h = lam_next - lam_k;
         std::array<double, max_order> r{};
         for (std::size_t j = 1; j < p; ++j) r[j - 1] = (st.lambda[j] - lam_k) / h;
         const double t_k = run.t[next - 1], t_next = run.t[next];
