@@ -7,15 +7,16 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <tbb/global_control.h>
+
 #include <mdlab/mdlab.hpp>
 
-#include "csv.hpp"
+#include "csv_column.hpp"
 #include "error_key.hpp"
 #include "manifold_check.hpp"
 #include "mdlab_test.hpp"
@@ -99,10 +100,7 @@ Result run_nll(const std::string& params, const Mixture& m, std::shared_ptr<cons
     mdlab::test::TestContext ctx(seed, "node");
     Result r;
     r.values = metric->evaluate(in, ctx);
-    std::ifstream f(ctx.output_dir() / "node.nll.csv");
-    std::stringstream ss;
-    ss << f.rdbuf();
-    for (const auto& row : mdlab::test::parse_csv(ss.str())) r.nll.push_back(std::stod(row.at("nll")));
+    r.nll = csv_column(ctx.output_dir() / "node.nll.csv", "nll");
     return r;
 }
 
@@ -202,9 +200,13 @@ TEST_CASE("nll: Hutchinson's divergence agrees with the exact one within its err
                                                   << value(h.values, "nll") << " +- " << value(h.values, "nll_stderr")
                                                   << ", exact density " << mean(exact) << "; hutchinson - exact "
                                                   << mean(diff) << " +- " << se);
-    // Same seed, same probes: bit-identical; another seed, other probes.
+    // Same seed, same probes: bit-identical, on any number of threads; another seed, other probes.
     CHECK(run_nll("{" + common + R"(, "divergence": "hutchinson", "probes": 2})", m, x).nll == h.nll);
     CHECK(run_nll("{" + common + R"(, "divergence": "hutchinson", "probes": 2})", m, x, 10).nll != h.nll);
+    {
+        tbb::global_control one_thread(tbb::global_control::max_allowed_parallelism, 1);
+        CHECK(run_nll("{" + common + R"(, "divergence": "hutchinson", "probes": 2})", m, x).nll == h.nll);
+    }
 }
 
 TEST_CASE("nll: divergence auto is exact up to D = 32 and Hutchinson beyond", "[nll]") {

@@ -5,14 +5,12 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include <mdlab/mdlab.hpp>
 
-#include "csv.hpp"
+#include "csv_column.hpp"
 #include "error_key.hpp"
 #include "manifold_check.hpp"
 #include "mdlab_test.hpp"
@@ -56,10 +54,7 @@ Result run(const std::string& params, const Setup& s, std::shared_ptr<const Matr
     mdlab::test::TestContext ctx(11, "node");
     Result r;
     r.values = metric->evaluate(in, ctx);
-    std::ifstream f(ctx.output_dir() / "node.score_jacobian_dim.csv");
-    std::stringstream ss;
-    ss << f.rdbuf();
-    for (const auto& row : mdlab::test::parse_csv(ss.str())) r.spectrum.push_back(std::stod(row.at("singular_value")));
+    r.spectrum = csv_column(ctx.output_dir() / "node.score_jacobian_dim.csv", "singular_value");
     return r;
 }
 
