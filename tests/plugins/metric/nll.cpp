@@ -3,7 +3,8 @@
 // per-point NLL equals -log p_{t_min}(x) / D, computed here in long double, up to the ODE's
 // discretisation (measured: orders 4 and 2 of rk4 and heun), the finite differences of the
 // divergence and the prior's mismatch with p_T (exp(-20) on the ou process with T = 20 used
-// here). Hutchinson's divergence agrees with the exact one within its error bar.
+// here; a sigma_max of 1e4 on ve and edm). Hutchinson's divergence agrees with the exact one within
+// its error bar.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -149,6 +150,24 @@ TEST_CASE("nll: with the exact mixture score, the NLL is the exact log-density n
     CHECK(value(r.values, "nll_stderr") == Approx(std::sqrt(var / 199.0 / 200.0)).epsilon(1e-4));
     WARN("nll on a 2-D mixture (ou, t_min 1e-3, rk4, 128 steps): " << value(r.values, "nll") << " nats/dim, exact "
                                                                    << mean(exact) << ", largest per-point error " << worst);
+}
+
+TEST_CASE("nll: on ve and edm (alpha = 1) the same exact density", "[nll]") {
+    // sigma_max = 1e4: the prior N(0, sigma_max^2 I) differs from the true p_T by a log-density of
+    // order |x(T)| |mu| / sigma_max^2 ~ 1e-4 per point.
+    for (const auto& [name, params] : {std::pair<std::string, std::string>{"ve", R"({"sigma_max": 1e4})"},
+                                       std::pair<std::string, std::string>{"edm", R"({"sigma_max": 1e4})"}}) {
+        const Mixture m(2, name, params);
+        const double t_min = name == "ve" ? 0.05 : 0.02;  // sigma(t_min) ~ 0.02 on both
+        const auto x = m.points(100, t_min, 8);
+        const std::vector<double> exact = exact_nll(m, *x, t_min);
+        const Result r = run_nll(R"({"steps": 96, "t_min": )" + std::to_string(t_min) + "}", m, x);
+        INFO(name << ": nll " << value(r.values, "nll") << ", exact " << mean(exact));
+        CHECK(mean_abs_diff(r.nll, exact) < 2e-4);
+        CHECK(std::abs(value(r.values, "nll") - mean(exact)) < 1e-4);
+        WARN("nll on " << name << " (sigma_max 1e4, 96 rk4 steps): mean per-point error " << mean_abs_diff(r.nll, exact)
+                       << ", nll " << value(r.values, "nll") << " vs exact " << mean(exact));
+    }
 }
 
 TEST_CASE("nll: the ODE error falls with the steps at order 4 (rk4) and 2 (heun)", "[nll]") {
