@@ -24,18 +24,11 @@ namespace {
 class DensityCoverage : public mdlab::Metric {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::PluginSpec("density_coverage", "1.0.0",
-                                 "density and coverage (Naeem et al. 2020): mean count of data k-NN balls holding a "
-                                 "sample over k, share of data balls holding some sample")
-            .input("samples", mdlab::ValueKind::points, "generated samples Y (M x D)")
-            .input("manifold", mdlab::ValueKind::manifold,
-                   "the data manifold; draws the reference sample (unless `reference` is given) and the baseline", false)
-            .input("reference", mdlab::ValueKind::points,
-                   "a given reference sample X of mu_data (N x D, N >= k + 1) instead of a fresh draw; without "
-                   "`manifold` no baseline is reported",
-                   false)
-            .param(mdlab::knn_ball_k_param(5, "neighbour rank of the data balls' radii (5 recommended in the paper)"))
-            .param(mdlab::knn_ball_reference_size_param());
+        return mdlab::knn_ball_metric_spec(
+            "density_coverage", "1.0.0",
+            "density and coverage (Naeem et al. 2020): mean count of data k-NN balls holding a sample over k, share of "
+            "data balls holding some sample",
+            "generated samples Y (M x D)", 5, "neighbour rank of the data balls' radii (5 recommended in the paper)");
     }
 
     explicit DensityCoverage(const mdlab::Params& p) : k_(p.count("k")), reference_size_(p.count("reference_size")) {}

@@ -31,18 +31,11 @@ double share_inside(const mdlab::Matrix& queries, const mdlab::Matrix& centres, 
 class PrecisionRecall : public mdlab::Metric {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::PluginSpec("precision_recall", "1.0.0",
-                                 "improved precision and recall (Kynkaanniemi et al. 2019): shares of samples inside "
-                                 "the data's k-NN balls and of data inside the samples' k-NN balls")
-            .input("samples", mdlab::ValueKind::points, "generated samples Y (M x D, M >= k + 1)")
-            .input("manifold", mdlab::ValueKind::manifold,
-                   "the data manifold; draws the reference sample (unless `reference` is given) and the baseline", false)
-            .input("reference", mdlab::ValueKind::points,
-                   "a given reference sample X of mu_data (N x D, N >= k + 1) instead of a fresh draw; without "
-                   "`manifold` no baseline is reported",
-                   false)
-            .param(mdlab::knn_ball_k_param(3, "neighbour rank of the ball radii (3 in the paper)"))
-            .param(mdlab::knn_ball_reference_size_param());
+        return mdlab::knn_ball_metric_spec(
+            "precision_recall", "1.0.0",
+            "improved precision and recall (Kynkaanniemi et al. 2019): shares of samples inside the data's k-NN balls "
+            "and of data inside the samples' k-NN balls",
+            "generated samples Y (M x D, M >= k + 1)", 3, "neighbour rank of the ball radii (3 in the paper)");
     }
 
     explicit PrecisionRecall(const mdlab::Params& p) : k_(p.count("k")), reference_size_(p.count("reference_size")) {}

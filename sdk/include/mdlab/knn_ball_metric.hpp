@@ -12,19 +12,29 @@
 
 #include "mdlab/kernels/knn_balls.hpp"
 #include "mdlab/kernels/nearest.hpp"
+#include "mdlab/params.hpp"
 #include "mdlab/reference_sample.hpp"
+#include "mdlab/spec.hpp"
 
 namespace mdlab {
 
-inline ParamSpec knn_ball_k_param(std::int64_t default_k, const std::string& doc) {
-    return integer("k", default_k, doc).at_least(1).at_most(static_cast<double>(kernels::max_neighbours));
-}
-
-inline ParamSpec knn_ball_reference_size_param() {
-    return integer("reference_size", 0,
-                   "size of the reference sample drawn from the manifold (0: as many as the samples; the figures are "
-                   "biased differently when the sizes differ)")
-        .at_least(0);
+// The spec of such a metric: its ports (`samples`, optional `manifold` and `reference`) and its
+// parameters `k` (default `default_k`) and `reference_size`.
+inline PluginSpec knn_ball_metric_spec(const std::string& name, const std::string& version, const std::string& summary,
+                                       const std::string& samples_doc, std::int64_t default_k, const std::string& k_doc) {
+    return PluginSpec(name, version, summary)
+        .input("samples", ValueKind::points, samples_doc)
+        .input("manifold", ValueKind::manifold,
+               "the data manifold; draws the reference sample (unless `reference` is given) and the baseline", false)
+        .input("reference", ValueKind::points,
+               "a given reference sample X of mu_data (N x D, N >= k + 1) instead of a fresh draw; without `manifold` "
+               "no baseline is reported",
+               false)
+        .param(integer("k", default_k, k_doc).at_least(1).at_most(static_cast<double>(kernels::max_neighbours)))
+        .param(integer("reference_size", 0,
+                       "size of the reference sample drawn from the manifold (0: as many as the samples; the figures "
+                       "are biased differently when the sizes differ)")
+                   .at_least(0));
 }
 
 // figures(samples, reference, radii) -> Values, for the samples and (with a manifold) for a fresh

@@ -35,29 +35,7 @@ double expected_coverage(double n, double m, std::size_t k) {
 }  // namespace
 
 TEST_CASE("density_coverage equals a brute-force transcription on small sets", "[density_coverage]") {
-    for (std::size_t k : {1, 3, 5}) {
-        for (std::size_t d : {1, 2, 4}) {
-            const Matrix x = random_matrix(14, d, 30 + d), y = shifted(random_matrix(9, d, 40 + d, 0.8), 0.4);
-            const auto v = with_reference("density_coverage", y, x, R"({"k": )" + std::to_string(k) + "}");
-            CHECK(names(v) == std::vector<std::string>{"density", "coverage", "n_samples", "n_reference"});
-            const auto [den, cov] = brute_density_coverage(y, x, k);
-            INFO("k = " << k << ", D = " << d << ": density " << den << ", coverage " << cov);
-            CHECK(value(v, "density") == den);
-            CHECK(value(v, "coverage") == cov);
-        }
-    }
-    auto m = gaussian({0.0, 0.0, 0.0});
-    const Matrix y = random_matrix(25, 3, 6, 0.7);
-    const auto v = evaluate("density_coverage", y, m, R"({"reference_size": 40})");
-    CHECK(names(v) == std::vector<std::string>{"density", "coverage", "baseline_density", "baseline_coverage",
-                                               "n_samples", "n_reference"});
-    const Matrix ref = drawn(*m, 40, "reference"), base = drawn(*m, 25, "baseline");
-    const auto [den, cov] = brute_density_coverage(y, ref, 5);
-    const auto [bden, bcov] = brute_density_coverage(base, ref, 5);
-    CHECK(value(v, "density") == den);
-    CHECK(value(v, "coverage") == cov);
-    CHECK(value(v, "baseline_density") == bden);
-    CHECK(value(v, "baseline_coverage") == bcov);
+    check_small_sets("density_coverage", {"density", "coverage"}, brute_density_coverage);
 }
 
 TEST_CASE("density_coverage for one law: E[density] = 1, E[coverage] = 1 - prod (N - j) / (M + N - j)",
@@ -95,20 +73,7 @@ TEST_CASE("density_coverage for one law: E[density] = 1, E[coverage] = 1 - prod 
 TEST_CASE("density_coverage on Gaussians: disjoint laws, a growing shift", "[density_coverage]") {
     auto m = gaussian({0.0, 0.0});
     const Matrix base = m->sample(800, mdlab::RandomStream(8, "model"));
-    const auto far = evaluate("density_coverage", shifted(base, 100.0), m);
-    CHECK(value(far, "density") == 0.0);
-    CHECK(value(far, "coverage") == 0.0);
-    double last_d = 1e9, last_c = 2.0;
-    for (double s : {0.0, 1.0, 2.0, 4.0, 8.0}) {
-        const auto v = evaluate("density_coverage", shifted(base, s), m);
-        INFO("shift " << s << ": density " << value(v, "density") << ", coverage " << value(v, "coverage"));
-        CHECK((value(v, "density") < last_d || value(v, "density") == 0.0));
-        CHECK((value(v, "coverage") < last_c || value(v, "coverage") == 0.0));
-        last_d = value(v, "density");
-        last_c = value(v, "coverage");
-    }
-    CHECK(last_d == 0.0);
-    CHECK(last_c == 0.0);
+    check_falls_with_shift("density_coverage", {"density", "coverage"}, base, m, {0.0, 1.0, 2.0, 4.0, 8.0});
 }
 
 TEST_CASE("density_coverage refuses bad parameters and inputs", "[density_coverage]") {

@@ -22,33 +22,7 @@ std::pair<double, double> brute_precision_recall(const Matrix& y, const Matrix& 
 }  // namespace
 
 TEST_CASE("precision_recall equals a brute-force transcription on small sets", "[precision_recall]") {
-    for (std::size_t k : {1, 3, 5}) {
-        for (std::size_t d : {1, 2, 4}) {
-            const Matrix x = random_matrix(14, d, 10 + d), y = shifted(random_matrix(11, d, 20 + d, 1.3), 0.6);
-            const auto v = with_reference("precision_recall", y, x, R"({"k": )" + std::to_string(k) + "}");
-            CHECK(names(v) == std::vector<std::string>{"precision", "recall", "n_samples", "n_reference"});
-            const auto [p, r] = brute_precision_recall(y, x, k);
-            INFO("k = " << k << ", D = " << d << ": precision " << p << ", recall " << r);
-            CHECK(value(v, "precision") == p);
-            CHECK(value(v, "recall") == r);
-            CHECK(value(v, "n_samples") == 11);
-            CHECK(value(v, "n_reference") == 14);
-        }
-    }
-    // With the manifold: the reference drawn from the stream "reference", as many points as the
-    // samples, and the baseline (a fresh draw from "baseline") scored against it.
-    auto m = gaussian({0.0, 0.0, 0.0});
-    const Matrix y = random_matrix(30, 3, 5, 1.2);
-    const auto v = evaluate("precision_recall", y, m);
-    CHECK(names(v) == std::vector<std::string>{"precision", "recall", "baseline_precision", "baseline_recall",
-                                               "n_samples", "n_reference"});
-    const Matrix ref = drawn(*m, 30, "reference"), base = drawn(*m, 30, "baseline");
-    const auto [p, r] = brute_precision_recall(y, ref, 3);
-    const auto [bp, br] = brute_precision_recall(base, ref, 3);
-    CHECK(value(v, "precision") == p);
-    CHECK(value(v, "recall") == r);
-    CHECK(value(v, "baseline_precision") == bp);
-    CHECK(value(v, "baseline_recall") == br);
+    check_small_sets("precision_recall", {"precision", "recall"}, brute_precision_recall);
 }
 
 TEST_CASE("precision_recall on Gaussians: one law, disjoint laws, a growing shift", "[precision_recall]") {
@@ -63,24 +37,10 @@ TEST_CASE("precision_recall on Gaussians: one law, disjoint laws, a growing shif
         CHECK(value(same, name) > 0.9);
         CHECK(value(same, name) < 1.0);
     }
-    // Disjoint laws: no sample in a data ball, no data point in a sample ball.
-    const auto far = evaluate("precision_recall", shifted(base, 100.0), m);
-    CHECK(value(far, "precision") == 0.0);
-    CHECK(value(far, "recall") == 0.0);
-    // A growing shift of the same draws: both fall, until they reach 0.
-    double last_p = 2.0, last_r = 2.0;
-    for (double s : {0.0, 1.0, 2.0, 4.0, 8.0, 16.0}) {
-        const auto v = evaluate("precision_recall", shifted(base, s), m);
-        INFO("shift " << s << ": precision " << value(v, "precision") << ", recall " << value(v, "recall"));
-        CHECK((value(v, "precision") < last_p || value(v, "precision") == 0.0));
-        CHECK((value(v, "recall") < last_r || value(v, "recall") == 0.0));
-        last_p = value(v, "precision");
-        last_r = value(v, "recall");
-    }
+    // Disjoint laws: 0 and 0; a growing shift of the same draws: both fall, until they reach 0.
     // At shift 8 recall is still 0.074 here: one sample 4.6 standard deviations out has a k-NN
     // ball wide enough to reach the data (the outlier sensitivity Naeem et al. point out).
-    CHECK(last_p == 0.0);
-    CHECK(last_r == 0.0);
+    check_falls_with_shift("precision_recall", {"precision", "recall"}, base, m, {0.0, 1.0, 2.0, 4.0, 8.0, 16.0});
 }
 
 TEST_CASE("precision_recall refuses bad parameters and inputs", "[precision_recall]") {
