@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include <tbb/task_arena.h>
+
 #include "transport_checks.hpp"
 
 namespace {
@@ -86,6 +88,12 @@ void check_small_sets(const std::string& metric, const std::vector<std::string>&
     CHECK(value(v, figures[1]) == f1);
     CHECK(value(v, "baseline_" + figures[0]) == b0);
     CHECK(value(v, "baseline_" + figures[1]) == b1);
+    // The same values on one thread and on two (many chunks of queries).
+    const Matrix many = random_matrix(600, 3, 7, 1.2);
+    mdlab::Values one, two;
+    tbb::task_arena(1).execute([&] { one = evaluate(metric, many, m); });
+    tbb::task_arena(2).execute([&] { two = evaluate(metric, many, m); });
+    CHECK(one == two);
 }
 
 // The metric's two figures for samples `base` shifted along x_1 against the law `m`: 0 for a
