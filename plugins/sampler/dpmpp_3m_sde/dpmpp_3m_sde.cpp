@@ -5,8 +5,10 @@
 //         + sigma_s sqrt(1 - e^{-2 eta h}) s_noise z,
 // phi_2 = (e^{-he} - 1)/he + 1, phi_3 = phi_2/he - 1/2, and d1, d2 the first and second divided
 // differences of the last three denoiser outputs in lambda (mdlab/dpm_solver.hpp, dpmpp_3m_update);
-// the first step is first order, the second second order. eta = 0 is dpmpp_3m. z of step i:
-// run.step_noise; the last step takes no noise. One denoiser evaluation per step.
+// the first step is first order, the second second order. `coefficients` = reference (the default)
+// is k-diffusion's phi_3 weight, which integrates half of the D'' term; third_order integrates it
+// exactly (twice the weight; mdlab/dpm_solver.hpp). eta = 0 is dpmpp_3m with the same coefficients.
+// z of step i: run.step_noise; the last step takes no noise. One denoiser evaluation per step.
 #include <mdlab/dpm_solver.hpp>
 
 namespace {
@@ -21,10 +23,12 @@ public:
             .param(mdlab::real("eta", 1.0,
                                "stochasticity: 0 is the probability-flow ODE (dpmpp_3m), 1 the DPM-Solver++ SDE")
                        .at_least(0.0))
-            .param(mdlab::real("s_noise", 1.0, "scale of the added noise (1: the exact SDE)").at_least(0.0));
+            .param(mdlab::real("s_noise", 1.0, "scale of the added noise (1: the exact SDE)").at_least(0.0))
+            .param(mdlab::dpmpp_3m_coefficients_param("reference"));
     }
 
-    explicit DpmppThreeMSde(const mdlab::Params& p) : GridSampler(p), eta_(p.real("eta")), s_noise_(p.real("s_noise")) {}
+    explicit DpmppThreeMSde(const mdlab::Params& p)
+        : GridSampler(p), eta_(p.real("eta")), s_noise_(p.real("s_noise")), coefficients_(mdlab::dpmpp_3m_coefficients(p)) {}
 
     struct State : mdlab::MultistepState {
         State(const DpmppThreeMSde&, const mdlab::SamplerRun& run) : MultistepState(run, 2) {}
@@ -32,12 +36,13 @@ public:
 
     void step(mdlab::SamplerRun& run, State& state, std::size_t i) const {
         state.step(run, i, [&](const mdlab::LogSnrStep& st, const mdlab::DenoiserHistory& history) {
-            return mdlab::dpmpp_3m_update(st, history, eta_, s_noise_, run.last(i));
+            return mdlab::dpmpp_3m_update(st, history, eta_, s_noise_, run.last(i), coefficients_);
         });
     }
 
 private:
     double eta_, s_noise_;
+    mdlab::Dpmpp3mCoefficients coefficients_;
 };
 
 }  // namespace

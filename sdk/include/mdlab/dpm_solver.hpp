@@ -10,6 +10,7 @@
 // Not included by mdlab.hpp: only samplers need it.
 #pragma once
 #include <algorithm>
+#include <string>
 #include <cmath>
 #include <cstddef>
 #include <utility>
@@ -84,20 +85,26 @@ inline MultistepUpdate dpmpp_first_order(const LogSnrStep& st, double eta, doubl
     return u;
 }
 
-// DPM-Solver++(3M) SDE (k-diffusion sample_dpmpp_3m_sde; eta = 0: the DPM-Solver++(3M) ODE solver,
-// diffusers' solver_order = 3 with algorithm_type dpmsolver++): first order on the first step,
-// second order (phi_2 times the divided difference (D_t - D_prev)/r) on the second, then third order
-// with r0 = h_prev / h, r1 = h_prev2 / h:
+// DPM-Solver++(3M) SDE (k-diffusion sample_dpmpp_3m_sde; eta = 0: the DPM-Solver++(3M) ODE solver):
+// first order on the first step, second order (phi_2 times the divided difference (D_t - D_prev)/r)
+// on the second, then with r0 = h_prev / h, r1 = h_prev2 / h:
 //   d1_0 = (D_t - D_prev)/r0, d1_1 = (D_prev - D_prev2)/r1, e = d1_0 - d1_1,
-//   x += phi_2 (d1_0 + e r0/(r0 + r1)) - phi_3 e/(r0 + r1),
-// written here as weights of D_t, D_prev and D_prev2.
+//   x += phi_2 (d1_0 + e r0/(r0 + r1)) - c phi_3 e/(r0 + r1),
+// written here as weights of D_t, D_prev and D_prev2. d1 estimates h D' and d2 = e/(r0 + r1) estimates
+// h^2 D''/2 (D as a function of lambda), while the exact integral of the Taylor term D'' (lambda -
+// lambda_t)^2 / 2 is -2 phi_3 d2: c = 2 (Dpmpp3mCoefficients::third_order) integrates the quadratic
+// interpolant of D exactly, a third-order method; c = 1 (reference) is the coefficient of the
+// DPM-Solver, diffusers and k-diffusion code, which captures half of that term and is second order.
+enum class Dpmpp3mCoefficients { reference, third_order };
+
 inline MultistepUpdate dpmpp_3m_update(const LogSnrStep& st, const DenoiserHistory& hist, double eta, double s_noise,
-                                       bool last) {
+                                       bool last, Dpmpp3mCoefficients coefficients) {
     MultistepUpdate u = dpmpp_first_order(st, eta, s_noise, last);
     const DpmppPhi phi((1.0 + eta) * st.h);
     if (hist.known() >= 2) {
         const double r0 = hist.past_h(1) / st.h, r1 = hist.past_h(2) / st.h;
-        const double q = (phi.phi2 * r0 - phi.phi3) / (r0 + r1);  // weight of e
+        const double c = coefficients == Dpmpp3mCoefficients::third_order ? 2.0 : 1.0;
+        const double q = (phi.phi2 * r0 - c * phi.phi3) / (r0 + r1);  // weight of e
         u.w[0] += phi.phi2 / r0 + q / r0;
         u.w[1] = -phi.phi2 / r0 - q * (1.0 / r0 + 1.0 / r1);
         u.w[2] = q / r1;
@@ -114,6 +121,16 @@ inline MultistepUpdate dpmpp_3m_update(const LogSnrStep& st, const DenoiserHisto
 // interval [sigma_i, sigma_{i+1}]), then
 //   x <- cx x + alpha_s (w[0] D_t + w[1] D_prev + w[2] D_prev2) + cz z,
 // with the update from weights(step, history).
+// The `coefficients` parameter of the 3M samplers.
+inline ParamSpec dpmpp_3m_coefficients_param(const std::string& def) {
+    return choice("coefficients", def, {"third_order", "reference"},
+                  "third_order: the D'' term integrated exactly (third order); reference: the coefficient of the "
+                  "DPM-Solver, diffusers and k-diffusion code (half that term, second order)");
+}
+inline Dpmpp3mCoefficients dpmpp_3m_coefficients(const Params& p) {
+    return p.string("coefficients") == "third_order" ? Dpmpp3mCoefficients::third_order : Dpmpp3mCoefficients::reference;
+}
+
 class MultistepState {
 public:
     MultistepState(const SamplerRun& run, std::size_t keep) : noise_(run.noise()), history_(run, keep) {}

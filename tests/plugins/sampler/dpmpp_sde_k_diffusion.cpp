@@ -45,7 +45,7 @@ const Case cases[] = {
     {"dpmpp_2m_sde", R"(, "eta": 0.3, "solver_type": "heun")", {"2m_sde", 0.3, 1.0, true}},
     {"dpmpp_3m_sde", "", {"3m_sde", 1.0, 1.0, false}},
     {"dpmpp_3m_sde", R"(, "eta": 0.7, "s_noise": 1.2)", {"3m_sde", 0.7, 1.2, false}},
-    {"dpmpp_3m", "", {"3m_sde", 0.0, 1.0, false}},
+    {"dpmpp_3m", R"(, "coefficients": "reference")", {"3m_sde", 0.0, 1.0, false}},
 };
 
 }  // namespace
@@ -113,8 +113,14 @@ TEST_CASE("eta = 0: dpmpp_2m_sde is dpmpp_2m and dpmpp_3m_sde is dpmpp_3m, witho
         const double diff = scaled_diff(two_sde.samples, two.samples);
         WARN(process << ": dpmpp_2m_sde (eta = 0, midpoint) vs dpmpp_2m: relative difference " << diff);
         CHECK(diff <= 1e-13);
-        // dpmpp_3m is the eta = 0 member of the same update: bit-identical.
-        CHECK(identical(run("dpmpp_3m_sde", p + R"(, "eta": 0})", est, 5).samples, run("dpmpp_3m", p + "}", est, 5).samples));
+        // dpmpp_3m is the eta = 0 member of the same update: bit-identical, with either coefficients.
+        for (const std::string c : {R"(, "coefficients": "reference")", R"(, "coefficients": "third_order")"})
+            CHECK(identical(run("dpmpp_3m_sde", p + R"(, "eta": 0)" + c + "}", est, 5).samples,
+                            run("dpmpp_3m", p + c + "}", est, 5).samples));
+        CHECK(identical(run("dpmpp_3m", p + R"(, "coefficients": "third_order"})", est, 5).samples,
+                        run("dpmpp_3m", p + "}", est, 5).samples));  // the default
+        CHECK(!identical(run("dpmpp_3m", p + R"(, "coefficients": "reference"})", est, 5).samples,
+                         run("dpmpp_3m", p + "}", est, 5).samples));
         // Heun's correction is another second-order method: close, not equal.
         const auto heun = run("dpmpp_2m_sde", p + R"(, "eta": 0, "solver_type": "heun"})", est, 5);
         CHECK(scaled_diff(heun.samples, two.samples) > 1e-8);
@@ -134,5 +140,7 @@ TEST_CASE("dpmpp SDE samplers refuse bad parameters, naming the key", "[dpmpp_2m
     CHECK(error_key([] { mdlab::test::make<Sampler>("dpmpp_2m_sde", R"({"solver_type": "euler"})"); }) == "solver_type");
     CHECK_THROWS_WITH(mdlab::test::make<Sampler>("dpmpp_2m_sde", R"({"solver_type": "euler"})"),
                       Catch::Matchers::Contains("midpoint") && Catch::Matchers::Contains("heun"));
+    for (const char* sampler : {"dpmpp_3m_sde", "dpmpp_3m"})
+        CHECK(error_key([&] { mdlab::test::make<Sampler>(sampler, R"({"coefficients": "exact"})"); }) == "coefficients");
     CHECK(error_key([] { mdlab::test::make<Sampler>("dpmpp_3m", R"({"eta": 1})"); }) == "eta");
 }

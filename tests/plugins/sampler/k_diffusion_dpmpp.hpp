@@ -41,9 +41,10 @@ double k_dpmpp_2m_sde(double x, const std::vector<double>& sigmas, Denoiser deno
     return x;
 }
 
+// d2_factor = 1 is k-diffusion; 2 is mdlab's `coefficients: third_order` (phi_3 * d2 doubled).
 template <class Denoiser, class Noise>
 double k_dpmpp_3m_sde(double x, const std::vector<double>& sigmas, Denoiser denoised_at, Noise noise, double eta,
-                      double s_noise) {
+                      double s_noise, double d2_factor = 1.0) {
     double denoised_1 = 0.0, denoised_2 = 0.0;
     double h = 0.0, h_1 = 0.0, h_2 = 0.0;
     int known = 0;  // how many of h_1, h_2 are not None
@@ -64,7 +65,7 @@ double k_dpmpp_3m_sde(double x, const std::vector<double>& sigmas, Denoiser deno
                 const double d2 = (d1_0 - d1_1) / (r0 + r1);
                 const double phi_2 = std::expm1(-h_eta) / h_eta + 1;
                 const double phi_3 = phi_2 / h_eta - 0.5;
-                x = x + phi_2 * d1 - phi_3 * d2;
+                x = x + phi_2 * d1 - d2_factor * phi_3 * d2;
             } else if (known == 1) {
                 const double r = h_1 / h;
                 const double d = (denoised - denoised_1) / r;
@@ -85,10 +86,11 @@ struct KDiffusionCall {
     const char* function;  // "2m_sde" or "3m_sde"
     double eta, s_noise;
     bool heun;
+    double d2_factor = 1.0;
     template <class Denoiser, class Noise>
     double operator()(double x, const std::vector<double>& sigmas, Denoiser denoised_at, Noise noise) const {
         return std::string(function) == "2m_sde" ? k_dpmpp_2m_sde(x, sigmas, denoised_at, noise, eta, s_noise, heun)
-                                                 : k_dpmpp_3m_sde(x, sigmas, denoised_at, noise, eta, s_noise);
+                                                 : k_dpmpp_3m_sde(x, sigmas, denoised_at, noise, eta, s_noise, d2_factor);
     }
 };
 
