@@ -18,14 +18,10 @@ namespace {
 class DpmppTwoMSde : public mdlab::GridSampler<DpmppTwoMSde> {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::sampler_spec("dpmpp_2m_sde", "1.0.0",
-                                   "DPM-Solver++(2M) SDE: second-order multistep reverse-SDE solver in log-SNR with "
-                                   "stochasticity eta (1 score evaluation per step)",
-                                   50)
-            .param(mdlab::real("eta", 1.0,
-                               "stochasticity: 0 is the probability-flow ODE (dpmpp_2m), 1 the DPM-Solver++ SDE")
-                       .at_least(0.0))
-            .param(mdlab::real("s_noise", 1.0, "scale of the added noise (1: the exact SDE)").at_least(0.0))
+        return mdlab::dpmpp_sde_spec("dpmpp_2m_sde",
+                                     "DPM-Solver++(2M) SDE: second-order multistep reverse-SDE solver in log-SNR with "
+                                     "stochasticity eta (1 score evaluation per step)",
+                                     "dpmpp_2m")
             .param(mdlab::choice("solver_type", "midpoint", {"midpoint", "heun"},
                                  "second-order correction: midpoint (1 - e^{-he})/2 or heun (e^{-he} - 1)/he + 1, "
                                  "as k-diffusion's solver_type"));

@@ -16,14 +16,10 @@ namespace {
 class DpmppThreeMSde : public mdlab::GridSampler<DpmppThreeMSde> {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::sampler_spec("dpmpp_3m_sde", "1.0.0",
-                                   "DPM-Solver++(3M) SDE: third-order multistep reverse-SDE solver in log-SNR with "
-                                   "stochasticity eta (1 score evaluation per step)",
-                                   50)
-            .param(mdlab::real("eta", 1.0,
-                               "stochasticity: 0 is the probability-flow ODE (dpmpp_3m), 1 the DPM-Solver++ SDE")
-                       .at_least(0.0))
-            .param(mdlab::real("s_noise", 1.0, "scale of the added noise (1: the exact SDE)").at_least(0.0))
+        return mdlab::dpmpp_sde_spec("dpmpp_3m_sde",
+                                     "DPM-Solver++(3M) SDE: third-order multistep reverse-SDE solver in log-SNR with "
+                                     "stochasticity eta (1 score evaluation per step)",
+                                     "dpmpp_3m")
             .param(mdlab::dpmpp_3m_coefficients_param("reference"));
     }
 

@@ -10,9 +10,9 @@
 // Not included by mdlab.hpp: only samplers need it.
 #pragma once
 #include <algorithm>
-#include <string>
 #include <cmath>
 #include <cstddef>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -116,11 +116,15 @@ inline MultistepUpdate dpmpp_3m_update(const LogSnrStep& st, const DenoiserHisto
     return u;
 }
 
-// The state of a DPM-Solver++ multistep sampler and its step: D_t into the history, the step's
-// noise z = run.step_noise(noise, i) when the update adds some (k-diffusion: the noise of the
-// interval [sigma_i, sigma_{i+1}]), then
-//   x <- cx x + alpha_s (w[0] D_t + w[1] D_prev + w[2] D_prev2) + cz z,
-// with the update from weights(step, history).
+// The spec of a DPM-Solver++ SDE sampler: the common sampler parameters, k-diffusion's `eta` and
+// `s_noise`; `ode` names the sampler its eta = 0 is.
+inline PluginSpec dpmpp_sde_spec(std::string name, std::string summary, const std::string& ode) {
+    return sampler_spec(std::move(name), "1.0.0", std::move(summary), 50)
+        .param(real("eta", 1.0, "stochasticity: 0 is the probability-flow ODE (" + ode + "), 1 the DPM-Solver++ SDE")
+                   .at_least(0.0))
+        .param(real("s_noise", 1.0, "scale of the added noise (1: the exact SDE)").at_least(0.0));
+}
+
 // The `coefficients` parameter of the 3M samplers.
 inline ParamSpec dpmpp_3m_coefficients_param(const std::string& def) {
     return choice("coefficients", def, {"third_order", "reference"},
@@ -131,6 +135,11 @@ inline Dpmpp3mCoefficients dpmpp_3m_coefficients(const Params& p) {
     return p.string("coefficients") == "third_order" ? Dpmpp3mCoefficients::third_order : Dpmpp3mCoefficients::reference;
 }
 
+// The state of a DPM-Solver++ multistep sampler and its step: D_t into the history, the step's
+// noise z = run.step_noise(noise, i) when the update adds some (k-diffusion: the noise of the
+// interval [sigma_i, sigma_{i+1}]), then
+//   x <- cx x + alpha_s (w[0] D_t + w[1] D_prev + w[2] D_prev2) + cz z,
+// with the update from weights(step, history).
 class MultistepState {
 public:
     MultistepState(const SamplerRun& run, std::size_t keep) : noise_(run.noise()), history_(run, keep) {}

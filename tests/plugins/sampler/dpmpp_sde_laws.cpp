@@ -52,6 +52,22 @@ double fitted_order(int first, const std::vector<double>& e) {
 
 std::string init_param(const std::filesystem::path& p) { return "\"init\": \"" + p.string() + "\""; }
 
+// 64 prior draws in 2 dimensions written to an init file, and where the exact probability flow of
+// N(0, s0^2 I) takes them at t_min.
+struct FlowProblem {
+    std::shared_ptr<GaussianScore> est;
+    std::string init;  // the "init" parameter
+    Matrix exact;
+};
+FlowProblem flow_problem(const char* process, double s0, double t_min, mdlab::test::TestContext& ctx) {
+    auto proc = mdlab::test::make<mdlab::ForwardProcess>(process);
+    FlowProblem f{std::make_shared<GaussianScore>(proc, 2, s0), init_param(ctx.output_dir() / "init.npy"), Matrix()};
+    const Matrix x_T = normal_matrix(64, 2, 41, proc->prior_std());
+    mdlab::npy::write(ctx.output_dir() / "init.npy", x_T);
+    f.exact = x_T * exact_flow_factor(*f.est, proc->t_end(), t_min);
+    return f;
+}
+
 }  // namespace
 
 // The order is read off the last two halvings, where the error ratio is 2^order within 20%. The
@@ -77,20 +93,15 @@ TEST_CASE("dpmpp_3m converges to the exact flow with order 3 (reference coeffici
     const int first = 32;  // smallest step count; the counts double four times
     for (const char* process : {"vp", "ve"}) {
         for (const std::string grid : {"uniform", "karras", "log_snr"}) {
-            auto proc = mdlab::test::make<mdlab::ForwardProcess>(process);
-            auto est = std::make_shared<GaussianScore>(proc, 2, s0);
             mdlab::test::TestContext ctx(5);
-            const Matrix x_T = normal_matrix(64, 2, 41, proc->prior_std());
-            const auto init = ctx.output_dir() / "init.npy";
-            mdlab::npy::write(init, x_T);
-            const Matrix exact = x_T * exact_flow_factor(*est, proc->t_end(), t_min);
+            const FlowProblem f = flow_problem(process, s0, t_min, ctx);
             for (const Case& c : cases) {
                 std::vector<double> errors;
                 std::string ratios;
                 for (int j = 0; j < 5; ++j) {
                     const std::string p = "{\"steps\": " + std::to_string(first << j) + ", \"grid\": \"" + grid +
-                                          "\", " + init_param(init) + c.params + "}";
-                    errors.push_back(max_rel_error(run(c.sampler, p, est, ctx).samples, exact));
+                                          "\", " + f.init + c.params + "}";
+                    errors.push_back(max_rel_error(run(c.sampler, p, f.est, ctx).samples, f.exact));
                     if (j > 0) ratios += std::to_string(errors[j - 1] / errors[j]) + " ";
                 }
                 WARN(process << " / " << grid << " / " << c.sampler << c.params << ": relative errors " << errors.front()
