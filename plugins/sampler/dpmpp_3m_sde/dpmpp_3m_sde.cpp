@@ -17,7 +17,7 @@ class DpmppThreeMSde : public mdlab::GridSampler<DpmppThreeMSde> {
 public:
     static mdlab::PluginSpec describe() {
         return mdlab::dpmpp_sde_spec("dpmpp_3m_sde",
-                                     "DPM-Solver++(3M) SDE: third-order multistep reverse-SDE solver in log-SNR with "
+                                     "DPM-Solver++(3M) SDE: three-step multistep reverse-SDE solver in log-SNR with "
                                      "stochasticity eta (1 score evaluation per step)",
                                      "dpmpp_3m")
             .param(mdlab::dpmpp_3m_coefficients_param("reference"));
