@@ -28,6 +28,12 @@ const std::vector<std::pair<std::string, std::function<int(int)>>> samplers{
     {"pf_ode_euler", [](int s) { return s; }},
     {"pf_ode_heun", [](int s) { return 2 * s; }},
     {"dpmpp_2m", [](int s) { return s; }},
+    {"dpmpp_3m", [](int s) { return s; }},
+    {"unipc", [](int s) { return s; }},  // the corrector reuses the next step's evaluation
+    {"dpmpp_2m_sde", [](int s) { return s; }},
+    {"dpmpp_3m_sde", [](int s) { return s; }},
+    {"edm_stochastic", [](int s) { return 2 * s; }},  // Heun
+    {"restart", [](int s) { return 2 * s + 2 * 2 * 2; }},  // Heun, and K = 2 restarts of 2 Heun steps
 };
 
 }  // namespace
