@@ -1,0 +1,35 @@
+// A stochastic-interpolant path (Albergo and Vanden-Eijnden 2023; Albergo, Boffi and
+// Vanden-Eijnden 2023) x_t = alpha(t) x0 + sigma(t) eps with a chosen schedule (SCIENCE.md
+// section 6): linear (alpha = 1 - t, sigma = t, the flow_matching path) or trigonometric
+// (alpha = cos(pi t / 2), sigma = sin(pi t / 2), variance preserving: the cosine process with
+// s = 0). The noise level gamma of the interpolant's SDE belongs to the sampler
+// (velocity_euler, velocity_heun). Formulas and their cancellation-free forms are in
+// mdlab/interpolant_path.hpp.
+#include <mdlab/interpolant_path.hpp>
+#include <mdlab/mdlab.hpp>
+
+namespace {
+
+mdlab::InterpolantSchedule schedule_of(const std::string& name) {
+    return name == "trigonometric" ? mdlab::InterpolantSchedule::trigonometric : mdlab::InterpolantSchedule::linear;
+}
+
+class Interpolant : public mdlab::InterpolantProcess {
+public:
+    static mdlab::PluginSpec describe() {
+        return mdlab::PluginSpec("interpolant", "1.0.0",
+                                 "stochastic-interpolant path alpha x0 + sigma eps with a linear (1 - t, t) or "
+                                 "trigonometric (cos, sin of pi t / 2) schedule, on [0, T], T < 1")
+            .param(mdlab::choice("schedule", "linear", {"linear", "trigonometric"},
+                                 "linear: alpha = 1 - t, sigma = t; trigonometric: alpha = cos(pi t/2), "
+                                 "sigma = sin(pi t/2)"))
+            .param(InterpolantProcess::t_end_param());
+    }
+
+    explicit Interpolant(const mdlab::Params& p)
+        : InterpolantProcess(schedule_of(p.string("schedule")), p, "interpolant") {}
+};
+
+}  // namespace
+
+MDLAB_PLUGINS(Interpolant)
