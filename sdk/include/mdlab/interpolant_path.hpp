@@ -31,9 +31,11 @@ public:
 
     double alpha(double t) const { return s_ == InterpolantSchedule::linear ? 1.0 - t : std::sin(half_pi * (1.0 - t)); }
     double sigma(double t) const { return s_ == InterpolantSchedule::linear ? t : std::sin(half_pi * t); }
-    // d log alpha / dt: -1 / (1 - t), or -(pi/2) tan(pi t / 2) = -(pi/2) / tan(pi (1 - t) / 2).
+    // d log alpha / dt: -1 / (1 - t), or -(pi/2) tan(pi t / 2), written -(pi/2) / tan(pi (1 - t) / 2)
+    // above t = 1/2: tan's argument stays away from pi/2, where its rounding would be magnified.
     double dlog_alpha_dt(double t) const {
-        return s_ == InterpolantSchedule::linear ? -1.0 / (1.0 - t) : -half_pi / std::tan(half_pi * (1.0 - t));
+        if (s_ == InterpolantSchedule::linear) return -1.0 / (1.0 - t);
+        return t < 0.5 ? -half_pi * std::tan(half_pi * t) : -half_pi / std::tan(half_pi * (1.0 - t));
     }
     // d sigma / dt: 1, or (pi/2) cos(pi t / 2) = (pi/2) alpha.
     double dsigma_dt(double t) const { return s_ == InterpolantSchedule::linear ? 1.0 : half_pi * alpha(t); }

@@ -1,0 +1,145 @@
+// The interpolant paths flow_matching and interpolant (linear, trigonometric) against the closed
+// forms of SCIENCE.md section 6, their derivatives against finite differences, and f, g^2 against
+// section 1's identities (f = (d log alpha/dt) x, g^2 = d(sigma^2)/dt - 2 (d log alpha/dt) sigma^2).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <mdlab/mdlab.hpp>
+
+#include "mdlab_test.hpp"
+#include "process_checks.hpp"
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+struct PathCase {
+    std::string name, json;
+    double t_end;
+    std::function<double(double)> alpha, sigma, g2;  // plain closed forms
+};
+
+std::vector<PathCase> path_cases() {
+    auto lin_a = [](double t) { return 1.0 - t; };
+    auto lin_s = [](double t) { return t; };
+    auto lin_g2 = [](double t) { return 2.0 * t / (1.0 - t); };
+    auto trig_a = [](double t) { return std::cos(kPi * t / 2.0); };
+    auto trig_s = [](double t) { return std::sin(kPi * t / 2.0); };
+    auto trig_g2 = [](double t) { return kPi * std::tan(kPi * t / 2.0); };
+    return {{"flow_matching", "{}", 0.99, lin_a, lin_s, lin_g2},
+            {"flow_matching", R"({"t_end": 0.9})", 0.9, lin_a, lin_s, lin_g2},
+            {"interpolant", "{}", 0.99, lin_a, lin_s, lin_g2},
+            {"interpolant", R"({"schedule": "linear", "t_end": 0.999})", 0.999, lin_a, lin_s, lin_g2},
+            {"interpolant", R"({"schedule": "trigonometric"})", 0.99, trig_a, trig_s, trig_g2},
+            {"interpolant", R"({"schedule": "trigonometric", "t_end": 0.5})", 0.5, trig_a, trig_s, trig_g2}};
+}
+
+}  // namespace
+
+TEST_CASE("interpolant paths: alpha, sigma, g^2 and the prior match the closed forms", "[process][interpolant_paths]") {
+    for (const PathCase& c : path_cases()) {
+        auto p = process(c.name, c.json);
+        INFO(c.name << " " << c.json);
+        CHECK(p->t_end() == c.t_end);
+        CHECK(p->alpha(0.0) == 1.0);
+        CHECK(p->sigma(0.0) == 0.0);
+        CHECK(rel_close(p->prior_std(), std::hypot(c.alpha(c.t_end), c.sigma(c.t_end)), 1e-14));
+        for (double f : {1e-6, 1e-3, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0}) {
+            const double t = f * c.t_end;
+            INFO("t = " << t);
+            // cos(pi t / 2) near t = 1 loses ~1e-16 / alpha to the rounding of pi t / 2.
+            CHECK(rel_close(p->alpha(t), c.alpha(t), 1e-14 + 4e-16 / c.alpha(t)));
+            CHECK(rel_close(p->sigma(t), c.sigma(t), 1e-14));
+            CHECK(rel_close(p->g2(t), c.g2(t), 1e-13));
+            // time_at_noise_ratio inverts sigma / alpha.
+            CHECK(rel_close(p->time_at_noise_ratio(p->sigma(t) / p->alpha(t)), t, 1e-13));
+        }
+    }
+}
+
+TEST_CASE("interpolant paths: derivatives match finite differences, drift rate is d log alpha/dt",
+          "[process][interpolant_paths]") {
+    for (const PathCase& c : path_cases()) {
+        auto p = process(c.name, c.json);
+        for (double f : {0.01, 0.1, 0.3, 0.5, 0.9, 0.99, 1.0}) {
+            const double t = f * c.t_end;
+            INFO(c.name << " " << c.json << " t = " << t);
+            const double h = 1e-5 * std::min(t, 1.0 - t);
+            const double fd_log_alpha = central([&](double u) { return std::log(c.alpha(u)); }, t, h);
+            const double fd_sigma = central([&](double u) { return c.sigma(u); }, t, h);
+            const double fd_sigma2 = central([&](double u) { return c.sigma(u) * c.sigma(u); }, t, h);
+            CHECK(rel_close(p->dlog_alpha_dt(t), fd_log_alpha, 1e-6));
+            CHECK(rel_close(p->drift_rate(t), fd_log_alpha, 1e-6));
+            CHECK(rel_close(p->dsigma_dt(t), fd_sigma, 1e-6));
+            // Section 1's g^2 from finite differences of the closed forms equals the plugin's.
+            const double s = c.sigma(t);
+            CHECK(rel_close(p->g2(t), fd_sigma2 - 2.0 * fd_log_alpha * s * s, 1e-6));
+        }
+    }
+}
+
+TEST_CASE("interpolant paths: flow_matching is the linear interpolant, the trigonometric one is cosine with s = 0",
+          "[process][interpolant_paths]") {
+    auto fm = process("flow_matching", R"({"t_end": 0.95})");
+    auto lin = process("interpolant", R"({"schedule": "linear", "t_end": 0.95})");
+    auto trig = process("interpolant", R"({"schedule": "trigonometric", "t_end": 0.95})");
+    auto cos0 = process("cosine", R"({"s": 0, "t_end": 0.95})");
+    for (double t : {1e-9, 1e-4, 0.1, 0.5, 0.8, 0.95}) {
+        INFO("t = " << t);
+        CHECK(fm->alpha(t) == lin->alpha(t));
+        CHECK(fm->sigma(t) == lin->sigma(t));
+        CHECK(fm->dlog_alpha_dt(t) == lin->dlog_alpha_dt(t));
+        CHECK(fm->dsigma_dt(t) == lin->dsigma_dt(t));
+        CHECK(rel_close(trig->alpha(t), cos0->alpha(t), 1e-14));
+        CHECK(rel_close(trig->sigma(t), cos0->sigma(t), 1e-14));
+        // cosine evaluates d log alpha/dt as -k / tan(k (1 - t)) at every t: near t = 0 its argument
+        // is within k t of pi/2 and it loses ~1e-16 / t relative; the trigonometric path does not.
+        const double cosine_rounding = 1e-13 + 1e-15 / t;
+        CHECK(rel_close(trig->dlog_alpha_dt(t), cos0->dlog_alpha_dt(t), cosine_rounding));
+        CHECK(rel_close(trig->dsigma_dt(t), cos0->dsigma_dt(t), cosine_rounding));
+        CHECK(rel_close(trig->g2(t), cos0->g2(t), cosine_rounding));
+        CHECK(rel_close(trig->dlog_alpha_dt(t), -kPi / 2 * std::tan(kPi * t / 2), 1e-14));
+        CHECK(rel_close(trig->dsigma_dt(t), kPi / 2 * std::cos(kPi * t / 2), 1e-14));
+    }
+    // The trigonometric path is variance preserving: alpha^2 + sigma^2 = 1, prior N(0, I).
+    for (double t : {0.01, 0.5, 0.95}) CHECK(rel_close(trig->alpha(t) * trig->alpha(t) + trig->sigma(t) * trig->sigma(t), 1.0, 1e-15));
+    CHECK(rel_close(trig->prior_std(), 1.0, 1e-15));
+    // Linear path at the default T = 0.99: alpha/sigma = 1/99, prior sqrt(0.01^2 + 0.99^2).
+    auto def = process("flow_matching");
+    CHECK(def->t_end() == 0.99);
+    CHECK(rel_close(def->prior_std(), std::sqrt(0.0001 + 0.9801), 1e-14));
+}
+
+TEST_CASE("interpolant paths: perturb has mean alpha x0 and variance sigma^2", "[process][interpolant_paths]") {
+    for (const char* json : {R"({"schedule": "linear"})", R"({"schedule": "trigonometric"})"}) {
+        INFO(json);
+        auto p = process("interpolant", json);
+        for (double t : {0.05, 0.5, 0.99}) check_perturb(*p, t);
+    }
+}
+
+TEST_CASE("interpolant paths: parameter checks", "[process][interpolant_paths]") {
+    auto key_of = [](const std::string& name, const std::string& json) -> std::string {
+        try {
+            process(name, json);
+        } catch (const mdlab::InputError& e) {
+            return e.key();
+        } catch (const std::exception& e) {
+            return std::string("other: ") + e.what();
+        }
+        return "accepted";
+    };
+    CHECK(key_of("flow_matching", R"({"t_end": 1.0})") == "t_end");
+    CHECK(key_of("interpolant", R"({"t_end": 1.2})") == "t_end");
+    CHECK(key_of("interpolant", R"({"schedule": "trigonometric", "t_end": 1.0})") == "t_end");
+    CHECK(key_of("flow_matching", R"({"t_end": 0.999999})") == "accepted");
+    // A choice outside the list is refused by the parameter validation, naming the key and the choices.
+    const std::string bad = key_of("interpolant", R"({"schedule": "cubic"})");
+    CHECK(bad.find("'schedule'") != std::string::npos);
+    CHECK(bad.find("linear, trigonometric") != std::string::npos);
+    CHECK_THROWS(process("flow_matching", R"({"t_end": 0})"));
+}
