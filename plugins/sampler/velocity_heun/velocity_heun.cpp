@@ -41,18 +41,20 @@ public:
         const mdlab::VelocityDrift d1 = options_.drift(run.process, run.t[i + 1]);
         const double scale = run.last(i) ? 0.0 : std::sqrt(0.5 * h * (d0.gamma2 + d1.gamma2));
         if (scale > 0.0) run.step_noise(st.noise, i, st.z);
-        double *x = run.x.data(), *xe = st.xe.data(), *s = st.s.data(), *slope = st.slope.data();
+        double *x = run.x.data(), *xe = st.xe.data(), *slope = st.slope.data();
         const double* z = st.z.data();
 
-        run.score(run.x, run.t[i], st.s);
+        run.score(run.x, run.t[i], st.s);  // the estimator may resize st.s: read its data after each call
+        const double* s = st.s.data();
         run.each([&](std::size_t k) {
             slope[k] = d0.a * x[k] + d0.b * s[k];
             xe[k] = x[k] - h * slope[k];
             if (scale > 0.0) xe[k] += scale * z[k];
         });
         run.score(st.xe, run.t[i + 1], st.s);
+        const double* s1 = st.s.data();
         run.each([&](std::size_t k) {
-            x[k] -= 0.5 * h * (slope[k] + d1.a * xe[k] + d1.b * s[k]);
+            x[k] -= 0.5 * h * (slope[k] + d1.a * xe[k] + d1.b * s1[k]);
             if (scale > 0.0) x[k] += scale * z[k];
         });
     }
