@@ -8,23 +8,20 @@
 // pf_ode_euler to rounding; with gamma = g it is euler_maruyama.
 #include <cmath>
 
-#include <mdlab/grid_sampler.hpp>
 #include <mdlab/velocity.hpp>
 
 namespace {
 
-class VelocityEuler : public mdlab::GridSampler<VelocityEuler> {
+class VelocityEuler : public mdlab::VelocitySampler<VelocityEuler> {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::velocity_sampler_spec("velocity_euler",
-                                            "Euler in x and t on the path's velocity from the score (flow-matching "
-                                            "Euler, diffusers' shift), optional interpolant noise gamma",
-                                            100);
+        return spec("velocity_euler",
+                    "Euler in x and t on the path's velocity from the score (flow-matching "
+                    "Euler, diffusers' shift), optional interpolant noise gamma",
+                    100);
     }
 
-    explicit VelocityEuler(const mdlab::Params& p) : GridSampler(p), options_(p) {}
-
-    void prepare(mdlab::SamplerRun& run) const { options_.prepare(run); }
+    using VelocitySampler::VelocitySampler;
 
     struct State {
         State(const VelocityEuler&, const mdlab::SamplerRun& run) : noise(run.noise()), s(run.matrix()), z(run.matrix()) {}
@@ -34,7 +31,7 @@ public:
 
     void step(mdlab::SamplerRun& run, State& st, std::size_t i) const {
         const double h = run.t[i] - run.t[i + 1];
-        const mdlab::VelocityDrift d = options_.drift(run.process, run.t[i]);
+        const mdlab::VelocityDrift d = options().drift(run.process, run.t[i]);
         const double scale = run.last(i) ? 0.0 : std::sqrt(d.gamma2 * h);
         if (scale > 0.0) run.step_noise(st.noise, i, st.z);
         run.score(run.x, run.t[i], st.s);
@@ -45,9 +42,6 @@ public:
             if (scale > 0.0) x[k] += scale * z[k];
         });
     }
-
-private:
-    mdlab::VelocityOptions options_;
 };
 
 }  // namespace

@@ -8,23 +8,20 @@
 // sigma = t) it equals pf_ode_heun, whose variables are then x and t too.
 #include <cmath>
 
-#include <mdlab/grid_sampler.hpp>
 #include <mdlab/velocity.hpp>
 
 namespace {
 
-class VelocityHeun : public mdlab::GridSampler<VelocityHeun> {
+class VelocityHeun : public mdlab::VelocitySampler<VelocityHeun> {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::velocity_sampler_spec("velocity_heun",
-                                            "second-order Heun in x and t on the path's velocity from the score "
-                                            "(2 score evaluations per step), optional interpolant noise gamma",
-                                            50);
+        return spec("velocity_heun",
+                    "second-order Heun in x and t on the path's velocity from the score "
+                    "(2 score evaluations per step), optional interpolant noise gamma",
+                    50);
     }
 
-    explicit VelocityHeun(const mdlab::Params& p) : GridSampler(p), options_(p) {}
-
-    void prepare(mdlab::SamplerRun& run) const { options_.prepare(run); }
+    using VelocitySampler::VelocitySampler;
 
     struct State {
         State(const VelocityHeun&, const mdlab::SamplerRun& run)
@@ -37,8 +34,8 @@ public:
 
     void step(mdlab::SamplerRun& run, State& st, std::size_t i) const {
         const double h = run.t[i] - run.t[i + 1];
-        const mdlab::VelocityDrift d0 = options_.drift(run.process, run.t[i]);
-        const mdlab::VelocityDrift d1 = options_.drift(run.process, run.t[i + 1]);
+        const mdlab::VelocityDrift d0 = options().drift(run.process, run.t[i]);
+        const mdlab::VelocityDrift d1 = options().drift(run.process, run.t[i + 1]);
         const double scale = run.last(i) ? 0.0 : std::sqrt(0.5 * h * (d0.gamma2 + d1.gamma2));
         if (scale > 0.0) run.step_noise(st.noise, i, st.z);
         double *x = run.x.data(), *xe = st.xe.data(), *slope = st.slope.data();
@@ -58,9 +55,6 @@ public:
             if (scale > 0.0) x[k] += scale * z[k];
         });
     }
-
-private:
-    mdlab::VelocityOptions options_;
 };
 
 }  // namespace

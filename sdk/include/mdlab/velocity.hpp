@@ -84,11 +84,26 @@ private:
     double gamma_;
 };
 
-// A velocity sampler's spec: the common sampler parameters, shift and gamma.
-inline PluginSpec velocity_sampler_spec(std::string name, std::string summary, std::int64_t default_steps) {
-    PluginSpec spec = sampler_spec(std::move(name), "1.0.0", std::move(summary), default_steps);
-    VelocityOptions::declare(spec);
-    return spec;
-}
+// The base of the velocity samplers: a GridSampler with the options, the shift applied to the
+// grid before the loop. Impl writes describe() (with spec()), State and step().
+template <class Impl>
+class VelocitySampler : public GridSampler<Impl> {
+public:
+    explicit VelocitySampler(const Params& p) : GridSampler<Impl>(p), options_(p) {}
+    void prepare(SamplerRun& run) const { options_.prepare(run); }
+
+    // A velocity sampler's spec: the common sampler parameters, shift and gamma.
+    static PluginSpec spec(std::string name, std::string summary, std::int64_t default_steps) {
+        PluginSpec spec = sampler_spec(std::move(name), "1.0.0", std::move(summary), default_steps);
+        VelocityOptions::declare(spec);
+        return spec;
+    }
+
+protected:
+    const VelocityOptions& options() const { return options_; }
+
+private:
+    VelocityOptions options_;
+};
 
 }  // namespace mdlab
