@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <string>
 #include <vector>
@@ -37,6 +38,21 @@ std::vector<PathCase> path_cases() {
             {"interpolant", R"({"schedule": "linear", "t_end": 0.999})", 0.999, lin_a, lin_s, lin_g2},
             {"interpolant", R"({"schedule": "trigonometric"})", 0.99, trig_a, trig_s, trig_g2},
             {"interpolant", R"({"schedule": "trigonometric", "t_end": 0.5})", 0.5, trig_a, trig_s, trig_g2}};
+}
+
+// The given schedule's JSON: knots t_i = i / (n - 1) * t_last with alpha, sigma from the functions.
+std::string given_json(std::size_t n, double t_last, const std::function<double(double)>& alpha,
+                       const std::function<double(double)>& sigma, const std::string& extra = "") {
+    std::string t = "[", a = "[", s = "[";
+    for (std::size_t i = 0; i < n; ++i) {
+        const double ti = t_last * double(i) / double(n - 1);
+        const char* sep = i + 1 < n ? ", " : "]";
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.17g%s", ti, sep), t += buf;
+        std::snprintf(buf, sizeof buf, "%.17g%s", alpha(ti), sep), a += buf;
+        std::snprintf(buf, sizeof buf, "%.17g%s", sigma(ti), sep), s += buf;
+    }
+    return R"({"schedule": "given", "given_times": )" + t + R"(, "given_alpha": )" + a + R"(, "given_sigma": )" + s + extra + "}";
 }
 
 }  // namespace
@@ -123,6 +139,47 @@ TEST_CASE("interpolant paths: perturb has mean alpha x0 and variance sigma^2", "
     }
 }
 
+TEST_CASE("interpolant paths: the given schedule reproduces linear knots exactly and trigonometric ones closely",
+          "[process][interpolant_paths]") {
+    // A natural cubic spline reproduces linear data: the given path through 6 knots of the linear
+    // schedule is flow_matching (uneven spacing: 0.2 apart, the last at 0.99).
+    auto lin = process("interpolant", given_json(6, 0.99, [](double t) { return 1.0 - t; }, [](double t) { return t; }));
+    auto fm = process("flow_matching");
+    for (double t : {1e-6, 0.01, 0.3, 0.5, 0.77, 0.99}) {
+        INFO("t = " << t);
+        CHECK(rel_close(lin->alpha(t), fm->alpha(t), 1e-13));
+        // The spline's rounding is absolute (~1e-16), not relative to sigma near t = 0.
+        CHECK(std::abs(lin->sigma(t) - fm->sigma(t)) <= 1e-13 * t + 1e-16);
+        CHECK(rel_close(lin->dlog_alpha_dt(t), fm->dlog_alpha_dt(t), 1e-12));
+        CHECK(rel_close(lin->dsigma_dt(t), fm->dsigma_dt(t), 1e-13));
+        CHECK(rel_close(lin->g2(t), fm->g2(t), 1e-12));
+        CHECK(std::abs(lin->time_at_noise_ratio(t / (1.0 - t)) - t) <= 1e-12 * t + 1e-16);
+    }
+    // 41 knots of the trigonometric schedule on [0, 0.99]: the spline's error is O(h^2) near the ends
+    // (the natural end condition) and O(h^4) inside; the derivatives are the spline's own.
+    auto trig_a = [](double t) { return std::cos(kPi * t / 2.0); };
+    auto trig_s = [](double t) { return std::sin(kPi * t / 2.0); };
+    auto given = process("interpolant", given_json(41, 0.99, trig_a, trig_s));
+    auto trig = process("interpolant", R"({"schedule": "trigonometric"})");
+    CHECK(given->t_end() == 0.99);
+    for (double t : {0.0, 0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.98, 0.99}) {
+        INFO("t = " << t);
+        CHECK(std::abs(given->alpha(t) - trig->alpha(t)) < 2e-4);
+        CHECK(std::abs(given->sigma(t) - trig->sigma(t)) < 2e-4);
+        if (t > 0.0 && t < 0.99) {
+            const double h = 1e-6;
+            CHECK(rel_close(given->dsigma_dt(t), central([&](double u) { return given->sigma(u); }, t, h), 1e-7));
+            CHECK(rel_close(given->dlog_alpha_dt(t), central([&](double u) { return std::log(given->alpha(u)); }, t, h), 1e-7));
+            CHECK(std::abs(given->dsigma_dt(t) - trig->dsigma_dt(t)) < 2e-2);
+            const double s = given->sigma(t);
+            CHECK(rel_close(given->g2(t), 2.0 * s * given->dsigma_dt(t) - 2.0 * given->dlog_alpha_dt(t) * s * s, 1e-14));
+        }
+        if (t > 0.0) CHECK(rel_close(given->time_at_noise_ratio(given->sigma(t) / given->alpha(t)), t, 1e-12));
+    }
+    CHECK(given->alpha(0.0) == 1.0);
+    CHECK(given->sigma(0.0) == 0.0);
+}
+
 TEST_CASE("interpolant paths: parameter checks", "[process][interpolant_paths]") {
     auto key_of = [](const std::string& name, const std::string& json) {
         return mdlab::test::error_key([&] { process(name, json); });
@@ -133,4 +190,23 @@ TEST_CASE("interpolant paths: parameter checks", "[process][interpolant_paths]")
     CHECK(key_of("flow_matching", R"({"t_end": 0.999999})") == "<none>");
     CHECK(key_of("interpolant", R"({"schedule": "cubic"})") == "schedule");
     CHECK_THROWS(process("flow_matching", R"({"t_end": 0})"));
+    // The given schedule: lists of equal length >= 3, from t = 0 (alpha 1, sigma 0), times increasing,
+    // alpha > 0, sigma/alpha increasing, the last knot at or beyond t_end.
+    auto given = [&](const std::string& t, const std::string& a, const std::string& s, const std::string& extra = "") {
+        return key_of("interpolant", R"({"schedule": "given", "given_times": )" + t + R"(, "given_alpha": )" + a +
+                                         R"(, "given_sigma": )" + s + extra + "}");
+    };
+    CHECK(given("[0, 0.5, 1]", "[1, 0.5, 0.1]", "[0, 0.5, 1]") == "<none>");
+    CHECK(given("[0, 0.5, 1]", "[1, 0.5, 0.1]", "[0, 0.5, 1]", R"(, "t_end": 1.0)") == "<none>");
+    CHECK(given("[0, 0.5, 0.9]", "[1, 0.5, 0.1]", "[0, 0.5, 1]") == "given_times");  // ends before t_end = 0.99
+    CHECK(given("[0, 1]", "[1, 0.1]", "[0, 1]") == "given_times");
+    CHECK(given("[0.1, 0.5, 1]", "[1, 0.5, 0.1]", "[0, 0.5, 1]") == "given_times");
+    CHECK(given("[0, 0.5, 0.5]", "[1, 0.5, 0.1]", "[0, 0.5, 1]") == "given_times");
+    CHECK(given("[0, 0.5, 1]", "[1, 0.5]", "[0, 0.5, 1]") == "given_alpha");
+    CHECK(given("[0, 0.5, 1]", "[0.9, 0.5, 0.1]", "[0, 0.5, 1]") == "given_alpha");
+    CHECK(given("[0, 0.5, 1]", "[1, 0.5, 0]", "[0, 0.5, 1]") == "given_alpha");
+    CHECK(given("[0, 0.5, 1]", "[1, 0.5, 0.1]", "[0, 0.5]") == "given_sigma");
+    CHECK(given("[0, 0.5, 1]", "[1, 0.5, 0.1]", "[0.1, 0.5, 1]") == "given_sigma");
+    CHECK(given("[0, 0.5, 1]", "[1, 0.5, 0.5]", "[0, 0.5, 0.4]") == "given_sigma");
+    CHECK(key_of("interpolant", R"({"schedule": "given"})") == "given_times");
 }

@@ -85,11 +85,14 @@ double fitted_order(const std::vector<double>& errors, int first) {
 }
 
 struct PathCase {
-    const char* name;
-    const char* json;
+    std::string name, json;
 };
+// A given path: splines through 6 hand-set knots (C^2, piecewise cubic in t).
+const std::string given_path = R"({"schedule": "given", "t_end": 0.95, "given_times": [0, 0.2, 0.4, 0.6, 0.8, 0.95],
+    "given_alpha": [1, 0.95, 0.8, 0.6, 0.35, 0.1], "given_sigma": [0, 0.3, 0.55, 0.75, 0.9, 1]})";
 const std::vector<PathCase> paths{{"flow_matching", "{}"},
                                   {"interpolant", R"({"schedule": "trigonometric"})"},
+                                  {"interpolant", given_path},
                                   {"vp", "{}"}};
 
 }  // namespace
