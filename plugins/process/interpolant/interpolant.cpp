@@ -24,7 +24,7 @@ public:
         spec.param(mdlab::choice("schedule", "linear", {"linear", "trigonometric", "given"},
                                  "linear: alpha = 1 - t, sigma = t; trigonometric: alpha = cos(pi t/2), "
                                  "sigma = sin(pi t/2); given: natural cubic splines through given_alpha and given_sigma"))
-            .param(InterpolantProcess::t_end_param());
+            .param(InterpolantProcess::t_end_param(" (schedule given: at most the last knot)"));
         mdlab::declare_given_path(spec);
         return spec;
     }

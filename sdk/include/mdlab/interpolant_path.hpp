@@ -124,10 +124,11 @@ class InterpolantProcess : public ForwardProcess {
 public:
     // The t_end parameter of both plugins. Default: alpha(T)/sigma(T) = 0.01 on the linear path
     // (log-SNR -9.2, the end of cosine's default range, -9.6, within half a unit).
-    static ParamSpec t_end_param() {
+    // `given_note` adds what the given schedule changes (interpolant only).
+    static ParamSpec t_end_param(const std::string& given_note = "") {
         return real("t_end", 0.99,
-                    "end time T, in (0, 1) since alpha(1) = 0 (schedule given: at most the last knot); the default "
-                    "puts the linear path's alpha/sigma at 0.01 (log-SNR -9.2)")
+                    "end time T, in (0, 1) since alpha(1) = 0" + given_note +
+                        "; the default puts the linear path's alpha/sigma at 0.01 (log-SNR -9.2)")
             .greater_than(0.0);
     }
     // `plugin` names the process in the errors; the given schedule reads its lists from p.
