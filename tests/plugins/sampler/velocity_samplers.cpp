@@ -282,6 +282,16 @@ TEST_CASE("velocity samplers: counts, thread independence, parameter checks", "[
         CHECK(stat(a, "steps") == 12);
         // Noise is drawn from the shared stream: another seed, another sample.
         CHECK_FALSE(identical(a.samples, run(sampler, params, est, 4).samples));
+        // The common contract (common_contract.cpp's checks): Tweedie at the end, counted; trajectory frames.
+        const auto plain = run(sampler, R"({"n": 30, "steps": 10, "t_min": 0.5})", est, 4);
+        const auto den = run(sampler, R"({"n": 30, "steps": 10, "t_min": 0.5, "denoise": true})", est, 4);
+        Matrix tweedie;
+        est->denoise(plain.samples, 0.5, tweedie);
+        CHECK(rel_diff(den.samples, tweedie) < 1e-14);
+        CHECK(stat(den, "nfe") == stat(plain, "nfe") + 1.0);
+        TestContext tctx(2, "gen");
+        run(sampler, R"({"n": 7, "steps": 8, "record_every": 4})", est, tctx);
+        CHECK(mdlab::npy::read(tctx.output_dir() / "gen.trajectory_t.npy").size() == 3);
         auto message = [&](const std::string& json) -> std::string {
             try {
                 run(sampler, json, est, 3);
