@@ -34,6 +34,8 @@ const std::vector<std::pair<std::string, std::function<int(int)>>> samplers{
     {"dpmpp_3m_sde", [](int s) { return s; }},
     {"edm_stochastic", [](int s) { return 2 * s; }},  // Heun
     {"restart", [](int s) { return 2 * s + 2 * 2 * 2; }},  // Heun, and K = 2 restarts of 2 Heun steps
+    {"velocity_euler", [](int s) { return s; }},
+    {"velocity_heun", [](int s) { return 2 * s; }},
 };
 
 }  // namespace
