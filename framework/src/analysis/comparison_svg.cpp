@@ -158,8 +158,8 @@ std::string comparison_svg(const ComparisonPlot& plot) {
         const ComparisonLine& line = plot.lines[i];
         const std::string colour = plot_colour(i), label = html_escape(line.label);
         const auto means = mean_pixels(line.points, x, y);
-        marks += fmt::format(R"(<path class="line" data-line="{}" d="{}" fill="none" stroke="{}" stroke-width="2"/>)", label,
-                             path_through(means), colour) + "\n";
+        marks += fmt::format(R"(<path class="line" data-line="{}" d="{}" fill="none" stroke="{}" stroke-width="2"{}/>)", label,
+                             path_through(means), colour, line_dash(i)) + "\n";
         for (const auto& p : means)
             marks += fmt::format(R"(<circle class="mean" cx="{:.1f}" cy="{:.1f}" r="3.5" fill="{}" stroke="#fff"/>)", p[0],
                                  p[1], colour) + "\n";
@@ -170,8 +170,8 @@ std::string comparison_svg(const ComparisonPlot& plot) {
     for (std::size_t i = 0; i < plot.lines.size(); ++i) {
         const std::string label = plot.lines[i].label.empty() ? plot.metric() : plot.lines[i].label;
         legend += fmt::format(R"(<rect x="{}" y="{}" width="24" height="10" fill="{}" fill-opacity="0.18"/>)"
-                              R"(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="2"/><text x="{}" y="{}">{}</text>)",
-                              left, ly - 9, plot_colour(i), left, ly - 4, left + 24, ly - 4, plot_colour(i), left + 32, ly,
+                              R"(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="2"{}/><text x="{}" y="{}">{}</text>)",
+                              left, ly - 9, plot_colour(i), left, ly - 4, left + 24, ly - 4, plot_colour(i), line_dash(i), left + 32, ly,
                               html_escape(label)) + "\n";
         ly += 16;
     }

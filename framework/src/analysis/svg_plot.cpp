@@ -60,10 +60,16 @@ std::vector<double> round_ticks(double lo, double hi) {
     return ticks;
 }
 
-std::string plot_colour(std::size_t i) {
-    static const std::vector<std::string> palette{"#1f77b4", "#d62728", "#2ca02c", "#9467bd",
-                                                  "#ff7f0e", "#8c564b", "#e377c2", "#17becf"};
-    return palette[i % palette.size()];
+namespace {
+const std::vector<std::string> palette{"#1f77b4", "#d62728", "#2ca02c", "#9467bd",
+                                       "#ff7f0e", "#8c564b", "#e377c2", "#17becf"};
+}  // namespace
+
+std::string plot_colour(std::size_t i) { return palette[i % palette.size()]; }
+
+std::string line_dash(std::size_t i) {
+    static const std::vector<std::string> dashes{"", R"( stroke-dasharray="7 3")", R"( stroke-dasharray="2 3")"};
+    return dashes[(i / palette.size()) % dashes.size()];
 }
 
 namespace {

@@ -50,6 +50,9 @@ std::vector<double> log_ticks(double lo, double hi);
 std::vector<double> round_ticks(double lo, double hi);
 // The i-th colour of the plots' palette (8 colours, then again).
 std::string plot_colour(std::size_t i);
+// The dash pattern of line i (an SVG attribute, empty for the first round of colours): lines
+// that share a colour (more lines than colours) differ by their dashes.
+std::string line_dash(std::size_t i);
 // A tick label: 0.01, 300, 1e-05 -> "1e-5".
 std::string tick_label(double v);
 
