@@ -14,15 +14,17 @@ const std::vector<std::string> builtins{
     // manifolds
     "circle", "sphere", "torus", "swiss_roll", "curve", "linear_subspace", "gaussian_mixture", "dataset",
     // processes
-    "ou", "vp", "subvp", "ve", "edm", "cosine",
+    "ou", "vp", "subvp", "ve", "edm", "cosine", "flow_matching", "interpolant",
     // estimators (mlp is listed when libtorch was found at build time; see mlp_listed below)
-    "empirical", "kernel_smoothed", "tangent_smoothed", "oracle", "drift", "perturbed",
+    "empirical", "kernel_smoothed", "tangent_smoothed", "oracle", "drift", "perturbed", "gaussian_score", "knn_score",
     // samplers
     "euler_maruyama", "ddpm_ancestral", "ddim", "pf_ode_euler", "pf_ode_heun", "rk45", "dpmpp_2m",
-    "predictor_corrector", "annealed_langevin", "drifting",
+    "predictor_corrector", "annealed_langevin", "drifting", "edm_stochastic", "restart", "unipc", "dpmpp_2m_sde",
+    "dpmpp_3m_sde", "dpmpp_3m", "velocity_euler", "velocity_heun",
     // metrics
     "memorization", "manifold_distance", "generalization", "wasserstein", "sliced_wasserstein", "mmd",
-    "tv_intrinsic", "knn_kl", "score_error", "gradient_error", "drift_score_gap"};
+    "tv_intrinsic", "knn_kl", "score_error", "gradient_error", "drift_score_gap", "coverage", "precision_recall",
+    "density_coverage", "nll", "score_jacobian_dim"};
 }
 
 TEST_CASE("mdlab plugins lists the built-in plugins with one-line summaries") {

@@ -266,3 +266,45 @@ TEST_CASE("the samplers' nfe is compared like a metric value; the wall times are
     CHECK(nfe.lines[0].points[3].stats.n == 2);
     for (const auto& p : view.plots) CHECK(p.value.find("wall") == std::string::npos);
 }
+
+TEST_CASE("a measured x (the samplers' nfe): each point at its configuration's mean nfe, the steps along the line") {
+    RunRecord run = record(true);
+    for (auto& cell : run.cells) {
+        const int steps_of_cell = static_cast<int>(number_of(*cell.axis_value("gen.steps")));
+        const bool heun = cell.axis_value("gen")->as_string() == "heun";
+        cell.cost = {{"gen.nfe", (heun ? 2.0 : 1.0) * steps_of_cell}};
+    }
+    PlotDecl d;
+    d.x = "gen.nfe";
+    d.y = {"w.w1"};
+    run.plots.push_back(d);
+    const ComparisonView view = comparison_view(run, summarize(run));
+    REQUIRE(!view.plots.empty());
+    const ComparisonPlot& p = view.plots[0];
+    CHECK(p.declared);
+    CHECK(p.x == "gen.nfe");
+    CHECK(p.facet.empty());  // the steps move along the lines: no plot per step count
+    REQUIRE(p.lines.size() == 2);
+    CHECK(p.lines[0].label == "euler");
+    CHECK(p.lines[1].label == "heun");
+    REQUIRE(p.lines[1].points.size() == 4);
+    for (std::size_t i = 0; i < 4; ++i) {
+        CHECK(p.lines[0].points[i].x == steps[i]);
+        CHECK(p.lines[1].points[i].x == 2 * steps[i]);  // Heun: two evaluations per step
+        CHECK(p.lines[1].points[i].stats.mean == Approx((w1(1, steps[i], 1) + w1(1, steps[i], 2)) / 2));
+    }
+    // Every x any line reaches, in order; log-spaced, so a log axis by default.
+    CHECK(p.x_positions == std::vector<double>{10, 20, 40, 80, 160});
+    CHECK(p.x_log);
+    // The baseline at each x where it was measured.
+    REQUIRE(p.baseline.size() == 5);
+    CHECK(p.baseline.front().stats.mean == Approx((baseline(1) + baseline(2)) / 2));
+    CHECK(comparison_svg(p).find("data-x=\"gen.nfe\"") != std::string::npos);
+
+    // A measured x no node reported is listed, not drawn.
+    run.plots[0].x = "gen.nothing";
+    const ComparisonView missing = comparison_view(run, summarize(run));
+    CHECK(missing.missing == std::vector<std::string>{"gen.nothing"});
+    CHECK(!missing.plots.empty());
+    CHECK(!missing.plots[0].declared);
+}

@@ -151,6 +151,65 @@ std::vector<ComparisonPlot> plots_for(const RunRecord& run, const std::vector<Su
     return plots;
 }
 
+// A plot whose x is a measured value ("gen.nfe"): every configuration's point sits at the mean of
+// that value over its seeds, and every non-seed axis that is not a line moves along the lines
+// (W2 against NFE, a line per sampler, the step counts along it). One plot, no facets.
+std::vector<ComparisonPlot> plots_over_measured(const RunRecord& run, const std::vector<SummaryRow>& summary,
+                                                const PlotSpec& spec) {
+    const auto [x_node, x_value] = split_metric(spec.x);
+    std::vector<std::pair<Pairs, double>> x_at;  // configuration -> mean of x
+    for (const SummaryRow& r : summary)
+        if (r.node == x_node && r.value == x_value && std::isfinite(r.stats.mean)) x_at.emplace_back(r.axes, r.stats.mean);
+    ComparisonPlot plot;
+    plot.node = spec.node;
+    plot.value = spec.value;
+    plot.x = spec.x;
+    plot.x_numeric = true;
+    plot.line_keys = spec.line_keys;
+    plot.declared = spec.declared;
+    const std::string baseline_value = "baseline_" + spec.value;
+    std::vector<double> xs;
+    for (const SummaryRow& r : summary) {
+        const bool own = r.value == spec.value, reference = r.value == baseline_value;
+        if (r.node != spec.node || !(own || reference)) continue;
+        const Pairs axes = r.axes;
+        const auto x = std::find_if(x_at.begin(), x_at.end(), [&](const auto& e) { return e.first == axes; });
+        if (x == x_at.end()) continue;
+        const ComparisonPoint point{csv_number(x->second), x->second, r.stats};
+        if (reference) {
+            plot.baseline_value = baseline_value;
+            plot.baseline.push_back(point);
+            continue;
+        }
+        xs.push_back(x->second);
+        const std::string label = line_label(part_of(r, spec.line_keys), run);
+        auto line = std::find_if(plot.lines.begin(), plot.lines.end(), [&](const auto& l) { return l.label == label; });
+        if (line == plot.lines.end()) line = plot.lines.insert(plot.lines.end(), ComparisonLine{label, {}});
+        line->points.push_back(point);
+    }
+    if (plot.lines.empty()) return {};
+    const auto by_x = [](const ComparisonPoint& a, const ComparisonPoint& b) { return a.x < b.x; };
+    for (auto& l : plot.lines) std::stable_sort(l.points.begin(), l.points.end(), by_x);
+    std::sort(xs.begin(), xs.end());
+    xs.erase(std::unique(xs.begin(), xs.end()), xs.end());
+    for (double x : xs) {
+        plot.x_values.push_back(csv_number(x));
+        plot.x_positions.push_back(x);
+    }
+    plot.x_log = spec.x_scale == "log" || (spec.x_scale == "auto" && log_spaced(xs));
+    // One reference per x: the mean of the baselines measured there.
+    std::stable_sort(plot.baseline.begin(), plot.baseline.end(), by_x);
+    std::vector<ComparisonPoint> merged;
+    for (const auto& b : plot.baseline) {
+        if (!std::isfinite(b.stats.mean)) continue;
+        if (!merged.empty() && merged.back().x == b.x) continue;  // the lines at one x drew alike
+        merged.push_back(b);
+    }
+    plot.baseline = std::move(merged);
+    plot.y_log = spec.y_scale == "log" || (spec.y_scale == "auto" && y_log_auto(plot));
+    return {plot};
+}
+
 // The same finite number in every cell that reports it (NaN when it varies or never appears).
 double constant_value(const RunRecord& run, const std::string& node, const std::string& value) {
     double seen = NAN;
@@ -250,7 +309,12 @@ ComparisonView comparison_view(const RunRecord& run, const std::vector<SummaryRo
                 for (const auto& k : alternatives_keys(run))
                     if (k != d.x) spec.line_keys.push_back(k);
             }
-            append(plots_for(run, summary, spec));
+            const bool measured = !run.axis(d.x);  // validation allowed "<node>.<value>" only
+            if (measured && !reported(split_metric(d.x).first, split_metric(d.x).second)) {
+                view.missing.push_back(d.x);
+                continue;
+            }
+            append(measured ? plots_over_measured(run, summary, spec) : plots_for(run, summary, spec));
         }
 
     // Default x axes: every non-seed axis but the alternatives (they are the lines), a zip group once.

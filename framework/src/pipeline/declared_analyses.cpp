@@ -118,8 +118,21 @@ void check_comparisons(ValidationState& state, const ValidatedPipeline& vp) {
     }
 }
 
-// Declared plots: x and the lines keys are non-seed sweep keys of different axes, y names metric
-// values, and a log x scale has positive numbers to take.
+namespace {
+
+// An x axis that is a measured value ("gen.nfe", "w.w2"): not a sweep key, "<node>.<value>".
+bool measured_x(const Pipeline& p, const std::string& x) {
+    for (const SweepKey* k : p.sweep_keys())
+        if (k->key == x) return false;
+    const auto dot = x.find('.');
+    return dot != std::string::npos && dot > 0 && dot + 1 < x.size();
+}
+
+}  // namespace
+
+// Declared plots: x is a non-seed sweep key or a measured value of a sampler or metric node, the
+// lines keys are non-seed sweep keys (of another axis than a swept x), y names metric values, and a
+// log x scale over a sweep key has positive numbers to take.
 void check_plots(ValidationState& state, const ValidatedPipeline& vp) {
     const Pipeline& p = state.pipeline;
     const std::vector<std::string> metrics = metric_nodes(vp);
@@ -129,9 +142,30 @@ void check_plots(ValidationState& state, const ValidatedPipeline& vp) {
                     ": every plot shows the mean and the 95% interval over the seeds");
         return false;
     };
+    std::vector<std::string> measuring;  // nodes whose values may be an x axis: samplers (nfe) and metrics
+    for (const auto& n : vp.nodes)
+        if (n.plugin && (n.plugin->spec.kind == Kind::metric || n.plugin->spec.kind == Kind::sampler))
+            measuring.push_back(n.id);
     for (const auto& plot : p.plots) {
         for (std::size_t i = 0; i < plot.y.size(); ++i)
             check_metric_value(state, metrics, plot.y[i], plot.pointer + "/y" + (plot.y.size() > 1 ? "/" + std::to_string(i) : ""));
+        if (measured_x(state.pipeline, plot.x)) {
+            const auto [node, value] = split_metric(plot.x);
+            const bool sampler = contains(measuring, node) && !contains(metrics, node);
+            if (!contains(measuring, node) || (sampler && value != "nfe")) {
+                std::vector<std::string> keys;
+                for (const SweepKey* k : p.sweep_keys())
+                    if (k->key != "seed") keys.push_back(k->key);
+                state.error(plot.pointer + "/x", false, node, {},
+                            "'" + plot.x + "' is neither a sweep key nor a measured value (a sampler's \"<node>.nfe\" "
+                            "or a metric's \"<node>.<value>\")",
+                            suggest(plot.x, keys, "sweep keys"));
+            }
+            for (std::size_t i = 0; i < plot.lines.size(); ++i)
+                not_seed(plot.lines[i], plot.pointer + "/lines", "a lines key") &&
+                    find_sweep_key(state, plot.lines[i], plot.pointer + "/lines");
+            continue;
+        }
         const SweepKey* x = not_seed(plot.x, plot.pointer + "/x", "the x axis")
                                 ? find_sweep_key(state, plot.x, plot.pointer + "/x") : nullptr;
         if (x && plot.x_scale == "log")

@@ -3,15 +3,12 @@
 // plugin and its parameters and does not link libtorch: the network lives in the backend
 // mlp_torch/mlp_torch.so (mlp_torch.cpp), loaded on the first prepare(), so that mdlab commands
 // and pipelines that do not use the network never load libtorch (see mlp_backend.hpp).
-#include <dlfcn.h>
-
-#include <cstring>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include <mdlab/estimator_state.hpp>
+#include <mdlab/lazy_backend.hpp>
 #include <mdlab/mdlab.hpp>
 
 #include "mlp_backend.hpp"
@@ -21,35 +18,12 @@ namespace {
 // Any address inside this library, for dladdr.
 void anchor() {}
 
-// Loads the backend once per process and returns its factory. The backend is never unloaded
-// (libtorch does not support being unloaded). A failed load is retried on the next call.
+// The backend's factory, loaded once per process (mdlab/lazy_backend.hpp).
 mdlab_mlp::CreateFn backend() {
-    static std::mutex mutex;
-    static mdlab_mlp::CreateFn create = nullptr;
-    std::lock_guard<std::mutex> lock(mutex);
-    if (create) return create;
-    Dl_info info{};
-    if (!dladdr(reinterpret_cast<void*>(&anchor), &info) || !info.dli_fname)
-        throw mdlab::Error("mlp: cannot locate the plugin library to find its libtorch backend");
-    const std::filesystem::path file = std::filesystem::path(info.dli_fname).parent_path() /
-                                       mdlab_mlp::backend_folder / mdlab_mlp::backend_file;
-    void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle) {
-        const char* why = dlerror();
-        throw mdlab::Error("mlp: cannot load the libtorch backend " + file.string() + ": " + (why ? why : "unknown error") +
-                           " (the plugin was built against libtorch; check that libtorch is installed, "
-                           "or reinstall the plugin with its mlp_torch folder)");
-    }
-    auto signature = reinterpret_cast<mdlab_mlp::SignatureFn>(dlsym(handle, mdlab_mlp::signature_symbol));
-    auto made = reinterpret_cast<mdlab_mlp::CreateFn>(dlsym(handle, mdlab_mlp::create_symbol));
-    if (!signature || !made)
-        throw mdlab::Error("mlp: " + file.string() + " lacks the backend entry points " + mdlab_mlp::create_symbol +
-                           " and " + mdlab_mlp::signature_symbol);
-    if (std::strcmp(signature(), mdlab::build_signature) != 0)
-        throw mdlab::Error("mlp: the libtorch backend " + file.string() + " was built with other settings (" +
-                           signature() + ") than the plugin (" + mdlab::build_signature + "); rebuild both");
-    create = made;
-    return create;
+    static mdlab::LazyBackend<mdlab_mlp::CreateFn> loader("mlp", "libtorch", mdlab_mlp::backend_folder,
+                                                          mdlab_mlp::backend_file, mdlab_mlp::create_symbol,
+                                                          mdlab_mlp::signature_symbol);
+    return loader.factory(reinterpret_cast<const void*>(&anchor));
 }
 
 class Mlp : public mdlab::ScoreEstimator, public mdlab::EstimatorState {

@@ -70,7 +70,9 @@ public:
     const ScoreEstimator& est;
     const ForwardProcess& process;
     Context& ctx;
-    const std::vector<double> t;  // the time grid, t[0] = T down to t[steps] = t_min (or a given list)
+    // The time grid, t[0] = T down to t[steps] = t_min (or a given list). A sampler's prepare may
+    // move its interior times, never its ends (the velocity samplers' shift).
+    std::vector<double> t;
     Matrix x;                     // the state the steps move; the sample once the run finishes
     const std::size_t n, d;
     double score_evals = 0.0;

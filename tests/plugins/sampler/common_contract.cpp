@@ -17,7 +17,10 @@ namespace {
 
 const std::vector<std::string> samplers{"euler_maruyama",  "ddpm_ancestral", "ddim",
                                         "pf_ode_euler",    "pf_ode_heun",    "rk45",
-                                        "dpmpp_2m",        "predictor_corrector", "annealed_langevin"};
+                                        "dpmpp_2m",        "predictor_corrector", "annealed_langevin",
+                                        "edm_stochastic",  "restart",        "unipc",
+                                        "dpmpp_2m_sde",    "dpmpp_3m_sde",   "dpmpp_3m",
+                                        "velocity_euler",  "velocity_heun"};
 
 // rk45 chooses its own steps; its `steps` is a cap on them.
 std::string params_for(const std::string& name, std::string json) {
