@@ -45,10 +45,10 @@ TEST_CASE("validate prints, per alternatives node and variant, the resolved para
     REQUIRE(r.exit_code == 0);
     CHECK(r.out.find("ok: 6 nodes, 6 sweep cells\n"
                      "alternatives of node 'gen': the resolved parameters that differ (-: the plugin has no such parameter)\n"
-                     "  variant  plugin          eta  steps\n"
-                     "  ddim     ddim            0.5  8\n"
-                     "  heun     pf_ode_heun     -    8\n"
-                     "  em fine  euler_maruyama  -    16\n") != std::string::npos);
+                     "  variant  plugin          eta  noise        steps\n"
+                     "  ddim     ddim            0.5  independent  8\n"
+                     "  heun     pf_ode_heun     -    -            8\n"
+                     "  em fine  euler_maruyama  -    independent  16\n") != std::string::npos);
 }
 
 TEST_CASE("the variants run with the node's shared params unless they override them") {
@@ -81,7 +81,7 @@ TEST_CASE("a shared key a variant's plugin lacks exits 2 naming the node, the va
     CHECK(r.err.find("error: node 'gen', key 'eta': alternative 'heun' of node 'gen' inherits the node's parameter 'eta', "
                      "which its plugin 'pf_ode_heun' does not have") != std::string::npos);
     CHECK(r.err.find("alternative 'em fine' of node 'gen' inherits the node's parameter 'eta'") != std::string::npos);
-    CHECK(r.err.find("valid parameters of 'euler_maruyama': denoise, grid, init, n, record_every, rho, sigmas, sigmas_file, steps, t_min, times, times_file") !=
+    CHECK(r.err.find("valid parameters of 'euler_maruyama': denoise, grid, init, n, noise, record_every, rho, sigmas, sigmas_file, steps, t_min, times, times_file") !=
           std::string::npos);
     CHECK(r.err.find("(at JSON path /nodes/4/params/eta)") != std::string::npos);
     // And `run` refuses it too, before anything runs.

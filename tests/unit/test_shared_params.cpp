@@ -101,7 +101,7 @@ TEST_CASE("a shared key a variant's plugin lacks is an error at the node's key n
     CHECK(d.message.find("alternative 'em' of node 'gen'") != std::string::npos);
     CHECK(d.message.find("'eta'") != std::string::npos);
     CHECK(d.message.find("plugin 'euler_maruyama' does not have") != std::string::npos);
-    CHECK(d.hint.find("valid parameters of 'euler_maruyama': denoise, grid, init, n, record_every, rho, sigmas, sigmas_file, steps, t_min, times, times_file") !=
+    CHECK(d.hint.find("valid parameters of 'euler_maruyama': denoise, grid, init, n, noise, record_every, rho, sigmas, sigmas_file, steps, t_min, times, times_file") !=
           std::string::npos);
     CHECK(d.hint.find("\"shared_where_present\"") != std::string::npos);
 }
@@ -157,15 +157,17 @@ TEST_CASE("validate's view: the resolved params that differ between the variants
     CHECK(d.node == "gen");
     CHECK(d.labels == std::vector<std::string>{"euler_maruyama", "pf_ode_heun", "ddim"});
     CHECK(d.inputs.empty());  // the same for all
-    // n, grid, denoise are shared, so equal; steps is overridden, eta only ddim has.
-    CHECK(d.keys == std::vector<std::string>{"eta", "steps"});
-    CHECK(d.values == std::vector<std::vector<std::string>>{{"-", "12"}, {"-", "6"}, {"1", "12"}});
+    // n, grid, denoise are shared, so equal; steps is overridden, eta only ddim has, noise (the SDE
+    // samplers' step noise) all but pf_ode_heun.
+    CHECK(d.keys == std::vector<std::string>{"eta", "noise", "steps"});
+    CHECK(d.values ==
+          std::vector<std::vector<std::string>>{{"-", "independent", "12"}, {"-", "-", "6"}, {"1", "independent", "12"}});
     CHECK(variant_differences_text(diffs) ==
           "alternatives of node 'gen': the resolved parameters that differ (-: the plugin has no such parameter)\n"
-          "  variant         plugin          eta  steps\n"
-          "  euler_maruyama  euler_maruyama  -    12\n"
-          "  pf_ode_heun     pf_ode_heun     -    6\n"
-          "  ddim            ddim            1    12\n");
+          "  variant         plugin          eta  noise        steps\n"
+          "  euler_maruyama  euler_maruyama  -    independent  12\n"
+          "  pf_ode_heun     pf_ode_heun     -    -            6\n"
+          "  ddim            ddim            1    independent  12\n");
 }
 
 TEST_CASE("validate's view says so when only the inputs differ or one variant is left, and is empty without alternatives") {

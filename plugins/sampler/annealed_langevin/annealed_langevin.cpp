@@ -6,6 +6,9 @@
 // The very last update takes no noise (it returns its mean, like the other stochastic samplers);
 // `denoise` adds the Tweedie step D(x, t_min) (NCSNv2's final denoising for VE).
 // Noise: update k of level i draws step_noise(shared "sampler/noise", i * langevin_steps + k).
+// No `noise` = "brownian" (mdlab::noise_param): the updates run at fixed levels, in Langevin's own
+// step time rather than over intervals of the time grid, so a Brownian path of the process time
+// has no increment to give them; they stay independent draws.
 #include <cmath>
 #include <string>
 

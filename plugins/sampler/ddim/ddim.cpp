@@ -10,7 +10,8 @@
 // eta = 1 is ancestral sampling (ddpm_ancestral). Substituting eps_hat, the update is evaluated as
 //   x_s = (k / sigma_t) x_t + (alpha_s - k alpha_t / sigma_t) x0_hat + c z,   k = sqrt(sigma_s^2 - c^2).
 // The last step takes no noise (c z dropped). Noise of step i: step_noise(shared "sampler/noise", i),
-// the same draws as ddpm_ancestral, so eta = 1 reproduces it up to rounding.
+// the same draws as ddpm_ancestral, so eta = 1 reproduces it up to rounding; with noise = "brownian"
+// (for eta > 0) z is the normalised increment of one Brownian path over [t_{i+1}, t_i] instead.
 #include <algorithm>
 #include <cmath>
 
@@ -21,7 +22,7 @@ namespace {
 class Ddim : public mdlab::GridSampler<Ddim> {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::sampler_spec("ddim", "1.0.0",
+        return mdlab::sampler_spec("ddim", "1.1.0",
                                    "DDIM with stochasticity eta (0: deterministic probability-flow step, "
                                    "1: ancestral), no noise on the last step",
                                    100)
@@ -29,7 +30,8 @@ public:
                                "noise level as a fraction of the DDPM posterior standard deviation "
                                "(0: deterministic DDIM, 1: ancestral DDPM)")
                        .at_least(0.0)
-                       .at_most(1.0));
+                       .at_most(1.0))
+            .param(mdlab::noise_param());
     }
 
     explicit Ddim(const mdlab::Params& p) : GridSampler(p), eta_(p.real("eta")) {}
@@ -53,7 +55,7 @@ public:
         const double cz = noisy ? c : 0.0;
 
         run.denoise(run.x, run.t[i], state.x0);
-        if (noisy) mdlab::step_noise(state.noise, i, state.z);
+        if (noisy) run.step_noise(state.noise, i, state.z);
         const std::size_t d = run.d;
         mdlab::for_chunks(run.n, mdlab::random_chunk_rows, [&](std::size_t, std::size_t b, std::size_t e) {
             for (std::size_t q = b * d; q < e * d; ++q) {

@@ -8,7 +8,8 @@
 // One step replaces x0 by the Tweedie denoiser x0_hat = D(x_t, t) and draws from that posterior.
 // The last step returns the mean (no noise), so a run to t_min -> 0 with the empirical score
 // lands on training points. The noise of step i is step_noise(shared "sampler/noise", i), the
-// same draws as ddim with eta = 1, which is then the same map up to rounding.
+// same draws as ddim with eta = 1, which is then the same map up to rounding. With noise =
+// "brownian" z is the normalised increment of one Brownian path over [t_{i+1}, t_i] (run.step_noise).
 #include <algorithm>
 #include <cmath>
 
@@ -19,10 +20,11 @@ namespace {
 class DdpmAncestral : public mdlab::GridSampler<DdpmAncestral> {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::sampler_spec("ddpm_ancestral", "1.0.0",
+        return mdlab::sampler_spec("ddpm_ancestral", "1.1.0",
                                    "ancestral sampling from the Gaussian posterior q(x_s | x_t, x0 = D(x_t, t)), "
                                    "no noise on the last step",
-                                   500);
+                                   500)
+            .param(mdlab::noise_param());
     }
 
     using GridSampler::GridSampler;
@@ -46,7 +48,7 @@ public:
         const double sd = last ? 0.0 : std::sqrt(sts2 * ss * ss / (st * st));
 
         run.denoise(run.x, run.t[i], state.x0);
-        if (!last) mdlab::step_noise(state.noise, i, state.z);
+        if (!last) run.step_noise(state.noise, i, state.z);
         const std::size_t d = run.d;
         mdlab::for_chunks(run.n, mdlab::random_chunk_rows, [&](std::size_t, std::size_t b, std::size_t e) {
             for (std::size_t k = b * d; k < e * d; ++k) {

@@ -3,7 +3,9 @@
 // h = t_i - t_{i+1} > 0, one step is
 //   x <- x - h (f(x, t_i) - g^2(t_i) s(x, t_i)) + sqrt(g^2(t_i) h) z,   z ~ N(0, I),
 // and the last step takes no noise (it returns the step's mean, as score_sde's noise removal
-// does), so a run to t_min -> 0 with the empirical score lands on training points.
+// does), so a run to t_min -> 0 with the empirical score lands on training points. z is
+// run.step_noise: independent draws, or with noise = "brownian" the increments of one Brownian
+// path, whose strong (pathwise) order is then 1 for this additive noise (SCIENCE.md section 6).
 #include <mdlab/euler_maruyama.hpp>
 #include <mdlab/grid_sampler.hpp>
 
@@ -12,8 +14,9 @@ namespace {
 class EulerMaruyama : public mdlab::GridSampler<EulerMaruyama> {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::sampler_spec("euler_maruyama", "1.0.0",
-                                   "Euler-Maruyama on the reverse-time SDE, no noise on the last step", 500);
+        return mdlab::sampler_spec("euler_maruyama", "1.1.0",
+                                   "Euler-Maruyama on the reverse-time SDE, no noise on the last step", 500)
+            .param(mdlab::noise_param());
     }
 
     using GridSampler::GridSampler;
@@ -27,8 +30,10 @@ public:
 
     void step(mdlab::SamplerRun& run, State& st, std::size_t i) const {
         run.score(run.x, run.t[i], st.s);
-        mdlab::euler_maruyama_update(run.process, run.t[i], run.t[i] - run.t[i + 1], st.s,
-                                     run.last(i) ? nullptr : &st.noise, i, st.z, run.x);
+        const bool noisy = !run.last(i);
+        if (noisy) run.step_noise(st.noise, i, st.z);
+        mdlab::euler_maruyama_update(run.process, run.t[i], run.t[i] - run.t[i + 1], st.s, noisy ? &st.z : nullptr,
+                                     run.x);
     }
 };
 

@@ -21,7 +21,10 @@
 //
 // Noise: predictor step i draws step_noise(shared "sampler/noise", i) (so with corrector_steps = 0
 // this is exactly euler_maruyama); corrector update j of step i draws
-// step_noise(shared "sampler/corrector_noise", i * corrector_steps + j).
+// step_noise(shared "sampler/corrector_noise", i * corrector_steps + j). With noise = "brownian"
+// the predictor's z is the normalised increment of one Brownian path over [t_{i+1}, t_i]
+// (run.step_noise); the corrector's draws stay independent: its updates run at a fixed t_i, in
+// Langevin's own step time, where no increment of the path applies.
 #include <cmath>
 
 #include <mdlab/euler_maruyama.hpp>
@@ -44,7 +47,7 @@ double mean_row_norm(const mdlab::Matrix& m) {
 class PredictorCorrector : public mdlab::GridSampler<PredictorCorrector> {
 public:
     static mdlab::PluginSpec describe() {
-        return mdlab::sampler_spec("predictor_corrector", "1.0.0",
+        return mdlab::sampler_spec("predictor_corrector", "1.1.0",
                                    "reverse-SDE Euler-Maruyama predictor with score_sde's Langevin corrector "
                                    "(step size set by a signal-to-noise ratio)",
                                    500)
@@ -53,7 +56,8 @@ public:
                     .greater_than(0.0))
             .param(mdlab::integer("corrector_steps", 1,
                                   "Langevin corrector updates before each predictor step (0: predictor only)")
-                       .at_least(0));
+                       .at_least(0))
+            .param(mdlab::noise_param());
     }
 
     explicit PredictorCorrector(const mdlab::Params& p)
@@ -96,8 +100,9 @@ public:
         // Euler-Maruyama predictor from t_i to t_{i+1}.
         if (K > 0) run.check_cancelled();
         run.score(run.x, ti, st.s);
-        mdlab::euler_maruyama_update(run.process, ti, ti - run.t[i + 1], st.s, run.last(i) ? nullptr : &st.noise, i,
-                                     st.z, run.x);
+        const bool noisy = !run.last(i);
+        if (noisy) run.step_noise(st.noise, i, st.z);
+        mdlab::euler_maruyama_update(run.process, ti, ti - run.t[i + 1], st.s, noisy ? &st.z : nullptr, run.x);
     }
 
 private:

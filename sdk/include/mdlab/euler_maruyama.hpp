@@ -14,20 +14,26 @@
 
 namespace mdlab {
 
+// The step with its noise z already drawn (SamplerRun::step_noise), or the mean when z is null.
 inline void euler_maruyama_update(const ForwardProcess& process, double t, double h, const Matrix& s,
-                                  const RandomStream* noise, std::size_t step, Matrix& z, Matrix& x) {
+                                  const Matrix* z, Matrix& x) {
     const std::size_t d = cols(x);
     const double rate = process.drift_rate(t), g2 = process.g2(t);
-    const bool noisy = noise != nullptr;
+    const bool noisy = z != nullptr;
     const double noise_scale = noisy ? std::sqrt(g2 * h) : 0.0;
-    if (noisy) step_noise(*noise, step, z);
     for_chunks(rows(x), random_chunk_rows, [&](std::size_t, std::size_t b, std::size_t e) {
         for (std::size_t k = b * d; k < e * d; ++k) {
             double& xk = x.data()[k];
             const double mean = xk - h * (rate * xk - g2 * s.data()[k]);
-            xk = noisy ? mean + noise_scale * z.data()[k] : mean;
+            xk = noisy ? mean + noise_scale * z->data()[k] : mean;
         }
     });
+}
+
+inline void euler_maruyama_update(const ForwardProcess& process, double t, double h, const Matrix& s,
+                                  const RandomStream* noise, std::size_t step, Matrix& z, Matrix& x) {
+    if (noise != nullptr) step_noise(*noise, step, z);
+    euler_maruyama_update(process, t, h, s, noise != nullptr ? &z : nullptr, x);
 }
 
 }  // namespace mdlab

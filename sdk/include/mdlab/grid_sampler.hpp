@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "mdlab/brownian_tree.hpp"
 #include "mdlab/mdlab.hpp"
 #include "mdlab/sampling.hpp"
 
@@ -83,8 +84,17 @@ public:
     // Whether step i is the last of the grid (stochastic samplers take no noise there).
     bool last(std::size_t i) const { return i + 1 == settings.steps; }
     // z ~ N(0, I): the Brownian noise of step i, from t[i] to t[i + 1], drawn from `stream`
-    // (run.noise()). Independent draws per step; every SDE sampler draws its step noise here.
-    void step_noise(const RandomStream& stream, std::size_t i, Matrix& z) const { mdlab::step_noise(stream, i, z); }
+    // (run.noise()); every SDE sampler draws its step noise here. noise = "independent" (the
+    // default): independent draws per step, mdlab::step_noise(stream, i, z). noise = "brownian"
+    // (a sampler that declares noise_param()): (W(t_i) - W(t_{i+1})) / sqrt(t_i - t_{i+1}) of the
+    // path on [0, T] keyed by `stream`, so runs with any step count follow one path.
+    void step_noise(const RandomStream& stream, std::size_t i, Matrix& z) const {
+        if (!settings.brownian()) return mdlab::step_noise(stream, i, z);
+        if (i + 1 >= t.size())
+            throw Error("noise \"brownian\": step " + std::to_string(i) + " has no interval on the time grid of " +
+                        std::to_string(t.size()) + " times");
+        brownian_.draw(stream, process.t_end(), t[i], t[i + 1], z);
+    }
 
     void score(const Matrix& at, double time, Matrix& out) {
         est.score(at, time, out);
@@ -109,6 +119,9 @@ public:
         settings.finish(x, est, score_evals, t.empty() ? settings.t_min : t.back());
         return SampleResult{std::move(x), {{"nfe", score_evals}, {"steps", steps}}};
     }
+
+private:
+    mutable BrownianIncrements brownian_;  // noise = "brownian": the path and W at the last step's end
 };
 
 // Which optional members a sampler has (C++17 detection).

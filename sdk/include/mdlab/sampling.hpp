@@ -25,6 +25,7 @@ struct SamplerSettings {
     bool denoise = false;
     std::string init;
     std::size_t record_every = 0;
+    std::string noise = "independent";  // SDE samplers' step noise (noise_param), when declared
     std::optional<GivenGrid> given;  // the list when grid = "given"
 
     // Adds n, steps, t_min, grid, rho, the given grid's sigmas, times, sigmas_file and
@@ -61,6 +62,7 @@ struct SamplerSettings {
         : n(p.count("n")), steps(p.count("steps")), t_min(p.real("t_min")), grid(p.string("grid")),
           rho(p.real("rho")), denoise(p.boolean("denoise")), init(p.string("init")),
           record_every(p.count("record_every")) {
+        if (p.has("noise")) noise = p.string("noise");
         if (grid != "given") return;  // the lists only apply to a given grid (a sweep may vary grid)
         given = GivenGrid::from_params(p);
         if (!given)
@@ -75,6 +77,9 @@ struct SamplerSettings {
                              "steps");
         denoise = denoise || given->ends_in_zero();
     }
+
+    // Whether step noise comes from one Brownian path (noise = "brownian") rather than independent draws.
+    bool brownian() const { return noise == "brownian"; }
 
     // The parameter that sets where sampling ends (named in errors about the end of the grid).
     std::string end_key() const { return given ? given->key() : "t_min"; }
@@ -173,6 +178,17 @@ private:
     std::vector<double> frames_, times_;
     std::vector<std::size_t> shape_{0, 0};
 };
+
+// The `noise` parameter of SDE samplers, one line in their describe():
+//   return mdlab::sampler_spec(...).param(...).param(mdlab::noise_param());
+// SamplerSettings reads it when declared and SamplerRun::step_noise follows it: independent draws
+// per step (step_noise below), or the increments of one Brownian path shared by every step count
+// (mdlab/brownian_tree.hpp).
+inline ParamSpec noise_param() {
+    return choice("noise", "independent", {"independent", "brownian"},
+                  "step noise: independent draws per step, or brownian: the increments of one Brownian path "
+                  "(a Brownian tree of the shared noise stream), the same path whatever the step count");
+}
 
 // Standard-normal noise for step `step` of a sampler, chunked by rows; shared across samplers
 // through the context's shared stream so compared samplers see the same Brownian increments.
