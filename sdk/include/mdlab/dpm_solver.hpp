@@ -117,12 +117,14 @@ inline MultistepUpdate dpmpp_3m_update(const LogSnrStep& st, const DenoiserHisto
 }
 
 // The spec of a DPM-Solver++ SDE sampler: the common sampler parameters, k-diffusion's `eta` and
-// `s_noise`; `ode` names the sampler its eta = 0 is.
+// `s_noise`, and the step noise (independent, or one Brownian path as k-diffusion's
+// BrownianTreeNoiseSampler gives, in process time); `ode` names the sampler its eta = 0 is.
 inline PluginSpec dpmpp_sde_spec(std::string name, std::string summary, const std::string& ode) {
     return sampler_spec(std::move(name), "1.0.0", std::move(summary), 50)
         .param(real("eta", 1.0, "stochasticity: 0 is the probability-flow ODE (" + ode + "), 1 the DPM-Solver++ SDE")
                    .at_least(0.0))
-        .param(real("s_noise", 1.0, "scale of the added noise (1: the exact SDE)").at_least(0.0));
+        .param(real("s_noise", 1.0, "scale of the added noise (1: the exact SDE)").at_least(0.0))
+        .param(noise_param());
 }
 
 // The `coefficients` parameter of the 3M samplers.

@@ -92,10 +92,12 @@ public:
     explicit VelocitySampler(const Params& p) : GridSampler<Impl>(p), options_(p) {}
     void prepare(SamplerRun& run) const { options_.prepare(run); }
 
-    // A velocity sampler's spec: the common sampler parameters, shift and gamma.
+    // A velocity sampler's spec: the common sampler parameters, shift, gamma and the step noise
+    // (independent or one Brownian path; it matters for gamma > 0 only).
     static PluginSpec spec(std::string name, std::string summary, std::int64_t default_steps) {
         PluginSpec spec = sampler_spec(std::move(name), "1.0.0", std::move(summary), default_steps);
         VelocityOptions::declare(spec);
+        spec.param(noise_param());
         return spec;
     }
 
