@@ -4,9 +4,11 @@
 #pragma once
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -115,6 +117,20 @@ inline void check_gaussian(const Matrix& y, double v0, double bias = 0.0, double
             if (j == k) CHECK(std::abs(c - v0) <= z * v0 * std::sqrt(2.0 / double(n)) + bias);
             else CHECK(std::abs(c) <= z * v0 / std::sqrt(double(n)));
         }
+}
+
+// A sampler's `init` parameter naming a .npy file of initial points (JSON text, no braces).
+inline std::string init_param(const std::filesystem::path& file) { return "\"init\": \"" + file.string() + "\""; }
+
+// Largest |a - b| over the entries divided by the largest |b|.
+inline double rel_diff(const Matrix& a, const Matrix& b) {
+    REQUIRE(a.shape() == b.shape());
+    double err = 0.0, scale = 0.0;
+    for (std::size_t k = 0; k < a.size(); ++k) {
+        err = std::max(err, std::abs(a.data()[k] - b.data()[k]));
+        scale = std::max(scale, std::abs(b.data()[k]));
+    }
+    return err / scale;
 }
 
 inline double seconds_since(std::chrono::steady_clock::time_point t0) {

@@ -35,18 +35,7 @@ std::string num(double v) {
     return o.str();
 }
 
-std::string init_param(const std::filesystem::path& p) { return "\"init\": \"" + p.string() + "\""; }
 
-// Largest |a - b| over the entries divided by the largest |b|.
-double rel_diff(const Matrix& a, const Matrix& b) {
-    REQUIRE(a.shape() == b.shape());
-    double err = 0.0, scale = 0.0;
-    for (std::size_t k = 0; k < a.size(); ++k) {
-        err = std::max(err, std::abs(a.data()[k] - b.data()[k]));
-        scale = std::max(scale, std::abs(b.data()[k]));
-    }
-    return err / scale;
-}
 
 // Exact variance after the discrete DDIM / ancestral recursion for Gaussian data, written from
 // Song et al. 2021 eq. 12: with D(x, t) = f_t x (f_t = denoise_factor), eps_hat = (x - alpha_t D)/sigma_t,

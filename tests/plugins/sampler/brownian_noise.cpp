@@ -32,7 +32,6 @@ std::string noisy(const std::string& name) {
     return "";
 }
 
-std::string init_param(const std::filesystem::path& file) { return "\"init\": \"" + file.string() + "\""; }
 
 // The choices of a sampler's declared `noise` parameter joined by '|' (its default first), or "".
 std::string declared_noise(const std::string& name) {

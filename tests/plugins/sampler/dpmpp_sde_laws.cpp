@@ -50,7 +50,6 @@ double fitted_order(int first, const std::vector<double>& e) {
     return cov / var;
 }
 
-std::string init_param(const std::filesystem::path& p) { return "\"init\": \"" + p.string() + "\""; }
 
 // 64 prior draws in 2 dimensions written to an init file, and where the exact probability flow of
 // N(0, s0^2 I) takes them at t_min.

@@ -60,18 +60,7 @@ std::shared_ptr<mdlab::ForwardProcess> path(const std::string& name, const std::
     return mdlab::test::make<mdlab::ForwardProcess>(name, json);
 }
 
-std::string init_param(const std::filesystem::path& p) { return "\"init\": \"" + p.string() + "\""; }
 
-// Largest |a - b| over the entries divided by the largest |b|.
-double rel_diff(const Matrix& a, const Matrix& b) {
-    REQUIRE(a.shape() == b.shape());
-    double err = 0.0, scale = 0.0;
-    for (std::size_t k = 0; k < a.size(); ++k) {
-        err = std::max(err, std::abs(a.data()[k] - b.data()[k]));
-        scale = std::max(scale, std::abs(b.data()[k]));
-    }
-    return err / scale;
-}
 
 // Least-squares slope of log(error) against log(1 / steps), steps = first * 2^i.
 double fitted_order(const std::vector<double>& errors, int first) {
