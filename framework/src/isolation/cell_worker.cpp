@@ -40,15 +40,12 @@ public:
     WorkerObserver(std::filesystem::path dir, ParentChannel& parent) : CellScratch(std::move(dir)), parent_(parent) {}
 
     // At once, not with the cell's packet: run.log shows a long cell's progress as it runs.
-    void log(const std::string& line) override {
-        std::lock_guard<std::mutex> lock(mutex_);
-        parent_.send(Frame{worker_frame::log, line});
-    }
+    void log(const std::string& line) override { parent_.send(Frame{worker_frame::log, line}); }
     void node_started(std::size_t cell, std::size_t node) override { send(worker_frame::node_started, cell, node); }
     void node_ended(std::size_t cell, std::size_t node) override { send(worker_frame::node_ended, cell, node); }
     // At most one frame per percent of a node's work: the parent only draws a bar with it.
     void progress(std::size_t cell, std::size_t node, double fraction) override {
-        std::lock_guard<std::mutex> lock(mutex_);
+        std::lock_guard<std::mutex> lock(mutex_);  // nodes of a cell run on several threads
         double& last = shown_[{cell, node}];
         if (fraction < 1.0 && fraction - last < 0.01) return;
         last = fraction;
@@ -60,8 +57,10 @@ public:
     }
 
     void send_packet(const CellPacket& packet) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        shown_.clear();
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            shown_.clear();
+        }
         parent_.send(Frame{worker_frame::packet, encode(packet)});
     }
 
@@ -70,12 +69,11 @@ private:
         ByteWriter w;
         w.count(cell);
         w.count(node);
-        std::lock_guard<std::mutex> lock(mutex_);  // nodes of a cell run on several threads
         parent_.send(Frame{type, w.take()});
     }
 
-    ParentChannel& parent_;
-    std::mutex mutex_;
+    ParentChannel& parent_;  // sends whole frames from any thread
+    std::mutex mutex_;        // guards shown_
     std::map<std::pair<std::size_t, std::size_t>, double> shown_;
 };
 

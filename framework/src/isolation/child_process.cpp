@@ -239,6 +239,7 @@ bool ParentChannel::read_some_exact(std::string& buffer, std::size_t most) {
 
 void ParentChannel::send(const Frame& frame) {
     const std::string h = header(frame);
+    std::lock_guard<std::mutex> lock(send_mutex_);
     if (!send_all(child_fd, h.data(), h.size(), false) ||
         !send_all(child_fd, frame.payload.data(), frame.payload.size(), false))
         ::_exit(1);  // the parent is gone: nobody is left to tell

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,7 +63,8 @@ private:
     std::deque<std::string> err_lines_;
 };
 
-// The child's side: frames through fd 3.
+// The child's side: frames through fd 3. send() may be called from any thread: each frame is
+// written whole under a lock, so frames of several threads never interleave.
 class ParentChannel {
 public:
     // The next frame; nullopt when the parent closed its end.
@@ -70,6 +72,7 @@ public:
     void send(const Frame& frame);
 
 private:
+    std::mutex send_mutex_;
     // Appends at most `most` bytes read from fd 3; false at end of file.
     static bool read_some_exact(std::string& buffer, std::size_t most);
 };
