@@ -44,7 +44,7 @@ TEST_CASE("samplers_vs_nfe smoke: nfe per sampler, W2 against nfe with a line pe
     const auto v = run_mdlab({"validate", pipeline().string()});
     INFO(v.err);
     REQUIRE(v.exit_code == 0);
-    CHECK(v.out.find("ok: 5 nodes, " + std::to_string(samplers.size() * 7 * 5) + " sweep cells") != std::string::npos);
+    CHECK(v.out.find("ok: 7 nodes, " + std::to_string(samplers.size() * 7 * 5) + " sweep cells") != std::string::npos);
 
     TempDir tmp;
     const fs::path out = tmp.path() / "run";
@@ -52,18 +52,19 @@ TEST_CASE("samplers_vs_nfe smoke: nfe per sampler, W2 against nfe with a line pe
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
     const auto rows = parse_csv(read_text(out / "results.csv"));
-    REQUIRE(rows.size() == samplers.size() * 2 * 2);  // 2 step counts x 2 seeds, one metric node
+    REQUIRE(rows.size() == samplers.size() * 2 * 2 * 2);  // 2 step counts x 2 seeds x 2 metric nodes
     for (const auto& [label, nfe] : samplers)
         for (const std::string steps : {"4", "32"})
             for (const std::string seed : {"1", "2"}) {
                 INFO(label << " at " << steps << " steps, seed " << seed);
-                const std::map<std::string, std::string> at{{"gen", label}, {"gen.steps", steps}, {"seed", seed}};
+                const std::map<std::string, std::string> at{
+                    {"gen", label}, {"gen.steps", steps}, {"seed", seed}, {"node", "w"}};
                 CHECK(value_at(rows, at, "gen.nfe") == nfe(std::stoi(steps)));
                 CHECK(value_at(rows, at, "w2") > 0.0);
             }
     for (const std::string seed : {"1", "2"}) {
         const auto w2 = [&](const std::string& label) {
-            return value_at(rows, {{"gen", label}, {"gen.steps", "4"}, {"seed", seed}}, "w2");
+            return value_at(rows, {{"gen", label}, {"gen.steps", "4"}, {"seed", seed}, {"node", "w"}}, "w2");
         };
         CHECK(w2("dpmpp_2m") < w2("euler_maruyama"));
     }
@@ -75,4 +76,20 @@ TEST_CASE("samplers_vs_nfe smoke: nfe per sampler, W2 against nfe with a line pe
     CHECK(tag.find("data-lines=\"" + std::to_string(samplers.size()) + "\"") != std::string::npos);
     CHECK(tag.find("data-x-scale=\"log\" data-y-scale=\"log\" data-baseline=\"yes\"") != std::string::npos);
     CHECK(html.find("data-plot=\"comparison\"") == at);  // declared: the first comparison on the page
+
+    // rk45 on its own node: its budget set by its tolerance (zipped with the step counts), more
+    // evaluations for the tighter one; its declared plot has one line, a point per tolerance.
+    for (const std::string seed : {"1", "2"}) {
+        const auto nfe = [&](const std::string& rtol) {
+            return value_at(rows, {{"gen", "euler_maruyama"}, {"adaptive.rtol", rtol}, {"seed", seed}, {"node", "w_adaptive"}},
+                            "adaptive.nfe");
+        };
+        CHECK(nfe("0.001") > nfe("0.1"));
+    }
+    const auto adaptive = html.find("data-plot=\"comparison\" data-metric=\"w_adaptive.w2\" data-x=\"adaptive.nfe\" data-lines=\"1\"");
+    REQUIRE(adaptive != std::string::npos);
+    const std::string svg = html.substr(adaptive, html.find("</svg>", adaptive) - adaptive);
+    std::size_t means = 0;
+    for (auto p = svg.find("class=\"mean\""); p != std::string::npos; p = svg.find("class=\"mean\"", p + 1)) ++means;
+    CHECK(means == 2);  // not once per alternative of gen, on which rk45 does not depend
 }

@@ -189,7 +189,16 @@ std::vector<ComparisonPlot> plots_over_measured(const RunRecord& run, const std:
     }
     if (plot.lines.empty()) return {};
     const auto by_x = [](const ComparisonPoint& a, const ComparisonPoint& b) { return a.x < b.x; };
-    for (auto& l : plot.lines) std::stable_sort(l.points.begin(), l.points.end(), by_x);
+    // A node that does not depend on an axis moving along the line (rk45 beside the alternatives
+    // of another sampler) repeats its point once per value of that axis: one is kept.
+    const auto same = [](const ComparisonPoint& a, const ComparisonPoint& b) {
+        const auto eq = [](double u, double v) { return u == v || (std::isnan(u) && std::isnan(v)); };
+        return a.x == b.x && a.stats.n == b.stats.n && eq(a.stats.mean, b.stats.mean) && eq(a.stats.se, b.stats.se);
+    };
+    for (auto& l : plot.lines) {
+        std::stable_sort(l.points.begin(), l.points.end(), by_x);
+        l.points.erase(std::unique(l.points.begin(), l.points.end(), same), l.points.end());
+    }
     std::sort(xs.begin(), xs.end());
     xs.erase(std::unique(xs.begin(), xs.end()), xs.end());
     for (double x : xs) {
