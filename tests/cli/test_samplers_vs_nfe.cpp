@@ -44,7 +44,7 @@ TEST_CASE("samplers_vs_nfe smoke: nfe per sampler, W2 against nfe with a line pe
     const auto v = run_mdlab({"validate", pipeline().string()});
     INFO(v.err);
     REQUIRE(v.exit_code == 0);
-    CHECK(v.out.find("ok: 7 nodes, " + std::to_string(samplers.size() * 7 * 5) + " sweep cells") != std::string::npos);
+    CHECK(v.out.find("ok: 8 nodes, " + std::to_string(samplers.size() * 7 * 5) + " sweep cells") != std::string::npos);
 
     TempDir tmp;
     const fs::path out = tmp.path() / "run";
