@@ -8,6 +8,7 @@
 // k-diffusion's sample_euler with s_churn = 0 on the same sigmas. In these variables the Euler
 // step is also DDIM with eta = 0 (Song et al. 2021, section 4.3): the same map, another rounding.
 #include <mdlab/grid_sampler.hpp>
+#include <mdlab/scaled_ode_step.hpp>
 
 namespace {
 
@@ -22,22 +23,14 @@ public:
 
     using GridSampler::GridSampler;
 
-    // run.x holds xh = x / alpha during the loop (mdlab::ScaledState).
+    // run.x holds xh = x / alpha during the loop (mdlab::ScaledState); the step is mdlab::ScaledOdeStep's.
     struct State : mdlab::ScaledState {
-        State(const PfOdeEuler&, mdlab::SamplerRun& run) : ScaledState(run), arg(run.matrix()), s(run.matrix()) {}
-        mdlab::Matrix arg;  // alpha xh: where the score is asked
-        mdlab::Matrix s;
+        State(const PfOdeEuler&, mdlab::SamplerRun& run) : ScaledState(run), ode(run) {}
+        mdlab::ScaledOdeStep ode;
     };
 
     void step(mdlab::SamplerRun& run, State& st, std::size_t i) const {
-        const double a0 = run.process.alpha(run.t[i]), s0 = run.process.sigma(run.t[i]);
-        const double a1 = run.process.alpha(run.t[i + 1]), s1 = run.process.sigma(run.t[i + 1]);
-        const double dl = s1 / a1 - s0 / a0;  // lambda_{i+1} - lambda_i < 0
-        double* xh = run.x.data();
-
-        run.each([&](std::size_t k) { st.arg.data()[k] = a0 * xh[k]; });
-        run.score(st.arg, run.t[i], st.s);
-        run.each([&](std::size_t k) { xh[k] += dl * (-s0 * st.s.data()[k]); });
+        st.ode(run, run.t[i], run.t[i + 1], mdlab::OdeSolver::euler);
     }
 };
 

@@ -17,6 +17,7 @@
 // and the result is x = alpha(t_min) xh. For VE and EDM (alpha = 1, lambda = sigma) this is
 // exactly k-diffusion's sample_heun with s_churn = 0.
 #include <mdlab/grid_sampler.hpp>
+#include <mdlab/scaled_ode_step.hpp>
 
 namespace {
 
@@ -31,33 +32,14 @@ public:
 
     using GridSampler::GridSampler;
 
-    // run.x holds xh = x / alpha during the loop (mdlab::ScaledState).
+    // run.x holds xh = x / alpha during the loop (mdlab::ScaledState); the step is mdlab::ScaledOdeStep's.
     struct State : mdlab::ScaledState {
-        State(const PfOdeHeun&, mdlab::SamplerRun& run)
-            : ScaledState(run), xe(run.matrix()), arg(run.matrix()), s(run.matrix()), slope(run.matrix()) {}
-        mdlab::Matrix xe;   // Euler predictor (scaled)
-        mdlab::Matrix arg;  // alpha xh: where the score is asked
-        mdlab::Matrix s;
-        mdlab::Matrix slope;  // d_i
+        State(const PfOdeHeun&, mdlab::SamplerRun& run) : ScaledState(run), ode(run) {}
+        mdlab::ScaledOdeStep ode;
     };
 
     void step(mdlab::SamplerRun& run, State& st, std::size_t i) const {
-        const double a0 = run.process.alpha(run.t[i]), s0 = run.process.sigma(run.t[i]);
-        const double a1 = run.process.alpha(run.t[i + 1]), s1 = run.process.sigma(run.t[i + 1]);
-        const double dl = s1 / a1 - s0 / a0;  // lambda_{i+1} - lambda_i < 0
-        double *xh = run.x.data(), *xe = st.xe.data(), *arg = st.arg.data(), *slope = st.slope.data();
-
-        // d_i = -sigma_i s(alpha_i xh, t_i); Euler predictor.
-        run.each([&](std::size_t k) { arg[k] = a0 * xh[k]; });
-        run.score(st.arg, run.t[i], st.s);
-        run.each([&](std::size_t k) {
-            slope[k] = -s0 * st.s.data()[k];
-            xe[k] = xh[k] + dl * slope[k];
-            arg[k] = a1 * xe[k];
-        });
-        // d' = -sigma_{i+1} s(alpha_{i+1} xe, t_{i+1}); trapezoidal corrector.
-        run.score(st.arg, run.t[i + 1], st.s);
-        run.each([&](std::size_t k) { xh[k] += dl * 0.5 * (slope[k] - s1 * st.s.data()[k]); });
+        st.ode(run, run.t[i], run.t[i + 1], mdlab::OdeSolver::heun);
     }
 };
 

@@ -1,9 +1,10 @@
 // One Euler or Heun step of the probability-flow ODE in the scaled variables of pf_ode_heun,
 //   xh = x / alpha(t),   lambda = sigma(t) / alpha(t),   d xh / d lambda = (xh - D(x, t)) / lambda = -sigma(t) s(x, t),
 // in which every Gaussian process is EDM's (xh_t = x0 + lambda eps): Karras et al. (2022),
-// Algorithm 1 and 2, apply to any alpha with sigma replaced by lambda. Shared by the samplers that
-// leave the main grid between steps: edm_stochastic (its churned level sigma_hat) and restart (its
-// back-integrations over the restart interval). run.x holds xh (mdlab::ScaledState).
+// Algorithm 1 and 2, apply to any alpha with sigma replaced by lambda. The step of pf_ode_euler and
+// pf_ode_heun, and of the samplers that leave the main grid between steps: edm_stochastic (its
+// churned level sigma_hat) and restart (its back-integrations over the restart interval). run.x
+// holds xh (mdlab::ScaledState).
 // Not included by mdlab.hpp: only samplers need it.
 #pragma once
 #include <cmath>
@@ -36,7 +37,6 @@ public:
     // Moves run.x = xh from time t0 to t1 < t0: slope d = -sigma_0 s(alpha_0 xh, t0), Euler
     // xe = xh + (lambda_1 - lambda_0) d; Heun adds d' = -sigma_1 s(alpha_1 xe, t1) and takes
     // xh + (lambda_1 - lambda_0) (d + d') / 2. One or two score evaluations (run.score counts them).
-    // The same arithmetic, in the same order, as pf_ode_euler and pf_ode_heun.
     void operator()(SamplerRun& run, double t0, double t1, OdeSolver solver) {
         const ForwardProcess& p = run.process;
         const double a0 = p.alpha(t0), s0 = p.sigma(t0), a1 = p.alpha(t1), s1 = p.sigma(t1);
