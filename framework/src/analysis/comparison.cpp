@@ -60,6 +60,36 @@ bool y_log_auto(const ComparisonPlot& p) {
     return lo > 0 && hi >= 100 * lo;
 }
 
+// Adds a point to the plot's line `label` (made on first use, in order of appearance).
+void add_point(ComparisonPlot& plot, const std::string& label, const ComparisonPoint& point) {
+    auto line = std::find_if(plot.lines.begin(), plot.lines.end(), [&](const auto& l) { return l.label == label; });
+    if (line == plot.lines.end()) line = plot.lines.insert(plot.lines.end(), ComparisonLine{label, {}});
+    line->points.push_back(point);
+}
+
+// The lines' baselines at each x (in the order of x_values), merged into one reference: the mean
+// of their means, the interval from the lowest ci_low to the highest ci_high.
+std::vector<ComparisonPoint> merged_baselines(const std::vector<ComparisonPoint>& baselines,
+                                              const std::vector<std::string>& x_values) {
+    std::vector<ComparisonPoint> merged;
+    for (const std::string& x : x_values) {
+        double sum = 0, lo = INFINITY, hi = -INFINITY;
+        std::size_t lines = 0, n = 0;
+        ComparisonPoint m;
+        for (const auto& b : baselines) {
+            if (b.x_text != x || !std::isfinite(b.stats.mean)) continue;
+            m = b;
+            sum += b.stats.mean, ++lines, n = std::max(n, b.stats.n);
+            if (std::isfinite(b.stats.ci_low)) lo = std::min(lo, b.stats.ci_low), hi = std::max(hi, b.stats.ci_high);
+        }
+        if (!lines) continue;
+        m.stats = SampleStats{n, sum / static_cast<double>(lines), NAN, std::isfinite(lo) ? lo : NAN,
+                              std::isfinite(hi) ? hi : NAN};
+        merged.push_back(m);
+    }
+    return merged;
+}
+
 struct PlotSpec {
     std::string node, value, x;
     std::vector<std::string> line_keys;
@@ -115,10 +145,7 @@ std::vector<ComparisonPlot> plots_for(const RunRecord& run, const std::vector<Su
             plot->baseline.push_back(point);  // one per line and x for now; merged below
             continue;
         }
-        const std::string label = line_label(part_of(r, spec.line_keys), run);
-        auto line = std::find_if(plot->lines.begin(), plot->lines.end(), [&](const auto& l) { return l.label == label; });
-        if (line == plot->lines.end()) line = plot->lines.insert(plot->lines.end(), ComparisonLine{label, {}});
-        line->points.push_back(point);
+        add_point(*plot, line_label(part_of(r, spec.line_keys), run), point);
     }
     const auto by_x = [&](const ComparisonPoint& a, const ComparisonPoint& b) {
         return std::find(base.x_values.begin(), base.x_values.end(), a.x_text) <
@@ -126,24 +153,7 @@ std::vector<ComparisonPlot> plots_for(const RunRecord& run, const std::vector<Su
     };
     for (ComparisonPlot& p : plots) {
         for (auto& l : p.lines) std::stable_sort(l.points.begin(), l.points.end(), by_x);
-        // The lines' baselines at each x, merged into one reference.
-        std::vector<ComparisonPoint> merged;
-        for (const std::string& x : base.x_values) {
-            double sum = 0, lo = INFINITY, hi = -INFINITY;
-            std::size_t lines = 0, n = 0;
-            ComparisonPoint m;
-            for (const auto& b : p.baseline) {
-                if (b.x_text != x || !std::isfinite(b.stats.mean)) continue;
-                m = b;
-                sum += b.stats.mean, ++lines, n = std::max(n, b.stats.n);
-                if (std::isfinite(b.stats.ci_low)) lo = std::min(lo, b.stats.ci_low), hi = std::max(hi, b.stats.ci_high);
-            }
-            if (!lines) continue;
-            m.stats = SampleStats{n, sum / static_cast<double>(lines), NAN, std::isfinite(lo) ? lo : NAN,
-                                  std::isfinite(hi) ? hi : NAN};
-            merged.push_back(m);
-        }
-        p.baseline = std::move(merged);
+        p.baseline = merged_baselines(p.baseline, base.x_values);
         p.y_log = spec.y_scale == "log" || (spec.y_scale == "auto" && y_log_auto(p));
     }
     plots.erase(std::remove_if(plots.begin(), plots.end(), [](const ComparisonPlot& p) { return p.lines.empty(); }),
@@ -182,10 +192,7 @@ std::vector<ComparisonPlot> plots_over_measured(const RunRecord& run, const std:
             continue;
         }
         xs.push_back(x->second);
-        const std::string label = line_label(part_of(r, spec.line_keys), run);
-        auto line = std::find_if(plot.lines.begin(), plot.lines.end(), [&](const auto& l) { return l.label == label; });
-        if (line == plot.lines.end()) line = plot.lines.insert(plot.lines.end(), ComparisonLine{label, {}});
-        line->points.push_back(point);
+        add_point(plot, line_label(part_of(r, spec.line_keys), run), point);
     }
     if (plot.lines.empty()) return {};
     const auto by_x = [](const ComparisonPoint& a, const ComparisonPoint& b) { return a.x < b.x; };
@@ -206,15 +213,7 @@ std::vector<ComparisonPlot> plots_over_measured(const RunRecord& run, const std:
         plot.x_positions.push_back(x);
     }
     plot.x_log = spec.x_scale == "log" || (spec.x_scale == "auto" && log_spaced(xs));
-    // One reference per x: the mean of the baselines measured there.
-    std::stable_sort(plot.baseline.begin(), plot.baseline.end(), by_x);
-    std::vector<ComparisonPoint> merged;
-    for (const auto& b : plot.baseline) {
-        if (!std::isfinite(b.stats.mean)) continue;
-        if (!merged.empty() && merged.back().x == b.x) continue;  // the lines at one x drew alike
-        merged.push_back(b);
-    }
-    plot.baseline = std::move(merged);
+    plot.baseline = merged_baselines(plot.baseline, plot.x_values);
     plot.y_log = spec.y_scale == "log" || (spec.y_scale == "auto" && y_log_auto(plot));
     return {plot};
 }
