@@ -1,6 +1,8 @@
 #include "child_process.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <iostream>
 
@@ -54,11 +56,12 @@ std::optional<Frame> take_frame(std::string& buffer) {
     return f;
 }
 
-// Reads what is there (at most 64 KiB) into `buffer`; false at end of file or on an error.
-bool read_some(int fd, std::string& buffer) {
+// Appends what is there (at most `most` bytes, and 64 KiB) to `buffer`; false at end of file or on
+// an error.
+bool read_some(int fd, std::string& buffer, std::size_t most = SIZE_MAX) {
     char chunk[65536];
     for (;;) {
-        const ssize_t r = ::read(fd, chunk, sizeof chunk);
+        const ssize_t r = ::read(fd, chunk, std::min(most, sizeof chunk));
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) return false;
         buffer.append(chunk, static_cast<std::size_t>(r));
@@ -217,24 +220,13 @@ void ChildProcess::kill() {
 std::optional<Frame> ParentChannel::receive() {
     std::string buffer;
     while (buffer.size() < header_size)
-        if (!read_some_exact(buffer, header_size - buffer.size())) return std::nullopt;
+        if (!read_some(child_fd, buffer, header_size - buffer.size())) return std::nullopt;
     std::uint64_t n = 0;
     std::memcpy(&n, buffer.data() + 1, sizeof n);
     Frame f{buffer[0], {}};
     while (f.payload.size() < n)
-        if (!read_some_exact(f.payload, n - f.payload.size())) return std::nullopt;
+        if (!read_some(child_fd, f.payload, n - f.payload.size())) return std::nullopt;
     return f;
-}
-
-bool ParentChannel::read_some_exact(std::string& buffer, std::size_t most) {
-    char chunk[65536];
-    for (;;) {
-        const ssize_t r = ::read(child_fd, chunk, std::min(most, sizeof chunk));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return false;
-        buffer.append(chunk, static_cast<std::size_t>(r));
-        return true;
-    }
 }
 
 void ParentChannel::send(const Frame& frame) {

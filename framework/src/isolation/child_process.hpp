@@ -73,8 +73,6 @@ public:
 
 private:
     std::mutex send_mutex_;
-    // Appends at most `most` bytes read from fd 3; false at end of file.
-    static bool read_some_exact(std::string& buffer, std::size_t most);
 };
 
 // "SIGSEGV" for 11; "signal N" when it has no name.
