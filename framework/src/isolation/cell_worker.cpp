@@ -37,14 +37,17 @@ extern "C" void on_exit_during_cell(int code, void*) {
 // The scratch folder's observer that also tells the parent which node runs and how far it is.
 class WorkerObserver : public CellScratch {
 public:
-    WorkerObserver(std::filesystem::path dir, ParentChannel& parent) : CellScratch(std::move(dir)), parent_(parent) {}
+    WorkerObserver(std::filesystem::path dir, ParentChannel& parent, bool progress)
+        : CellScratch(std::move(dir)), parent_(parent), progress_(progress) {}
 
     // At once, not with the cell's packet: run.log shows a long cell's progress as it runs.
     void log(const std::string& line) override { parent_.send(Frame{worker_frame::log, line}); }
     void node_started(std::size_t cell, std::size_t node) override { send(worker_frame::node_started, cell, node); }
     void node_ended(std::size_t cell, std::size_t node) override { send(worker_frame::node_ended, cell, node); }
-    // At most one frame per percent of a node's work: the parent only draws a bar with it.
+    // At most one frame per percent of a node's work, and none when the parent draws no bar:
+    // the parent only draws a bar with it, and each frame costs both processes a wake-up.
     void progress(std::size_t cell, std::size_t node, double fraction) override {
+        if (!progress_) return;
         std::lock_guard<std::mutex> lock(mutex_);  // nodes of a cell run on several threads
         double& last = shown_[{cell, node}];
         if (fraction < 1.0 && fraction - last < 0.01) return;
@@ -73,6 +76,7 @@ private:
     }
 
     ParentChannel& parent_;  // sends whole frames from any thread
+    const bool progress_;
     std::mutex mutex_;        // guards shown_
     std::map<std::pair<std::size_t, std::size_t>, double> shown_;
 };
@@ -100,7 +104,7 @@ int serve_cell_worker() {
         const ValidatedPipeline pipeline =
             read_and_validate(setup.source(), setup.sets, setup.smoke, registry);
         const ThreadLimit threads(setup.threads);
-        WorkerObserver observer(worker_scratch(0), parent);
+        WorkerObserver observer(worker_scratch(0), parent, setup.progress);
         CellExecutor cells(pipeline, registry, observer, cancelled);
         parent.send(Frame{worker_frame::ready, {}});
         while (const auto frame = parent.receive()) {

@@ -11,7 +11,7 @@ PipelineSource WorkerSetup::source() const {
 }
 
 WorkerSetup worker_setup(const Registry& registry, const PipelineSource& source, const std::vector<std::string>& sets,
-                         bool smoke, int threads) {
+                         bool smoke, int threads, bool progress) {
     WorkerSetup s;
     for (const auto& file : registry.library_files()) s.libraries.push_back(file.string());
     s.source_is_text = source.is_text();
@@ -21,6 +21,7 @@ WorkerSetup worker_setup(const Registry& registry, const PipelineSource& source,
     s.sets = sets;
     s.smoke = smoke;
     s.threads = threads;
+    s.progress = progress;
     return s;
 }
 
@@ -49,6 +50,7 @@ std::string encode(const WorkerSetup& s) {
     texts(w, s.sets);
     w.count(s.smoke ? 1 : 0);
     w.count(static_cast<std::uint64_t>(s.threads));
+    w.count(s.progress ? 1 : 0);
     return w.take();
 }
 
@@ -63,6 +65,7 @@ WorkerSetup decode_worker_setup(const std::string& bytes) {
     s.sets = texts(r);
     s.smoke = r.count() != 0;
     s.threads = static_cast<int>(r.count());
+    s.progress = r.count() != 0;
     r.finish();
     return s;
 }

@@ -1,6 +1,6 @@
 // What a cell worker process needs to run cells of the parent's pipeline: the plugin libraries
 // the parent loaded (in its order, so the same plugin wins a shadowed name), where the pipeline
-// comes from, the --set overrides, the smoke flag and the thread count. The worker validates
+// comes from, the --set overrides, the smoke flag, the thread count and whether progress is shown. The worker validates
 // the pipeline itself and checks each cell's configuration against the parent's.
 #pragma once
 #include <string>
@@ -18,12 +18,13 @@ struct WorkerSetup {
     std::vector<std::string> sets;
     bool smoke = false;
     int threads = 0;
+    bool progress = false;  // the parent draws a progress bar: the worker sends its nodes' progress
 
     PipelineSource source() const;
 };
 
 WorkerSetup worker_setup(const Registry& registry, const PipelineSource& source, const std::vector<std::string>& sets,
-                         bool smoke, int threads);
+                         bool smoke, int threads, bool progress);
 std::string encode(const WorkerSetup& setup);
 WorkerSetup decode_worker_setup(const std::string& bytes);
 

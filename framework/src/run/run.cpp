@@ -94,7 +94,8 @@ RunResult Run::execute() {
     start_log(dir, 1);
     if (worker_program_.empty()) return finish(dir, bar, runtime::execute(pipeline_, registry_, dir, cancel_flag()));
     dir.log("cells run in worker processes (" + worker_program_ + " cell-worker)");
-    const WorkerSetup setup = worker_setup(registry_, source_, options_.sets, options_.smoke, options_.threads);
+    const WorkerSetup setup =
+        worker_setup(registry_, source_, options_.sets, options_.smoke, options_.threads, bar.enabled());
     return finish(dir, bar, execute_isolated(pipeline_, dir, cancel_flag(), setup, worker_program_));
 }
 

@@ -16,6 +16,8 @@ public:
     // Clears the line.
     void finish();
     static bool stderr_is_terminal();
+    // Whether it draws anything.
+    bool enabled() const { return enabled_; }
 
 private:
     void draw(bool force);
